@@ -1,0 +1,129 @@
+"""The ``watchfloor`` command: a thin shell over the library.
+
+It only parses arguments, calls ``indicators`` and turns its results and exceptions into text and
+exit codes: 0 fine, 1 problems in the data, 2 usage errors. It never imports streamlit or plotly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Watchfloor: escalation indicators from dated, sourced observations.")
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+def fail_usage(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def parse_date_option(text: Optional[str], option: str) -> Optional[dt.date]:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail_usage(f'{option} "{text}" is not a date; use YYYY-MM-DD, e.g. 2022-10-17')
+
+
+def load_or_fail(folder: Path):
+    from .loader import NotAWatchlist, load_watchlist
+
+    try:
+        return load_watchlist(folder)
+    except NotAWatchlist as error:
+        fail_usage(str(error))
+
+
+@app.command()
+def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
+             as_json: bool = typer.Option(False, "--json", help="Print the problems as JSON.")) -> None:
+    """Check a watchlist; print every problem as PATH:LINE: field: message."""
+    from .report import problems_summary
+
+    loaded = load_or_fail(folder)
+    if as_json:
+        typer.echo(json.dumps({"valid": not loaded.problems, "folder": str(folder),
+                               "observations": loaded.total_observation_rows, "events": loaded.total_event_rows,
+                               "problems": [problem.as_dict() for problem in loaded.problems]},
+                              indent=2, ensure_ascii=False))
+    else:
+        prefix = f"{folder}/"
+        for problem in loaded.problems:
+            typer.echo(problem.format(prefix))
+        left_out = loaded.total_observation_rows - len(loaded.observations)
+        typer.echo(f"{folder}: {problems_summary(loaded.problems)}; "
+                   f"{len(loaded.observations)} of {loaded.total_observation_rows} observations and "
+                   f"{len(loaded.events)} of {loaded.total_event_rows} events valid"
+                   + (f" ({left_out} observations left out of evaluation)" if left_out else ""))
+    raise typer.Exit(EXIT_PROBLEMS if loaded.problems else 0)
+
+
+@app.command()
+def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
+           as_of: Optional[str] = typer.Option(None, "--as-of", help="Date to evaluate, YYYY-MM-DD "
+                                               "(default: the watchlist's as_of, else today)."),
+           as_json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+    """Print where every indicator stands as of a date, and the overall level."""
+    from .evaluate import evaluate_statuses, overall_status
+    from .report import problems_summary, status_report, status_table
+
+    date = parse_date_option(as_of, "--as-of")
+    loaded = load_or_fail(folder)
+    if loaded.watchlist is None:
+        for problem in loaded.problems:
+            typer.echo(problem.format(f"{folder}/"), err=True)
+        typer.echo(f"{folder}: watchlist.yaml cannot be used, so there is no status to show", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    date = date or loaded.default_as_of()
+    statuses = evaluate_statuses(loaded.watchlist, loaded.observations, date)
+    overall = overall_status(statuses)
+    if as_json:
+        typer.echo(json.dumps(status_report(loaded.title, date, overall, statuses), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(status_table(loaded.title, date, overall, statuses))
+    if loaded.problems:
+        typer.echo(f"{folder}: {problems_summary(loaded.problems)}; the status uses the valid rows only "
+                   f"(see: watchfloor validate {folder})", err=True)
+
+
+@app.command()
+def init(folder: Path = typer.Argument(..., help="New watchlist folder."),
+         title: str = typer.Option(..., "--title", help="The watchlist's title.")) -> None:
+    """Create a new watchlist: a commented watchlist.yaml and header-only CSVs."""
+    from .skeleton import FolderNotEmpty, create_watchlist
+
+    try:
+        written = create_watchlist(folder, title)
+    except FolderNotEmpty as error:
+        fail_usage(str(error))
+    except OSError as error:
+        fail_usage(f"cannot create {folder}: {error.strerror}")
+    for path in written:
+        typer.echo(f"created {path}")
+    typer.echo(f"next: edit {folder}/watchlist.yaml, then run: watchfloor validate {folder}")
+
+
+def main() -> None:
+    """Entry point: never let a traceback reach the user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last guard before the user's terminal
+        typer.echo(f"Error: {type(error).__name__}: {error}. This is a bug in Watchfloor; please report it "
+                   "with the command you ran.", err=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

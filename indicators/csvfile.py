@@ -1,0 +1,163 @@
+"""Reading CSV files as analysts really write them, with the physical line of every record.
+
+Everything is read as text: validation decides what each cell means. The fast path parses with
+pyarrow; a file whose records do not map one-to-one onto lines (quoted newlines, blank lines,
+ragged rows) is parsed again with the standard ``csv`` module to get exact line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .problems import Problem
+
+UTF8_BOM = b"\xef\xbb\xbf"
+LINE_COLUMN = "_line"
+
+
+@dataclass
+class CsvTable:
+    """A parsed CSV file: cells as stripped text, a ``_line`` column, and the file's own layout."""
+
+    frame: pd.DataFrame
+    header: list[str]
+    delimiter: str
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _file_problem(label: str, code: str, message: str, line: int | None = None) -> Problem:
+    return Problem(label, line, "file", code, message)
+
+
+def _detect_delimiter(header_line: str) -> str:
+    counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] > counts[","] else ","
+
+
+def _decode_problem(label: str, raw: bytes) -> Problem | None:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _file_problem(label, "encoding", "is saved as UTF-16; save it as UTF-8 "
+                             '(in Excel: Save As > "CSV UTF-8 (Comma delimited)")')
+    if b"\x00" in raw:
+        return _file_problem(label, "binary", "is a binary file, not CSV text; "
+                             "export the sheet as CSV UTF-8 and save it under this name")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        return _file_problem(label, "encoding", f"byte 0x{raw[error.start]:02x} on line {line} is not UTF-8 "
+                             "(the file is probably Windows-1252 or Latin-1); save it as UTF-8 "
+                             '(in Excel: Save As > "CSV UTF-8 (Comma delimited)")', line)
+    return None
+
+
+def _parse_fast(body: bytes, header: list[str], delimiter: str) -> pd.DataFrame | None:
+    """Parse with pyarrow; None when the records do not map one-to-one onto lines."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    invalid_rows = []
+
+    def on_invalid(row):
+        invalid_rows.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))], skip_rows=1,
+                                           block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in body,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(header))},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    newlines = body.count(b"\n")
+    physical_lines = newlines + (0 if body.endswith(b"\n") else 1)
+    if invalid_rows or physical_lines != table.num_rows + 1:
+        return None
+    frame = table.to_pandas()
+    frame.columns = range(len(header))
+    frame[LINE_COLUMN] = pd.RangeIndex(2, table.num_rows + 2)
+    return frame
+
+
+def _parse_slow(text: str, header: list[str], delimiter: str, label: str) -> tuple[pd.DataFrame, list[Problem]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader, None)
+    rows, lines, problems = [], [], []
+    width = len(header)
+    start = reader.line_num + 1
+    for record in reader:
+        line = start
+        start = reader.line_num + 1
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line
+        if len(record) != width:
+            problems.append(Problem(label, line, "row", "wrong_field_count",
+                                    f"has {len(record)} fields but the header has {width}; "
+                                    "check for a missing or extra separator or an unclosed quote"))
+            continue
+        rows.append(record)
+        lines.append(line)
+    frame = pd.DataFrame(rows, columns=range(width), dtype="str") if rows else pd.DataFrame(
+        {i: pd.Series([], dtype="str") for i in range(width)})
+    frame[LINE_COLUMN] = pd.Series(lines, dtype="int64")
+    return frame, problems
+
+
+def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tuple[str, ...]) -> CsvTable | None:
+    """Read ``path`` as a CSV table, or return None with problems in ``problems_out``.
+
+    Columns are renamed to their canonical lower-case names when they match ``known`` ignoring case
+    and surrounding spaces; other columns keep their names. Returns a table whose ``problems`` say
+    why it could not be read (then ``frame`` is empty) or which records were malformed.
+    """
+    raw = path.read_bytes()
+    empty = CsvTable(pd.DataFrame(), [], ",")
+    if not raw.strip(UTF8_BOM + b" \r\n\t"):
+        empty.problems.append(_file_problem(label, "empty", "is empty; it needs at least the header row: "
+                                            + ",".join(required)))
+        return empty
+    problem = _decode_problem(label, raw)
+    if problem:
+        empty.problems.append(problem)
+        return empty
+    body = raw[len(UTF8_BOM):] if raw.startswith(UTF8_BOM) else raw
+    text = body.decode("utf-8")
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = _detect_delimiter(first_line)
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    table = CsvTable(pd.DataFrame(), header, delimiter)
+    canonical = []
+    for name in header:
+        cleaned = name.strip()
+        canonical.append(cleaned.lower() if cleaned.lower() in known else cleaned)
+    missing = [name for name in required if name not in canonical]
+    if missing:
+        table.problems.append(Problem(label, 1, ", ".join(missing), "missing_column",
+                                      f"the header has no {', '.join(missing)} column; it must name "
+                                      f"{', '.join(required)} (found: {', '.join(header) or 'nothing'})"))
+        return table
+    duplicated = sorted({name for name in canonical if canonical.count(name) > 1 and name in known})
+    if duplicated:
+        table.problems.append(Problem(label, 1, ", ".join(duplicated), "duplicate_column",
+                                      "appears more than once in the header; keep one column of each name"))
+        return table
+    frame = _parse_fast(body, header, delimiter)
+    if frame is None:
+        frame, row_problems = _parse_slow(text, header, delimiter, label)
+        table.problems.extend(row_problems)
+    frame.columns = canonical + [LINE_COLUMN]
+    for name in canonical:
+        frame[name] = frame[name].str.strip()
+    table.frame = frame
+    return table

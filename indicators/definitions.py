@@ -1,0 +1,160 @@
+"""Reading ``watchlist.yaml``: every definition problem with the indicator id and YAML line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .models import Indicator, Watchlist
+from .problems import Problem
+
+WATCHLIST_FILE = "watchlist.yaml"
+HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of")
+
+
+@dataclass
+class Definitions:
+    """The valid part of ``watchlist.yaml`` plus what was wrong with the rest."""
+
+    watchlist: Watchlist | None
+    problems: list[Problem] = field(default_factory=list)
+    invalid_indicator_ids: set[str] = field(default_factory=set)
+
+
+class _LineMap:
+    """Line numbers of the keys and items in a composed YAML document."""
+
+    def __init__(self, node: yaml.Node | None):
+        self.node = node
+
+    def line_of(self, path: tuple) -> int | None:
+        node, line = self.node, None
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for step in path:
+            if isinstance(node, yaml.MappingNode):
+                match = next((pair for pair in node.value if pair[0].value == str(step)), None)
+                if match is None:
+                    return line
+                line = match[0].start_mark.line + 1
+                node = match[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+                node = node.value[step]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def _describe_pydantic_error(error: dict) -> str:
+    value = error.get("input")
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden":
+        return "is not a known key; check its spelling"
+    if error["type"] == "string_pattern_mismatch":
+        return f'"{value}" is not a valid id; use lower-case letters, digits and _, starting with a letter'
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and error["loc"]:
+        return f"{value!r} is not valid: {message.lower()}" if isinstance(value, str) else f"{value} is not valid: {message.lower()}"
+    return message[0].lower() + message[1:] if message else "is not valid"
+
+
+def _field_path(loc: tuple) -> str:
+    parts = [str(part) for part in loc if not isinstance(part, int) and part not in ("float",)]
+    return ".".join(parts) if parts else "indicator"
+
+
+def load_definitions(folder: Path) -> Definitions:
+    """Read and check ``watchlist.yaml`` in ``folder``; never raises for bad content."""
+    path = folder / WATCHLIST_FILE
+    if not path.is_file():
+        return Definitions(None, [Problem(WATCHLIST_FILE, None, "file", "missing_file",
+                                          f"{WATCHLIST_FILE} is missing; every watchlist folder needs one "
+                                          "(create one with: watchfloor init DIR --title T)")])
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        return Definitions(None, [Problem(WATCHLIST_FILE, line, "file", "encoding",
+                                          f"byte 0x{raw[error.start]:02x} is not UTF-8; save the file as UTF-8")])
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        return Definitions(None, [Problem(WATCHLIST_FILE, line, "file", "yaml_syntax",
+                                          f"is not valid YAML: {reason}; check indentation and quoting")])
+    lines = _LineMap(node)
+    if not isinstance(data, dict):
+        return Definitions(None, [Problem(WATCHLIST_FILE, 1, "file", "not_a_mapping",
+                                          "must be a mapping with title and indicators (see watchfloor init)")])
+    problems: list[Problem] = []
+    header = {key: data[key] for key in HEADER_KEYS if key in data}
+    for key in data:
+        if key not in HEADER_KEYS and key != "indicators":
+            problems.append(Problem(WATCHLIST_FILE, lines.line_of((key,)), str(key), "unknown_key",
+                                    f"is not a known key; expected one of {', '.join(HEADER_KEYS)}, indicators"))
+    raw_indicators = data.get("indicators")
+    if not isinstance(raw_indicators, list) or not raw_indicators:
+        problems.append(Problem(WATCHLIST_FILE, lines.line_of(("indicators",)), "indicators", "no_indicators",
+                                "needs a list of at least one indicator"))
+        raw_indicators = []
+    indicators: list[Indicator] = []
+    invalid: set[str] = set()
+    seen: dict[str, int] = {}
+    for index, raw_indicator in enumerate(raw_indicators):
+        item_line = lines.line_of(("indicators", index))
+        if not isinstance(raw_indicator, dict):
+            problems.append(Problem(WATCHLIST_FILE, item_line, f"indicators[{index + 1}]", "not_a_mapping",
+                                    "each indicator must be a mapping with id, name, category, thresholds"))
+            continue
+        indicator_id = str(raw_indicator.get("id", f"#{index + 1}"))
+        try:
+            indicator = Indicator.model_validate(raw_indicator)
+        except ValidationError as error:
+            invalid.add(indicator_id)
+            for detail in error.errors():
+                loc = detail["loc"]
+                line = lines.line_of(("indicators", index) + tuple(loc[:2])) if loc else item_line
+                problems.append(Problem(WATCHLIST_FILE, line, f"indicator {indicator_id}: {_field_path(loc)}",
+                                        detail["type"], _describe_pydantic_error(detail)))
+            continue
+        if indicator.id in seen:
+            invalid.add(indicator.id)
+            problems.append(Problem(WATCHLIST_FILE, item_line, f"indicator {indicator.id}: id", "duplicate_id",
+                                    f'"{indicator.id}" is already used by the indicator on line {seen[indicator.id]}; '
+                                    "ids must be unique"))
+            continue
+        seen[indicator.id] = item_line or 0
+        indicators.append(indicator)
+    # A duplicated id makes both definitions ambiguous: drop the first as well.
+    indicators = [indicator for indicator in indicators if indicator.id not in invalid]
+    watchlist = None
+    try:
+        watchlist = Watchlist.model_validate({**header, "indicators": indicators or []})
+    except ValidationError as error:
+        for detail in error.errors():
+            key = str(detail["loc"][0]) if detail["loc"] else "file"
+            if key == "indicators":
+                continue  # already reported per indicator above
+            problems.append(Problem(WATCHLIST_FILE, lines.line_of((key,)), key, detail["type"],
+                                    _describe_pydantic_error(detail)))
+        if indicators:
+            safe_header = {key: value for key, value in header.items()
+                           if key not in {str(d["loc"][0]) for d in error.errors() if d["loc"]}}
+            safe_header.setdefault("title", folder.name)
+            try:
+                watchlist = Watchlist.model_validate({**safe_header, "indicators": indicators})
+            except ValidationError:
+                watchlist = None
+    return Definitions(watchlist, problems, invalid)

@@ -1,0 +1,93 @@
+"""Plain-data views of statuses and problems: the JSON the CLI prints and the text tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .evaluate import IndicatorStatus, OverallStatus
+from .problems import Problem
+
+
+def format_value(value: float | None) -> str:
+    """A value as an analyst writes it: 9000 -> "9,000", 2.5 -> "2.5", None -> "-"."""
+    if value is None:
+        return "-"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def status_as_dict(status: IndicatorStatus) -> dict:
+    indicator = status.indicator
+    return {
+        "id": indicator.id,
+        "name": indicator.name,
+        "category": indicator.category,
+        "level": status.level.value,
+        "value": status.value,
+        "label": status.label,
+        "unit": indicator.unit,
+        "date": status.date.isoformat() if status.date else None,
+        "age_days": status.age_days,
+        "stale": status.stale,
+        "aggregate": indicator.aggregate,
+        "window_days": indicator.window_days,
+        "weight": indicator.weight,
+        "disagreement": status.disagreement,
+        "rows_counted": status.rows_counted,
+        "source": status.source or None,
+        "url": status.url or None,
+        "grade": status.grade or None,
+    }
+
+
+def overall_as_dict(overall: OverallStatus) -> dict:
+    return {"level": overall.level.value, "index": overall.index, "current": overall.current,
+            "total": overall.total, "drivers": list(overall.drivers)}
+
+
+def status_report(title: str, as_of: dt.date, overall: OverallStatus, statuses: list[IndicatorStatus]) -> dict:
+    """The document printed by ``watchfloor status --json``."""
+    return {"watchlist": title, "as_of": as_of.isoformat(), "overall": overall_as_dict(overall),
+            "indicators": [status_as_dict(status) for status in statuses]}
+
+
+def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: list[IndicatorStatus]) -> str:
+    """A fixed-width text table of the statuses, level as a word."""
+    headers = ("INDICATOR", "LEVEL", "VALUE", "DATE", "AGE", "NOTE")
+    rows = []
+    for status in statuses:
+        value = format_value(status.value)
+        if status.indicator.unit and status.value is not None:
+            value += f" {status.indicator.unit}"
+        if status.label:
+            value += f" ({status.label})"
+        notes = []
+        if status.stale:
+            notes.append("stale" if status.date is None else f"stale: no report for {status.age_days} days")
+        if status.disagreement:
+            notes.append("sources disagree")
+        if status.grade:
+            notes.append(f"grade {status.grade}")
+        rows.append((status.indicator.id, status.level.value.upper(), value,
+                     status.date.isoformat() if status.date else "-",
+                     "-" if status.age_days is None else f"{status.age_days}d", "; ".join(notes)))
+    widths = [max(len(str(row[i])) for row in rows + [headers]) for i in range(len(headers))]
+    lines = [f"{title} - status as of {as_of.isoformat()}"]
+    if overall.index is None:
+        lines.append(f"Overall: NO_DATA (0 of {overall.total} indicators current)")
+    else:
+        lines.append(f"Overall: {overall.level.value.upper()} (index {overall.index:.1f}; "
+                     f"{overall.current} of {overall.total} indicators current)")
+    if overall.drivers:
+        lines.append("Driven by: " + ", ".join(overall.drivers))
+    lines.append("")
+    for row in [headers] + rows:
+        lines.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def problems_summary(problems: list[Problem]) -> str:
+    files = sorted({problem.file for problem in problems})
+    noun = "problem" if len(problems) == 1 else "problems"
+    return f"{len(problems)} {noun} in {', '.join(files)}" if problems else "no problems"

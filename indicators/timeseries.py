@@ -1,0 +1,112 @@
+"""Levels of every indicator for every day of a period, and the composite index over time.
+
+Same rules as ``evaluate`` but computed for all days at once: a row becomes visible on the day it
+was reported and, for windowed aggregates, stops counting ``window_days`` after its date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from .evaluate import day_number, level_scores_for_values, to_day_numbers
+from .models import NON_COUNTING_STATUSES, Indicator, Watchlist
+
+
+def _latest_values(days, visible, values, direction, grid) -> tuple[np.ndarray, np.ndarray]:
+    """(value, newest date) on each grid day for ``latest``: ties broken by the most escalatory."""
+    order = np.argsort(visible, kind="stable")
+    escalation = values if direction == "up" else -values
+    distinct, rank = np.unique(escalation, return_inverse=True)
+    width = len(distinct) + 1
+    keys = days[order] * width + rank[order]
+    best = np.maximum.accumulate(keys)
+    position = np.searchsorted(visible[order], grid, side="right") - 1
+    known = position >= 0
+    chosen = best[np.clip(position, 0, None)]
+    value = np.where(known, distinct[chosen % width] if direction == "up" else -distinct[chosen % width], np.nan)
+    newest = np.where(known, chosen // width, np.iinfo(np.int64).min)
+    return value, newest
+
+
+def _newest_dates(days, visible, grid) -> np.ndarray:
+    order = np.argsort(visible, kind="stable")
+    best = np.maximum.accumulate(days[order])
+    position = np.searchsorted(visible[order], grid, side="right") - 1
+    return np.where(position >= 0, best[np.clip(position, 0, None)], np.iinfo(np.int64).min)
+
+
+def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndarray:
+    """sum/count/max/mean over the window for each grid day (rows count from visible to date+w-1)."""
+    start, size, window = grid[0], len(grid), indicator.window_days
+    first = visible - start
+    last = days + window - 1 - start
+    live = (last >= 0) & (first < size) & (first <= last)
+    first, last, values = np.clip(first[live], 0, None), last[live], values[live]
+    if indicator.aggregate in ("sum", "count", "mean"):
+        counts = np.zeros(size + 1)
+        np.add.at(counts, first, 1.0)
+        np.add.at(counts, np.minimum(last + 1, size), -1.0)
+        counts = np.cumsum(counts)[:size]
+        if indicator.aggregate == "count":
+            return counts
+        sums = np.zeros(size + 1)
+        clean = np.nan_to_num(values)
+        np.add.at(sums, first, clean)
+        np.add.at(sums, np.minimum(last + 1, size), -clean)
+        sums = np.cumsum(sums)[:size]
+        if indicator.aggregate == "sum":
+            return np.round(sums, 9)
+        return np.where(counts > 0.5, sums / np.where(counts > 0.5, counts, 1), np.nan)
+    # max: rows whose interval is the full window share a rolling maximum; late reports are few.
+    full = (last - first) == (window - 1)
+    daily = np.full(size, -np.inf)
+    np.maximum.at(daily, first[full], values[full])
+    rolled = pd.Series(daily).rolling(window, min_periods=1).max().to_numpy()
+    # rows that started before the grid are clipped: fold them in directly
+    for lo, hi, value in zip(first[~full], last[~full], values[~full]):
+        rolled[lo:hi + 1] = np.maximum(rolled[lo:hi + 1], value)
+    return np.where(np.isinf(rolled), np.nan, rolled)
+
+
+def level_scores_over_time(watchlist: Watchlist, observations: pd.DataFrame,
+                           start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Frame indexed by day, one column per indicator id, holding the level score that day:
+    -1 no data, 0 normal, 1 elevated, 2 high, 3 critical; stale days are -2."""
+    grid = np.arange(day_number(start), day_number(end) + 1)
+    counting = observations[~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()]
+    days_all = to_day_numbers(counting["date"].to_numpy())
+    visible_all = to_day_numbers(counting["reported"].to_numpy())
+    values_all = counting["value"].to_numpy(dtype=float)
+    codes = pd.Categorical(counting["indicator"], categories=[i.id for i in watchlist.indicators]).codes
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
+    columns = {}
+    for position, indicator in enumerate(watchlist.indicators):
+        rows = order[bounds[position]:bounds[position + 1]]
+        days, visible, values = days_all[rows], visible_all[rows], values_all[rows]
+        if indicator.aggregate == "latest":
+            value, newest = _latest_values(days, visible, values, indicator.direction, grid)
+        else:
+            value = _window_values(indicator, days, visible, values, grid)
+            newest = _newest_dates(days, visible, grid)
+        scores = level_scores_for_values(indicator, value)
+        if indicator.stale_after_days is not None:
+            scores = np.where(grid - newest > indicator.stale_after_days, -2, scores)
+        columns[indicator.id] = scores
+    index = pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date")
+    return pd.DataFrame(columns, index=index)
+
+
+def composite_index_over_time(watchlist: Watchlist, scores: pd.DataFrame) -> pd.DataFrame:
+    """Daily overall index (0-100, NaN when nothing is current) and coverage from level scores."""
+    weights = np.array([indicator.weight for indicator in watchlist.indicators])
+    matrix = scores[[indicator.id for indicator in watchlist.indicators]].to_numpy()
+    current = matrix >= 0
+    weight_sum = (current * weights).sum(axis=1)
+    points = (np.where(current, matrix, 0) * weights).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        index = np.where(weight_sum > 0, 100.0 * points / (3.0 * np.where(weight_sum > 0, weight_sum, 1)), np.nan)
+    return pd.DataFrame({"index": index, "current": current.sum(axis=1)}, index=scores.index)
