@@ -51,7 +51,7 @@ def _decode_problem(label: str, raw: bytes) -> Problem | None:
         raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        return _file_problem(label, "encoding", f"byte 0x{raw[error.start]:02x} on line {line} is not UTF-8 "
+        return _file_problem(label, "encoding", f"byte 0x{raw[error.start]:02x} is not UTF-8 "
                              "(the file is probably Windows-1252 or Latin-1); save it as UTF-8 "
                              '(in Excel: Save As > "CSV UTF-8 (Comma delimited)")', line)
     return None

@@ -52,23 +52,28 @@ class _LineMap:
 
 def _describe_pydantic_error(error: dict) -> str:
     value = error.get("input")
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+    message = error["msg"].removeprefix("Value error, ").replace("Input should be", "it must be")
     if error["type"] == "missing":
         return "is required"
     if error["type"] == "extra_forbidden":
         return "is not a known key; check its spelling"
     if error["type"] == "string_pattern_mismatch":
         return f'"{value}" is not a valid id; use lower-case letters, digits and _, starting with a letter'
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and error["loc"]:
-        return f"{value!r} is not valid: {message.lower()}" if isinstance(value, str) else f"{value} is not valid: {message.lower()}"
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        shown = f'"{value}"' if isinstance(value, str) else f"{value:g}"
+        return f"{shown} is not valid: {message[0].lower() + message[1:]}"
     return message[0].lower() + message[1:] if message else "is not valid"
 
 
-def _field_path(loc: tuple) -> str:
-    parts = [str(part) for part in loc if not isinstance(part, int) and part not in ("float",)]
-    return ".".join(parts) if parts else "indicator"
+MODEL_LEVEL_FIELDS = ("thresholds", "window_days")
+
+
+def _field_path(loc: tuple, message: str) -> str:
+    parts = [str(part) for part in loc if not isinstance(part, int)]
+    if not parts:
+        # errors from whole-indicator checks name their field first
+        return next((name for name in MODEL_LEVEL_FIELDS if message.startswith(name)), "indicator")
+    return ".".join(parts)
 
 
 def load_definitions(folder: Path) -> Definitions:
@@ -119,23 +124,25 @@ def load_definitions(folder: Path) -> Definitions:
                                     "each indicator must be a mapping with id, name, category, thresholds"))
             continue
         indicator_id = str(raw_indicator.get("id", f"#{index + 1}"))
+        if indicator_id in seen:
+            invalid.add(indicator_id)
+            problems.append(Problem(WATCHLIST_FILE, item_line, f"indicator {indicator_id}: id", "duplicate_id",
+                                    f'"{indicator_id}" is already used by the indicator on line {seen[indicator_id]}; '
+                                    "ids must be unique"))
+            continue
+        seen[indicator_id] = item_line or 0
         try:
             indicator = Indicator.model_validate(raw_indicator)
         except ValidationError as error:
             invalid.add(indicator_id)
             for detail in error.errors():
-                loc = detail["loc"]
-                line = lines.line_of(("indicators", index) + tuple(loc[:2])) if loc else item_line
-                problems.append(Problem(WATCHLIST_FILE, line, f"indicator {indicator_id}: {_field_path(loc)}",
-                                        detail["type"], _describe_pydantic_error(detail)))
+                message = _describe_pydantic_error(detail)
+                field_path = _field_path(detail["loc"], message)
+                message = message.removeprefix(f"{field_path} ")
+                line = lines.line_of(("indicators", index) + tuple(field_path.split(".")[:2]))
+                problems.append(Problem(WATCHLIST_FILE, line, f"indicator {indicator_id}: {field_path}",
+                                        detail["type"], message))
             continue
-        if indicator.id in seen:
-            invalid.add(indicator.id)
-            problems.append(Problem(WATCHLIST_FILE, item_line, f"indicator {indicator.id}: id", "duplicate_id",
-                                    f'"{indicator.id}" is already used by the indicator on line {seen[indicator.id]}; '
-                                    "ids must be unique"))
-            continue
-        seen[indicator.id] = item_line or 0
         indicators.append(indicator)
     # A duplicated id makes both definitions ambiguous: drop the first as well.
     indicators = [indicator for indicator in indicators if indicator.id not in invalid]

@@ -14,9 +14,13 @@ import pandas as pd
 from .evaluate import day_number, level_scores_for_values, to_day_numbers
 from .models import NON_COUNTING_STATUSES, Indicator, Watchlist
 
+NEVER = -(10**9)  # day number standing for "no counting row yet"; far below any real date
+
 
 def _latest_values(days, visible, values, direction, grid) -> tuple[np.ndarray, np.ndarray]:
     """(value, newest date) on each grid day for ``latest``: ties broken by the most escalatory."""
+    if not len(days):
+        return np.full(len(grid), np.nan), np.full(len(grid), NEVER)
     order = np.argsort(visible, kind="stable")
     escalation = values if direction == "up" else -values
     distinct, rank = np.unique(escalation, return_inverse=True)
@@ -27,15 +31,17 @@ def _latest_values(days, visible, values, direction, grid) -> tuple[np.ndarray, 
     known = position >= 0
     chosen = best[np.clip(position, 0, None)]
     value = np.where(known, distinct[chosen % width] if direction == "up" else -distinct[chosen % width], np.nan)
-    newest = np.where(known, chosen // width, np.iinfo(np.int64).min)
+    newest = np.where(known, chosen // width, NEVER)
     return value, newest
 
 
 def _newest_dates(days, visible, grid) -> np.ndarray:
+    if not len(days):
+        return np.full(len(grid), NEVER)
     order = np.argsort(visible, kind="stable")
     best = np.maximum.accumulate(days[order])
     position = np.searchsorted(visible[order], grid, side="right") - 1
-    return np.where(position >= 0, best[np.clip(position, 0, None)], np.iinfo(np.int64).min)
+    return np.where(position >= 0, best[np.clip(position, 0, None)], NEVER)
 
 
 def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndarray:
@@ -62,13 +68,13 @@ def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndar
         return np.where(counts > 0.5, sums / np.where(counts > 0.5, counts, 1), np.nan)
     # max: rows whose interval is the full window share a rolling maximum; late reports are few.
     full = (last - first) == (window - 1)
-    daily = np.full(size, -np.inf)
-    np.maximum.at(daily, first[full], values[full])
-    rolled = pd.Series(daily).rolling(window, min_periods=1).max().to_numpy()
+    daily = np.full(size, np.nan)  # NaN, not -inf: pandas' rolling max ignores NaN
+    np.fmax.at(daily, first[full], values[full])
+    rolled = pd.Series(daily).rolling(window, min_periods=1).max().to_numpy(copy=True)
     # rows that started before the grid are clipped: fold them in directly
     for lo, hi, value in zip(first[~full], last[~full], values[~full]):
-        rolled[lo:hi + 1] = np.maximum(rolled[lo:hi + 1], value)
-    return np.where(np.isinf(rolled), np.nan, rolled)
+        rolled[lo:hi + 1] = np.fmax(rolled[lo:hi + 1], value)
+    return rolled
 
 
 def level_scores_over_time(watchlist: Watchlist, observations: pd.DataFrame,

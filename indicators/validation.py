@@ -7,6 +7,7 @@ them as problems. Rejected rows are left out of evaluation; the file itself is n
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -131,6 +132,8 @@ def check_values(checker: RowChecker, watchlist: Watchlist | None, ids: pd.Serie
         level = labels.get(id_values[position], {}).get(cell.lower())
         if level is not None:
             return message + f'; write the level\'s number, {level:g} for "{cell}"'
+        if re.fullmatch(r"-?\d+,(\d{1,2}|\d{4,})", cell):
+            return message + f"; use . for decimals, e.g. {cell.replace(',', '.')}"
         if pd.notna(pd.to_numeric(cell.replace(",", "").replace(" ", ""), errors="coerce")):
             return message + f"; write it without separators, e.g. {cell.replace(',', '').replace(' ', '')}"
         return message + "; write digits only, with . for decimals (put remarks in the note column)"
@@ -163,7 +166,7 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
     """Check every observation row; return the typed frame of the valid rows and all problems."""
     checker = RowChecker(frame, OBSERVATIONS_FILE)
     ids = check_indicator_ids(checker, watchlist, invalid_ids)
-    dates = parse_dates(checker, "date", required=True, what_is_right="the date the value applies to, YYYY-MM-DD")
+    dates = parse_dates(checker, "date", required=True, what_is_right="give the date the value applies to as YYYY-MM-DD")
     reported = parse_dates(checker, "reported", required=False, what_is_right="")
     reject_future(checker, dates, "date", today)
     reject_future(checker, reported, "reported", today)
@@ -201,7 +204,7 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
 def check_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     """Check every event row; events may lie in the future."""
     checker = RowChecker(frame, EVENTS_FILE)
-    dates = parse_dates(checker, "date", required=True, what_is_right="the day the event happened, YYYY-MM-DD")
+    dates = parse_dates(checker, "date", required=True, what_is_right="give the day the event happened as YYYY-MM-DD")
     ends = parse_dates(checker, "end_date", required=False, what_is_right="")
     titles = checker.column("title")
     checker.reject((titles == "").to_numpy(), "title", "empty", lambda _: "is empty; give the event a short title")

@@ -1,0 +1,100 @@
+"""Property-based checks of the evaluation rules over random watchlists."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from indicators.evaluate import evaluate_statuses, overall_status
+from indicators.models import Indicator, Watchlist
+from indicators.timeseries import composite_index_over_time, level_scores_over_time
+
+START = dt.date(2022, 1, 1)
+INDICATORS = [
+    Indicator(id="latest_up", name="A", category="C", thresholds={"elevated": 3, "high": 6, "critical": 9},
+              stale_after_days=5),
+    Indicator(id="latest_down", name="B", category="C", direction="down", thresholds={"high": 4, "critical": 1}),
+    Indicator(id="summed", name="C", category="C", aggregate="sum", window_days=4, thresholds={"elevated": 5}),
+    Indicator(id="counted", name="D", category="C", aggregate="count", window_days=3,
+              thresholds={"elevated": 1, "critical": 3}, stale_after_days=6),
+    Indicator(id="maxed", name="E", category="C", aggregate="max", window_days=5, thresholds={"high": 7}),
+    Indicator(id="meaned", name="F", category="C", aggregate="mean", window_days=2, thresholds={"elevated": 4},
+              weight=3),
+]
+WATCHLIST = Watchlist(title="P", indicators=INDICATORS)
+STATUSES = ["reported", "confirmed", "disputed", "retracted"]
+
+rows = st.lists(st.tuples(st.sampled_from([i.id for i in INDICATORS]), st.integers(0, 30), st.integers(0, 6),
+                          st.integers(0, 10), st.sampled_from(STATUSES)), max_size=40)
+
+
+def frame(row_tuples) -> pd.DataFrame:
+    records = [{"line": n + 2, "indicator": ind, "date": pd.Timestamp(START) + pd.Timedelta(days=day),
+                "reported": pd.Timestamp(START) + pd.Timedelta(days=day + delay), "value": float(value),
+                "status": status, "reliability": "", "credibility": "", "source": "", "url": "", "note": ""}
+               for n, (ind, day, delay, value, status) in enumerate(row_tuples)]
+    result = pd.DataFrame(records, columns=["line", "indicator", "date", "reported", "value", "status",
+                                            "reliability", "credibility", "source", "url", "note"])
+    result["date"] = result["date"].astype("datetime64[ns]")
+    result["reported"] = result["reported"].astype("datetime64[ns]")
+    result["value"] = result["value"].astype("float64")
+    result["indicator"] = result["indicator"].astype("category")
+    return result
+
+
+def summary(statuses):
+    return [(s.indicator.id, s.level, s.value, s.date, s.stale, s.disagreement) for s in statuses]
+
+
+as_of_days = st.integers(0, 40)
+
+
+@given(rows, as_of_days, st.randoms())
+def test_result_does_not_depend_on_row_order(row_tuples, day, rnd):
+    as_of = START + dt.timedelta(days=day)
+    shuffled = list(row_tuples)
+    rnd.shuffle(shuffled)
+    assert summary(evaluate_statuses(WATCHLIST, frame(row_tuples), as_of)) == summary(
+        evaluate_statuses(WATCHLIST, frame(shuffled), as_of))
+
+
+@given(rows, as_of_days, st.sampled_from([i.id for i in INDICATORS]), st.integers(0, 30), st.integers(0, 10),
+       st.sampled_from(["retracted", "disputed"]))
+def test_adding_a_retracted_or_disputed_row_changes_nothing(row_tuples, day, ind, row_day, value, word):
+    as_of = START + dt.timedelta(days=day)
+    before = evaluate_statuses(WATCHLIST, frame(row_tuples), as_of)
+    after = evaluate_statuses(WATCHLIST, frame(row_tuples + [(ind, row_day, 0, value, word)]), as_of)
+    assert summary(before) == summary(after)
+
+
+@given(rows, as_of_days)
+def test_rows_reported_after_the_as_of_date_change_nothing(row_tuples, day):
+    as_of = START + dt.timedelta(days=day)
+    visible = [r for r in row_tuples if r[1] + r[2] <= day]
+    assert summary(evaluate_statuses(WATCHLIST, frame(row_tuples), as_of)) == summary(
+        evaluate_statuses(WATCHLIST, frame(visible), as_of))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
+@given(rows)
+def test_daily_levels_and_index_agree_with_evaluating_each_day(row_tuples):
+    observations = frame(row_tuples)
+    end = START + dt.timedelta(days=40)
+    scores = level_scores_over_time(WATCHLIST, observations, START, end)
+    index = composite_index_over_time(WATCHLIST, scores)
+    for offset in range(41):
+        day = START + dt.timedelta(days=offset)
+        statuses = evaluate_statuses(WATCHLIST, observations, day)
+        expected = [-2 if s.stale else (s.level.score if s.level.score is not None else -1) for s in statuses]
+        assert scores.iloc[offset].tolist() == expected, day
+        overall = overall_status(statuses)
+        got = index["index"].iloc[offset]
+        if overall.index is None:
+            assert np.isnan(got)
+        else:
+            assert round(float(got), 1) == overall.index
+            assert index["current"].iloc[offset] == overall.current
