@@ -113,6 +113,40 @@ def init(folder: Path = typer.Argument(..., help="New watchlist folder."),
     typer.echo(f"next: edit {folder}/watchlist.yaml, then run: watchfloor validate {folder}")
 
 
+BUNDLED_WATCHLIST = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
+
+
+@app.command()
+def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder, or a folder of watchlists "
+                                                  "(default: the bundled Belarus 2022 watchlist)."),
+          port: int = typer.Option(8501, "--port", help="Port to listen on."),
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps the "
+                                   "dashboard on this machine."),
+          browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab.")) -> None:
+    """Start the dashboard on a watchlist (http://localhost:8501 by default)."""
+    import os
+    import subprocess
+
+    folder = folder or BUNDLED_WATCHLIST
+    if not folder.is_dir():
+        fail_usage(f"{folder} is not a folder; give a watchlist folder or a folder of watchlists")
+    app_path = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app_path),
+               "--server.port", str(port), "--server.address", host,
+               "--server.headless", "false" if browser else "true",
+               "--browser.gatherUsageStats", "false", "--browser.serverAddress", "localhost",
+               "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none", "--theme.base", "light",
+               "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+    environment = {**os.environ, "WATCHFLOOR_ROOT": str(folder.resolve())}
+    typer.echo(f"Watchfloor: serving {folder} on http://{'localhost' if host == '127.0.0.1' else host}:{port} "
+               "(Ctrl+C to stop)")
+    try:
+        completed = subprocess.run(command, env=environment)
+    except KeyboardInterrupt:
+        raise typer.Exit(0)
+    raise typer.Exit(completed.returncode)
+
+
 def main() -> None:
     """Entry point: never let a traceback reach the user."""
     try:

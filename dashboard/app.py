@@ -1,0 +1,113 @@
+"""Watchfloor dashboard: the entry script. Sets the page up, reads the view from the URL, wires pages.
+
+Run it with ``watchfloor serve [DIR]``; everything it shows comes from ``indicators``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from html import escape
+from pathlib import Path
+
+import streamlit as st
+
+if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard import data, pages  # noqa: E402
+from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner  # noqa: E402
+
+PAGES = {"overview": "Overview", "timelines": "Timelines", "indicator": "Indicator detail",
+         "events": "Events", "quality": "Data quality"}
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def init_view_from_url(watchlists: dict[str, Path]) -> None:
+    """On the first run of a session, take the view from the query string."""
+    if st.session_state.get("_view_loaded"):
+        return
+    params = st.query_params
+    if params.get("watchlist") in watchlists:
+        st.session_state["watchlist"] = params["watchlist"]
+    if params.get("page") in PAGES:
+        st.session_state["page"] = params["page"]
+    for key in ("as_of", "compare"):
+        if parse_date(params.get(key)):
+            st.session_state[key] = parse_date(params[key])
+    if params.get("indicator"):
+        st.session_state["indicator"] = params["indicator"]
+    st.session_state["_view_loaded"] = True
+
+
+def write_view_to_url(view: dict) -> None:
+    wanted = {key: str(value) for key, value in view.items() if value not in (None, "")}
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def show_marking(marking: str) -> None:
+    if marking:
+        st.html(marking_banner(marking))
+
+
+def main() -> None:
+    st.set_page_config(page_title="Watchfloor", layout="wide", initial_sidebar_state="expanded")
+    st.html(CSS + HIDE_CHROME_CSS)
+    root = data.data_root()
+    watchlists = data.find_watchlists(root)
+    if not watchlists:
+        st.error(f"No watchlist found in {root}. A watchlist folder holds watchlist.yaml and observations.csv; "
+                 "create one with: watchfloor init DIR --title T")
+        return
+    init_view_from_url(watchlists)
+    with st.sidebar:
+        st.markdown("### Watchfloor")
+        name = st.selectbox("Watchlist", list(watchlists), key="watchlist") if len(watchlists) > 1 \
+            else next(iter(watchlists))
+        page = st.radio("Page", list(PAGES), format_func=PAGES.get, key="page")
+    folder = watchlists[name]
+    loaded = data.load(folder)
+    if loaded.watchlist is None:
+        st.error(f"{folder}/watchlist.yaml cannot be used, so there is nothing to show. Fix the problems below.")
+        pages.render_problem_table(loaded)
+        write_view_to_url({"watchlist": name if len(watchlists) > 1 else None, "page": page})
+        return
+    default_as_of = loaded.default_as_of()
+    st.session_state.setdefault("as_of", default_as_of)
+    with st.sidebar:
+        as_of = st.date_input("As of", key="as_of", format="YYYY-MM-DD")
+        st.session_state.setdefault("compare", as_of - dt.timedelta(days=7))
+        compare = st.date_input("Compare with", key="compare", format="YYYY-MM-DD")
+        st.caption(f"Folder: {folder}")
+    marking = loaded.watchlist.marking
+    show_marking(marking)
+    subtitle = " · ".join(part for part in (loaded.watchlist.theatre, f"as of {as_of.isoformat()}") if part)
+    st.html(f'<div class="wf-title">{escape(loaded.watchlist.title)}</div>'
+            f'<div class="wf-muted">{escape(subtitle)}</div>')
+    if loaded.problems:
+        st.warning(f"{len(loaded.problems)} problem(s) in this watchlist's files: rows with problems are left out. "
+                   "See the Data quality page.", icon="⚠️")
+    view = {"watchlist": name if len(watchlists) > 1 else None, "page": page, "as_of": as_of.isoformat(),
+            "compare": compare.isoformat()}
+    if page == "overview":
+        pages.render_overview(folder, loaded, as_of, compare)
+    elif page == "timelines":
+        pages.render_timelines(folder, loaded, as_of)
+    elif page == "indicator":
+        view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of)
+    elif page == "events":
+        pages.render_events(loaded)
+    else:
+        pages.render_data_quality(loaded)
+    show_marking(marking)
+    write_view_to_url(view)
+
+
+main()

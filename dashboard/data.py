@@ -1,0 +1,75 @@
+"""Cached access to watchlists for the app, keyed on the files' identity and modification time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from indicators.evaluate import evaluate_statuses
+from indicators.loader import LoadedWatchlist, files_signature, load_watchlist
+from indicators.timeseries import composite_index_over_time, level_scores_over_time
+
+ROOT_VARIABLE = "WATCHFLOOR_ROOT"
+BUNDLED = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
+
+
+def data_root() -> Path:
+    """The folder given to ``watchfloor serve`` (via the environment), else the bundled watchlist."""
+    return Path(os.environ.get(ROOT_VARIABLE) or BUNDLED)
+
+
+def find_watchlists(root: Path) -> dict[str, Path]:
+    """{name: folder}: the root itself when it is a watchlist, else its sub-folders that are."""
+    if (root / "watchlist.yaml").is_file():
+        return {root.name: root}
+    if not root.is_dir():
+        return {}
+    return {child.name: child for child in sorted(root.iterdir()) if (child / "watchlist.yaml").is_file()}
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load(folder: str, signature: tuple, today: dt.date) -> LoadedWatchlist:
+    return load_watchlist(Path(folder), today=today)
+
+
+def load(folder: Path) -> LoadedWatchlist:
+    """The watchlist, re-read whenever one of its files changes on disk."""
+    return _load(str(folder), files_signature(folder), dt.date.today())
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _statuses(folder: str, signature: tuple, today: dt.date, as_of: dt.date):
+    loaded = _load(folder, signature, today)
+    return evaluate_statuses(loaded.watchlist, loaded.observations, as_of)
+
+
+def statuses(folder: Path, as_of: dt.date):
+    return _statuses(str(folder), files_signature(folder), dt.date.today(), as_of)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _history(folder: str, signature: tuple, today: dt.date, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    loaded = _load(folder, signature, today)
+    observations = loaded.observations
+    first = observations["date"].min() if len(observations) else pd.Timestamp(end)
+    start = min(first.date(), end)
+    scores = level_scores_over_time(loaded.watchlist, observations, start, end)
+    return scores, composite_index_over_time(loaded.watchlist, scores)
+
+
+def history(folder: Path, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Daily level scores and index from the first observation to ``end`` (at least the data's last day)."""
+    loaded = load(folder)
+    last = loaded.observations["date"].max() if len(loaded.observations) else pd.Timestamp(end)
+    horizon = max(end, last.date(), loaded.default_as_of())
+    return _history(str(folder), files_signature(folder), dt.date.today(), horizon)
+
+
+def recent_scores(scores: pd.DataFrame, indicator_id: str, as_of: dt.date, days: int = 90) -> np.ndarray:
+    window = scores.loc[pd.Timestamp(as_of - dt.timedelta(days=days - 1)):pd.Timestamp(as_of), indicator_id]
+    return window.to_numpy()

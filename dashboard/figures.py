@@ -1,0 +1,160 @@
+"""Figure builders: pure functions from frames to plotly figures, testable without Streamlit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from indicators.models import THRESHOLD_KEYS, Indicator, Level
+from indicators.report import format_value
+
+from .theme import FONT_FAMILY, INK, LEVEL_COLOURS, LEVEL_WORDS, SCORE_LEVELS, STALE_COLOUR
+
+STATUS_MARKERS = {"reported": "circle", "confirmed": "diamond", "disputed": "x-thin-open",
+                  "retracted": "circle-open"}
+BASE_LAYOUT = dict(font=dict(family=FONT_FAMILY, size=14, color=INK), paper_bgcolor="white",
+                   plot_bgcolor="white", margin=dict(l=60, r=20, t=50, b=40), hoverlabel=dict(align="left"))
+
+
+def _text(value) -> str:
+    """Data text for plotly hover labels, which render a subset of HTML: escape it."""
+    return html.escape(str(value)) if value is not None and value == value else ""
+
+
+def threshold_bands(indicator: Indicator, low: float, high: float) -> list[tuple[Level, float, float]]:
+    """(level, from, to) bands covering [low, high] in the indicator's direction."""
+    present = [(Level(name), value) for name, value in indicator.thresholds.present()]
+    edges = [value for _, value in present]
+    lo, hi = min([low] + edges), max([high] + edges)
+    pad = (hi - lo) * 0.1 or 1.0
+    lo, hi = lo - pad, hi + pad
+    if indicator.direction == "up":
+        bounds = [lo] + edges + [hi]
+        levels = [Level.NORMAL] + [level for level, _ in present]
+    else:
+        bounds = [hi] + edges + [lo]
+        levels = [Level.NORMAL] + [level for level, _ in present]
+    return [(level, min(a, b), max(a, b)) for level, a, b in zip(levels, bounds[:-1], bounds[1:])]
+
+
+def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.DataFrame,
+                          start: dt.date, end: dt.date, as_of: dt.date) -> go.Figure:
+    """Observations of one indicator as points and a line, over level bands, with event markers."""
+    rows = rows.sort_values(["date", "line"])
+    values = rows["value"].dropna()
+    low = float(values.min()) if len(values) else 0.0
+    high = float(values.max()) if len(values) else 1.0
+    figure = go.Figure()
+    for level, lo, hi in threshold_bands(indicator, low, high):
+        figure.add_hrect(y0=lo, y1=hi, fillcolor=LEVEL_COLOURS[level], opacity=0.18, line_width=0, layer="below",
+                         annotation_text=LEVEL_WORDS[level], annotation_position="top left",
+                         annotation_font=dict(size=11, color=INK))
+    counting = rows[~rows["status"].isin(["disputed", "retracted"])]
+    if indicator.aggregate == "latest" and len(counting):
+        figure.add_trace(go.Scatter(x=counting["date"], y=counting["value"], mode="lines", name="value",
+                                    line=dict(color=INK, width=2, shape="hv"), hoverinfo="skip"))
+    for status, symbol in STATUS_MARKERS.items():
+        subset = rows[rows["status"] == status]
+        if subset.empty:
+            continue
+        y = subset["value"] if indicator.aggregate != "count" else subset["value"].fillna(1.0)
+        hover = [
+            f"<b>{d:%Y-%m-%d}</b> {format_value(v) if v == v else '(counted)'} {_text(indicator.unit)}"
+            f"<br>{status}<br>Source: {_text(s)} ({_text(r)}{_text(c)})<br>{_text(n)[:200]}<br>{_text(u)}"
+            for d, v, s, r, c, n, u in zip(subset["date"], subset["value"], subset["source"], subset["reliability"],
+                                           subset["credibility"], subset["note"], subset["url"])
+        ]
+        figure.add_trace(go.Scatter(x=subset["date"], y=y, mode="markers", name=status,
+                                    marker=dict(symbol=symbol, size=11, color=INK if status in ("reported",
+                                                "confirmed") else "#7F7F7F", line=dict(width=2)),
+                                    hovertext=hover, hoverinfo="text"))
+    add_event_markers(figure, events, start, end)
+    figure.add_vline(x=pd.Timestamp(as_of), line=dict(color=INK, width=1, dash="dot"))
+    figure.update_layout(**BASE_LAYOUT, height=360, showlegend=True,
+                         title=dict(text=_text(indicator.name), font=dict(size=17)),
+                         legend=dict(orientation="h", y=-0.15),
+                         xaxis=dict(range=[pd.Timestamp(start), pd.Timestamp(end)], tickformat="%Y-%m-%d"),
+                         yaxis=dict(title=_text(indicator.unit), showgrid=True, gridcolor="#EEEEEE"))
+    return figure
+
+
+def add_event_markers(figure: go.Figure, events: pd.DataFrame, start: dt.date, end: dt.date) -> None:
+    """Events as dashed vertical lines, or shaded regions when they have an end date; hover for details."""
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    shown = events[(events["date"] <= hi) & (events["end_date"].fillna(events["date"]) >= lo)]
+    xs, texts = [], []
+    for date, end_date, title, category in zip(shown["date"], shown["end_date"], shown["title"], shown["category"]):
+        if pd.notna(end_date):
+            figure.add_vrect(x0=date, x1=end_date, fillcolor="#888888", opacity=0.12, line_width=0, layer="below")
+        else:
+            figure.add_vline(x=date, line=dict(color="#888888", width=1, dash="dash"))
+        xs.append(date)
+        texts.append(f"<b>{date:%Y-%m-%d}</b> {_text(title)}<br>{_text(category)}")
+    if xs:
+        figure.add_trace(go.Scatter(x=xs, y=[1.0] * len(xs), yaxis="y2", mode="markers", name="event",
+                                    marker=dict(symbol="triangle-down", size=10, color="#555555"),
+                                    hovertext=texts, hoverinfo="text"))
+        figure.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False, fixedrange=True))
+
+
+def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date) -> go.Figure:
+    """The composite index over time, with the level cut-offs as bands."""
+    figure = go.Figure()
+    for level, lo, hi in ((Level.NORMAL, 0, 25), (Level.ELEVATED, 25, 50), (Level.HIGH, 50, 75),
+                          (Level.CRITICAL, 75, 100)):
+        figure.add_hrect(y0=lo, y1=hi, fillcolor=LEVEL_COLOURS[level], opacity=0.18, line_width=0, layer="below",
+                         annotation_text=LEVEL_WORDS[level], annotation_position="top left",
+                         annotation_font=dict(size=11, color=INK))
+    figure.add_trace(go.Scatter(x=index.index, y=index["index"], mode="lines", name="index",
+                                line=dict(color=INK, width=2, shape="hv"),
+                                hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}<extra></extra>"))
+    if len(index):
+        add_event_markers(figure, events, index.index[0].date(), index.index[-1].date())
+    figure.add_vline(x=pd.Timestamp(as_of), line=dict(color=INK, width=1, dash="dot"))
+    figure.update_layout(**BASE_LAYOUT, height=320, title=dict(text="Overall index", font=dict(size=17)),
+                         showlegend=False, yaxis=dict(range=[0, 100], title="index"),
+                         xaxis=dict(tickformat="%Y-%m-%d"))
+    return figure
+
+
+def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str]) -> go.Figure:
+    """Each indicator's level over time as coloured bands, one row per indicator."""
+    palette = [(-2, STALE_COLOUR), (-1, LEVEL_COLOURS[Level.NO_DATA]), (0, LEVEL_COLOURS[Level.NORMAL]),
+               (1, LEVEL_COLOURS[Level.ELEVATED]), (2, LEVEL_COLOURS[Level.HIGH]), (3, LEVEL_COLOURS[Level.CRITICAL])]
+    colourscale = []
+    for position, (_, colour) in enumerate(palette):
+        colourscale += [[position / len(palette), colour], [(position + 1) / len(palette), colour]]
+    words = {-2: "STALE", -1: "NO DATA", **{s: LEVEL_WORDS[level] for s, level in SCORE_LEVELS.items() if s >= 0}}
+    matrix = scores.to_numpy().T
+    labels = [_text(names.get(column, column)) for column in scores.columns]
+    hover = np.vectorize(words.get)(matrix)
+    figure = go.Figure(go.Heatmap(
+        z=matrix, x=scores.index, y=labels, zmin=-2.5, zmax=3.5, colorscale=colourscale, customdata=hover,
+        hovertemplate="%{y}<br>%{x|%Y-%m-%d}: %{customdata}<extra></extra>",
+        colorbar=dict(tickvals=[-2, -1, 0, 1, 2, 3], ticktext=[words[s] for s in (-2, -1, 0, 1, 2, 3)],
+                      title="level")))
+    figure.update_layout(**BASE_LAYOUT, height=max(260, 34 * len(labels) + 120),
+                         title=dict(text="Levels over time", font=dict(size=17)),
+                         xaxis=dict(tickformat="%Y-%m-%d"), yaxis=dict(autorange="reversed", automargin=True))
+    return figure
+
+
+def sparkline_html(scores: np.ndarray, height: int = 26) -> str:
+    """A small bar strip of level scores over time, one bar a day; grey where nothing was current.
+
+    Plain HTML (no SVG or script), so it survives the HTML sanitiser and renders the same everywhere.
+    """
+    if len(scores) == 0:
+        return ""
+    bars = []
+    for score in scores:
+        level = SCORE_LEVELS.get(int(score), Level.NO_DATA)
+        colour = LEVEL_COLOURS[level] if score >= 0 else STALE_COLOUR
+        bar = round((height - 2) * (max(int(score), 0) + 1) / 4)
+        bars.append(f'<span style="height:{bar}px;background:{colour}"></span>')
+    return (f'<div class="wf-spark" style="height:{height}px" role="img" '
+            f'aria-label="level over the last {len(scores)} days">{"".join(bars)}</div>')

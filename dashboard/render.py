@@ -1,0 +1,163 @@
+"""HTML fragments for the dashboard. Every piece of data is escaped: a name or note is text, never HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+
+from indicators.changes import value_change
+from indicators.evaluate import IndicatorStatus, OverallStatus
+from indicators.models import Level
+from indicators.report import format_value
+
+from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, STALE_COLOUR, TEXT_ON_LEVEL
+
+MAX_NEW_REPORTS = 5
+
+CSS = """
+<style>
+.wf-banner {background:#1A1A1A; color:#FFFFFF; text-align:center; font-weight:700; letter-spacing:.08em;
+  padding:4px 8px; font-size:14px; border-radius:2px;}
+.wf-badge {display:inline-block; padding:2px 10px; border-radius:3px; font-weight:700; font-size:13px;
+  letter-spacing:.04em; border:1px solid rgba(0,0,0,.25);}
+.wf-card {border:1px solid #D0D0D0; border-left-width:8px; border-radius:4px; padding:10px 12px;
+  background:#FFFFFF; margin-bottom:10px; min-height:190px;}
+.wf-card h4 {margin:6px 0 4px 0; font-size:16px; line-height:1.25; color:#1A1A1A;}
+.wf-value {font-size:24px; font-weight:700; color:#1A1A1A;}
+.wf-muted {color:#555555; font-size:13px;}
+.wf-stale {background:#E0E0E0; color:#1A1A1A; border:1px dashed #777; padding:1px 6px; border-radius:3px;
+  font-size:12px; font-weight:700;}
+.wf-flag {background:#FFF3CD; color:#1A1A1A; border:1px solid #C9A227; padding:1px 6px; border-radius:3px;
+  font-size:12px;}
+.wf-overall {border:1px solid #D0D0D0; border-radius:4px; padding:12px 16px; background:#FAFAFA;}
+.wf-overall .wf-index {font-size:28px; font-weight:800; vertical-align:middle;}
+.wf-overall {margin-bottom:8px;}
+.wf-spark {display:flex; align-items:flex-end; gap:0; margin-top:6px; width:100%;}
+.wf-spark span {flex:1 1 0; min-width:1px;}
+.wf-groups {display:flex; flex-wrap:wrap; gap:10px 22px; align-items:flex-start;}
+.wf-group h3 {font-size:15px; text-transform:uppercase; letter-spacing:.06em; color:#555555; margin:6px 0 6px 0;}
+.wf-group-cards {display:flex; flex-wrap:wrap; gap:10px;}
+.wf-group-cards .wf-card {width:262px; margin-bottom:0;}
+.wf-label {font-size:19px; font-weight:700; color:#1A1A1A; line-height:1.2; margin:2px 0;}
+.wf-changes {margin:0; padding-left:1.1em; font-size:14px;}
+.wf-changes li {margin-bottom:2px;}
+.wf-title {font-size:30px; font-weight:800; margin:8px 0 0 0; color:#1A1A1A;}
+</style>
+"""
+
+HIDE_CHROME_CSS = """
+<style>
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+[data-testid="stAppDeployButton"], #MainMenu {visibility:hidden; height:0;}
+.block-container {padding-top:1.2rem; padding-left:2rem; padding-right:2rem;}
+</style>
+"""
+
+
+def level_badge(level: Level, stale: bool = False) -> str:
+    colour, ink = LEVEL_COLOURS[level], TEXT_ON_LEVEL[level]
+    return f'<span class="wf-badge" style="background:{colour};color:{ink}">{LEVEL_WORDS[level]}</span>'
+
+
+def marking_banner(marking: str) -> str:
+    return f'<div class="wf-banner" role="note">{escape(marking)}</div>' if marking else ""
+
+
+def _value_text(status: IndicatorStatus) -> str:
+    if status.value is None:
+        return "no value"
+    text = format_value(status.value)
+    if status.indicator.unit:
+        text += f" {status.indicator.unit}"
+    return text
+
+
+def _change_text(before: IndicatorStatus | None, after: IndicatorStatus, since: dt.date) -> str:
+    if before is None:
+        return ""
+    difference, meaning = value_change(before, after)
+    if difference is None:
+        return f"no comparison with {since.isoformat()}"
+    if meaning == "unchanged":
+        return f"&#8594; unchanged since {since.isoformat()}"
+    arrow = "&#9650;" if difference > 0 else "&#9660;"
+    return (f"{arrow} {'+' if difference > 0 else ''}{escape(format_value(difference))} since {since.isoformat()} "
+            f"({meaning})")
+
+
+def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: dt.date, sparkline: str) -> str:
+    """One indicator's card: level word and colour, value, date and age, change, badges, sparkline."""
+    indicator = status.indicator
+    border = STALE_COLOUR if status.stale else LEVEL_COLOURS[status.level]
+    parts = [f'<div class="wf-card" data-indicator="{escape(indicator.id)}" data-level="{status.level.value}" '
+             f'style="border-left-color:{border}">',
+             level_badge(status.level)]
+    if status.stale:
+        age = "no report at all" if status.date is None else f"no report for {status.age_days} days"
+        parts.append(f' <span class="wf-stale">STALE: {age}</span>')
+    if status.disagreement:
+        parts.append(' <span class="wf-flag" title="several sources on the latest date">&#9888; sources disagree'
+                     '</span>')
+    parts.append(f"<h4>{escape(indicator.name)}</h4>")
+    if status.label:
+        parts.append(f'<div class="wf-label">{escape(status.label)}</div>')
+        parts.append(f'<div class="wf-muted">level {escape(_value_text(status))} on a scale of '
+                     f'{format_value(min(indicator.levels))}-{format_value(max(indicator.levels))}</div>')
+    else:
+        parts.append(f'<div class="wf-value">{escape(_value_text(status))}</div>')
+    meta = []
+    if status.date is not None:
+        meta.append(f"as of {status.date.isoformat()} ({status.age_days} d old)")
+    if indicator.aggregate != "latest":
+        meta.append(f"{indicator.aggregate} over {indicator.window_days} d")
+    if status.grade:
+        meta.append(f"grade {escape(status.grade)}")
+    parts.append(f'<div class="wf-muted">{" &middot; ".join(meta)}</div>')
+    change = _change_text(before, status, since)
+    if change:
+        parts.append(f'<div class="wf-muted">{change}</div>')
+    parts.append(sparkline)
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def card_groups(cards_by_category: dict[str, list[str]]) -> str:
+    """Cards grouped under their category headings, groups flowing side by side."""
+    groups = "".join(f'<section class="wf-group"><h3>{escape(category)}</h3>'
+                     f'<div class="wf-group-cards">{"".join(cards)}</div></section>'
+                     for category, cards in cards_by_category.items())
+    return f'<div class="wf-groups">{groups}</div>'
+
+
+def overall_panel(overall: OverallStatus, names: dict[str, str], as_of: dt.date) -> str:
+    index = "&ndash;" if overall.index is None else f"{overall.index:.1f}"
+    drivers = ", ".join(escape(names.get(i, i)) for i in overall.drivers[:5]) or "no indicator above normal"
+    more = f" and {len(overall.drivers) - 5} more" if len(overall.drivers) > 5 else ""
+    return (f'<div class="wf-overall" data-overall-level="{overall.level.value}">'
+            f'<span class="wf-muted">Overall level as of {as_of.isoformat()}</span> '
+            f'{level_badge(overall.level)} <span class="wf-index">{index}</span>'
+            f'<span class="wf-muted"> / 100 index &middot; </span>'
+            f'<b>{overall.current} of {overall.total} indicators current</b>'
+            f'<div class="wf-muted">Driven by: {drivers}{more}</div></div>')
+
+
+def changes_list(changes, new_rows, new_events, names: dict[str, str]) -> str:
+    """The "What changed" list between the comparison date and the as-of date."""
+    items = []
+    for change in changes:
+        before = "STALE" if change.before.stale else LEVEL_WORDS[change.before.level]
+        after = "STALE" if change.after.stale else LEVEL_WORDS[change.after.level]
+        items.append(f"<li><b>{escape(change.name)}</b>: {before} &#8594; {after} ({change.direction})</li>")
+    for row in new_events.itertuples():
+        items.append(f"<li>Event {row.date:%Y-%m-%d}: {escape(row.title)}</li>")
+    shown = new_rows.head(MAX_NEW_REPORTS)
+    for row in shown.itertuples():
+        value = "" if row.value != row.value else f" {escape(format_value(row.value))}"
+        items.append(f"<li>New report {row.reported:%Y-%m-%d}: {escape(names.get(row.indicator, row.indicator))}"
+                     f"{value} ({escape(row.status)}; {escape(row.source)})</li>")
+    if len(new_rows) > len(shown):
+        items.append(f"<li>&hellip; and {len(new_rows) - len(shown)} more new reports "
+                     "(listed on the Indicator detail page)</li>")
+    if not items:
+        return '<p class="wf-muted">Nothing changed.</p>'
+    return '<ul class="wf-changes">' + "".join(items) + "</ul>"

@@ -1,0 +1,29 @@
+"""One level palette for every view: cards, threshold bands, the state timeline and exports.
+
+Colours follow the Okabe-Ito colour-blind-safe set and always come with a text label.
+"""
+
+from __future__ import annotations
+
+from indicators.models import Level
+
+LEVEL_COLOURS = {
+    Level.NORMAL: "#0072B2",    # blue
+    Level.ELEVATED: "#F0E442",  # yellow
+    Level.HIGH: "#E69F00",      # orange
+    Level.CRITICAL: "#D55E00",  # vermillion
+    Level.NO_DATA: "#9E9E9E",   # grey
+}
+STALE_COLOUR = "#9E9E9E"
+TEXT_ON_LEVEL = {
+    Level.NORMAL: "#FFFFFF", Level.ELEVATED: "#1A1A1A", Level.HIGH: "#1A1A1A",
+    Level.CRITICAL: "#FFFFFF", Level.NO_DATA: "#1A1A1A",
+}
+LEVEL_WORDS = {
+    Level.NORMAL: "NORMAL", Level.ELEVATED: "ELEVATED", Level.HIGH: "HIGH",
+    Level.CRITICAL: "CRITICAL", Level.NO_DATA: "NO DATA",
+}
+SCORE_LEVELS = {0: Level.NORMAL, 1: Level.ELEVATED, 2: Level.HIGH, 3: Level.CRITICAL, -1: Level.NO_DATA}
+INK = "#1A1A1A"
+MUTED = "#555555"
+FONT_FAMILY = "Inter, 'Helvetica Neue', Arial, sans-serif"

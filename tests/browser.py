@@ -1,0 +1,90 @@
+"""Helpers for tests that need Debian's Chromium: find it, or skip (fail in CI) with the reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("WATCHFLOOR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def require_chromium() -> str:
+    """The Chromium path; skips the test locally when absent, fails it in CI (CI=true)."""
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return CHROMIUM
+    reason = f"Chromium not found at {CHROMIUM}; install Debian's package: apt-get install chromium"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served_dashboard(folder: Path, timeout: float = 60.0):
+    """Run ``watchfloor serve`` on a free localhost port; yields the base URL once healthy."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "indicators.cli", "serve", str(folder), "--port", str(port),
+                                "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read() if process.poll() is not None else ""
+                raise AssertionError(f"the dashboard did not become healthy on {url}: {output}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def chromium_page(width: int = 1600, height: int = 1000):
+    from playwright.sync_api import sync_playwright
+
+    executable = require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            # tests talk to localhost only
+            page.route(lambda url: not url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:")),
+                       lambda route: route.abort())
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_for_app(page, timeout_ms: int = 60000) -> None:
+    """Wait until Streamlit has rendered and finished running the script."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset?.teststate !== 'running'"
+        " && document.querySelector('[data-testid=\"stMain\"]') !== null",
+        timeout=timeout_ms)

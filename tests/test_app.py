@@ -1,0 +1,133 @@
+"""The Streamlit app, run headless with AppTest: every page, cards, as-of, URL state, problems, escaping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from helpers import DEFAULT_WATCHLIST, REPO, indicator, write_watchlist
+from indicators.evaluate import evaluate_statuses
+from indicators.loader import load_watchlist
+
+APP = str(REPO / "dashboard" / "app.py")
+PAGES = ["overview", "timelines", "indicator", "events", "quality"]
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def run_app(monkeypatch, root=DEFAULT_WATCHLIST, **query) -> AppTest:
+    monkeypatch.setenv("WATCHFLOOR_ROOT", str(root))
+    app = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def html_of(app: AppTest) -> str:
+    return "\n".join(element.proto.body for element in app.get("html"))
+
+
+def card_levels(app: AppTest) -> dict[str, str]:
+    return dict(re.findall(r'class="wf-card" data-indicator="([^"]+)" data-level="([^"]+)"', html_of(app)))
+
+
+def library_levels(as_of: dt.date) -> dict[str, str]:
+    loaded = load_watchlist(DEFAULT_WATCHLIST)
+    return {s.indicator.id: s.level.value for s in evaluate_statuses(loaded.watchlist, loaded.observations, as_of)}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_exception_or_error(monkeypatch, page):
+    app = run_app(monkeypatch, page=page)
+    assert not app.error
+    assert "UNCLASSIFIED // OPEN SOURCE" in html_of(app)
+
+
+def test_overview_shows_one_card_per_indicator_with_the_library_level(monkeypatch):
+    app = run_app(monkeypatch)
+    assert card_levels(app) == library_levels(dt.date(2022, 10, 17))
+    body = html_of(app)
+    assert 'data-overall-level="elevated"' in body
+    assert "8 of 8 indicators current" in body
+    assert body.count('class="wf-banner"') == 2  # marking at top and bottom
+
+
+def test_changing_the_as_of_date_changes_the_cards(monkeypatch):
+    app = run_app(monkeypatch)
+    app.sidebar.date_input(key="as_of").set_value(dt.date(2022, 2, 5)).run()
+    assert not app.exception
+    levels = card_levels(app)
+    assert levels == library_levels(dt.date(2022, 2, 5))
+    assert levels["russian_troops_in_belarus"] == "critical"
+    assert "sources disagree" in html_of(app)
+    assert app.query_params["as_of"] == ["2022-02-05"] or app.query_params["as_of"] == "2022-02-05"
+
+
+def test_query_parameters_restore_the_view(monkeypatch):
+    app = run_app(monkeypatch, page="indicator", as_of="2022-03-01", compare="2022-02-01",
+                  indicator="belarus_threat_level")
+    assert app.sidebar.radio(key="page").value == "indicator"
+    assert app.sidebar.date_input(key="as_of").value == dt.date(2022, 3, 1)
+    assert app.sidebar.date_input(key="compare").value == dt.date(2022, 2, 1)
+    assert app.selectbox(key="indicator").value == "belarus_threat_level"
+
+
+def test_stale_indicator_card_is_grey_with_a_badge(monkeypatch):
+    app = run_app(monkeypatch, as_of="2022-09-01")
+    # the last troop figure before September is NATO's 30,000 of 2022-02-03; stale after 45 days
+    card = re.search(r'<div class="wf-card" data-indicator="russian_troops_in_belarus".*?</div></div>', html_of(app))
+    assert "STALE: no report for 210 days" in card.group(0)
+    assert "border-left-color:#9E9E9E" in card.group(0)
+    assert 'data-overall-level="normal"' in html_of(app) and "6 of 8 indicators current" in html_of(app)
+
+
+def test_watchlist_with_problems_opens_with_a_banner_and_lists_them(monkeypatch, tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()],
+                             "2022-10-16,troops,25,,,,,,,\n2022-10-17,troops,about 9000,,,,,,,\n", as_of="2022-10-17")
+    app = run_app(monkeypatch, root=folder)
+    assert any("1 problem(s) in this watchlist's files" in w.value for w in app.warning)
+    assert card_levels(app) == {"troops": "high"}
+    app.sidebar.radio(key="page").set_value("quality").run()
+    table = app.dataframe[0].value
+    assert table[["file", "line", "field"]].values.tolist() == [["observations.csv", 3, "value"]]
+
+
+def test_unusable_definitions_show_an_error_not_a_traceback(monkeypatch, tmp_path):
+    folder = tmp_path / "w"
+    folder.mkdir()
+    (folder / "watchlist.yaml").write_text("title: [\n")
+    (folder / "observations.csv").write_text("date,indicator,value\n")
+    app = run_app(monkeypatch, root=folder)
+    assert "watchlist.yaml cannot be used" in app.error[0].value
+
+
+def test_hostile_names_are_shown_as_text(monkeypatch, tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator(name=HOSTILE, category=HOSTILE, unit=HOSTILE)],
+                             f'2022-10-16,troops,25,"{HOSTILE}",,,,,,"{HOSTILE}"\n', as_of="2022-10-17",
+                             title=HOSTILE, marking=HOSTILE)
+    app = run_app(monkeypatch, root=folder)
+    body = html_of(app)
+    assert "<img" not in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+def test_editing_a_file_shows_on_the_next_rerun(monkeypatch, tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,5,,,,,,,\n", as_of="2022-10-17")
+    app = run_app(monkeypatch, root=folder)
+    assert card_levels(app) == {"troops": "normal"}
+    with open(folder / "observations.csv", "a", encoding="utf-8") as handle:
+        handle.write("2022-10-17,troops,35,,,,,,,\n")
+    app.run()
+    assert card_levels(app) == {"troops": "critical"}
+
+
+def test_folder_of_watchlists_gets_a_selector(monkeypatch, tmp_path):
+    write_watchlist(tmp_path / "alpha", [indicator()], "2022-10-16,troops,5,,,,,,,\n", title="Alpha")
+    write_watchlist(tmp_path / "beta", [indicator()], "2022-10-16,troops,35,,,,,,,\n", title="Beta")
+    app = run_app(monkeypatch, root=tmp_path, watchlist="beta", as_of="2022-10-17")
+    assert app.sidebar.selectbox(key="watchlist").value == "beta"
+    assert "Beta" in html_of(app) and card_levels(app) == {"troops": "critical"}

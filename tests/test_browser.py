@@ -1,0 +1,40 @@
+"""A real headless Chromium opening the served dashboard (Debian's chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import chromium_page, require_chromium, served_dashboard, wait_for_app
+from helpers import DEFAULT_WATCHLIST
+from indicators.loader import load_watchlist
+
+pytestmark = pytest.mark.browser
+
+
+def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
+    require_chromium()
+    loaded = load_watchlist(DEFAULT_WATCHLIST)
+    names = [indicator.name for indicator in loaded.watchlist.indicators]
+    with served_dashboard(DEFAULT_WATCHLIST) as url, chromium_page() as page:
+        page.goto(url)
+        wait_for_app(page)
+        page.wait_for_function(f"() => document.querySelectorAll('.wf-card').length === {len(names)}",
+                               timeout=60000)
+        text = page.inner_text("[data-testid='stMain']")
+        for name in names:
+            assert name in text
+        assert "UNCLASSIFIED // OPEN SOURCE" in text
+        assert "8 of 8 indicators current" in text
+        assert "Traceback" not in text
+        # nothing of Streamlit's developer chrome in a screenshot
+        assert not page.locator("[data-testid='stAppDeployButton']").is_visible()
+        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+        assert (tmp_path / "overview.png").stat().st_size > 20000
+
+        page.goto(f"{url}/?page=timelines&as_of=2022-10-17")
+        wait_for_app(page)
+        raised = 6  # indicators above normal on 2022-10-17, charted by default
+        page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {2 + raised}",
+                               timeout=60000)
+        assert page.locator(".js-plotly-plot .scatterlayer .trace").count() > 0
+        page.screenshot(path=str(tmp_path / "timelines.png"), full_page=True)
