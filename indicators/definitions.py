@@ -12,6 +12,7 @@ from .models import Indicator, Watchlist
 from .problems import Problem
 
 WATCHLIST_FILE = "watchlist.yaml"
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same results, faster
 HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of")
 
 
@@ -76,6 +77,15 @@ def _field_path(loc: tuple, message: str) -> str:
     return ".".join(parts)
 
 
+def _pure_python_yaml_error(text: str) -> yaml.YAMLError:
+    """The syntax error as PyYAML's own parser words it (libyaml words some differently)."""
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        return error
+    return yaml.YAMLError("the file could not be parsed")
+
+
 def load_definitions(folder: Path) -> Definitions:
     """Read and check ``watchlist.yaml`` in ``folder``; never raises for bad content."""
     path = folder / WATCHLIST_FILE
@@ -91,9 +101,10 @@ def load_definitions(folder: Path) -> Definitions:
         return Definitions(None, [Problem(WATCHLIST_FILE, line, "file", "encoding",
                                           f"byte 0x{raw[error.start]:02x} is not UTF-8; save the file as UTF-8")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        node = yaml.compose(text, Loader=YAML_LOADER)
+        data = yaml.load(text, Loader=YAML_LOADER)
+    except yaml.YAMLError:
+        error = _pure_python_yaml_error(text)
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(error, "problem", None) or str(error)

@@ -27,6 +27,32 @@ ISO_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 MAX_LISTED_IDS = 8
 
 
+class Column:
+    """A text column factorized once: checks run over its distinct values, then map back to rows.
+
+    Real files repeat dates, ids, grades and sources a great deal, so this keeps validation
+    vectorized and cheap at hundreds of thousands of rows.
+    """
+
+    def __init__(self, series: pd.Series):
+        self.series = series
+        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+        self.codes = codes
+        self.uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+
+    def rows(self, per_unique) -> np.ndarray:
+        """Spread a per-distinct-value array back over the rows."""
+        return np.asarray(per_unique)[self.codes]
+
+    def cell(self, position: int) -> str:
+        return self.uniques.iat[self.codes[position]]
+
+    def categorical(self, per_unique_text, keep: np.ndarray) -> pd.Categorical:
+        """The kept rows as a categorical of the per-distinct-value text, built from codes (no strings per row)."""
+        codes, categories = pd.factorize(np.asarray(per_unique_text, dtype=object))
+        return pd.Categorical.from_codes(codes[self.codes[keep]], categories=pd.Index(categories, dtype="str"))
+
+
 class RowChecker:
     """Collects problems for one file; ``bad`` marks rows to leave out of evaluation."""
 
@@ -36,6 +62,7 @@ class RowChecker:
         self.bad = np.zeros(len(frame), dtype=bool)
         self.problems: list[Problem] = []
         self.lines = frame[LINE_COLUMN].to_numpy()
+        self._columns: dict[str, Column] = {}
 
     def reject(self, mask, field: str, code: str, explain) -> None:
         """Mark the rows where ``mask`` holds; ``explain(position)`` words the message for one row."""
@@ -46,41 +73,41 @@ class RowChecker:
         self.problems.extend(Problem(self.label, int(self.lines[position]), field, code, explain(position))
                              for position in positions)
 
-    def column(self, name: str) -> pd.Series:
-        if name in self.frame.columns:
-            return self.frame[name]
-        return pd.Series("", index=self.frame.index, dtype="str")
+    def column(self, name: str) -> Column:
+        if name not in self._columns:
+            series = self.frame[name] if name in self.frame.columns else pd.Series(
+                "", index=self.frame.index, dtype="str")
+            self._columns[name] = Column(series)
+        return self._columns[name]
 
 
-def parse_dates(checker: RowChecker, name: str, *, required: bool, what_is_right: str) -> pd.Series:
-    """Parse an ISO date column; reject empty (when required) and malformed cells."""
-    text = checker.column(name)
-    empty = (text == "").to_numpy()
-    well_formed = text.str.fullmatch(ISO_DATE_PATTERN).fillna(False).to_numpy(dtype=bool)
-    dates = pd.to_datetime(text.where(well_formed), format="%Y-%m-%d", errors="coerce")
+def parse_dates(checker: RowChecker, name: str, *, required: bool, what_is_right: str) -> np.ndarray:
+    """Parse an ISO date column to datetime64[ns] (NaT where empty or bad); reject bad cells."""
+    column = checker.column(name)
+    uniques = column.uniques
+    well_formed = uniques.str.fullmatch(ISO_DATE_PATTERN).fillna(False).to_numpy(dtype=bool)
+    parsed = pd.to_datetime(uniques.where(well_formed), format="%Y-%m-%d", errors="coerce").to_numpy()
+    empty = (uniques == "").to_numpy()
     if required:
-        checker.reject(empty, name, "empty", lambda _: f"is empty; {what_is_right}")
-    values = text.to_numpy()
-    checker.reject(~empty & dates.isna().to_numpy(), name, "not_a_date",
-                   lambda p: f'"{values[p]}" is not a date; use YYYY-MM-DD, e.g. 2022-10-16')
-    return dates
+        checker.reject(column.rows(empty), name, "empty", lambda _: f"is empty; {what_is_right}")
+    checker.reject(column.rows(~empty & np.isnat(parsed)), name, "not_a_date",
+                   lambda p: f'"{column.cell(p)}" is not a date; use YYYY-MM-DD, e.g. 2022-10-16')
+    return column.rows(parsed)
 
 
-def reject_future(checker: RowChecker, dates: pd.Series, name: str, today: dt.date) -> None:
-    limit = pd.Timestamp(today)
-    future = (dates > limit).to_numpy()
-    values = checker.column(name).to_numpy()
-    checker.reject(future, name, "in_future",
-                   lambda p: f"{values[p]} is after today ({today.isoformat()}); "
+def reject_future(checker: RowChecker, dates: np.ndarray, name: str, today: dt.date) -> None:
+    column = checker.column(name)
+    checker.reject(dates > np.datetime64(today, "ns"), name, "in_future",
+                   lambda p: f"{column.cell(p)} is after today ({today.isoformat()}); "
                              "observations cannot be dated in the future (check the year)")
 
 
 def reject_bad_urls(checker: RowChecker) -> None:
-    urls = checker.column("url")
-    bad = ((urls != "") & ~urls.str.match(r"https?://\S+$", case=False).fillna(False)).to_numpy(dtype=bool)
-    values = urls.to_numpy()
-    checker.reject(bad, "url", "not_a_web_address",
-                   lambda p: f'"{values[p]}" is not a web address; use one starting with http:// or https://')
+    column = checker.column("url")
+    uniques = column.uniques
+    bad = ((uniques != "") & ~uniques.str.fullmatch(r"(?i)https?://\S+").fillna(False)).to_numpy(dtype=bool)
+    checker.reject(column.rows(bad), "url", "not_a_web_address",
+                   lambda p: f'"{column.cell(p)}" is not a web address; use one starting with http:// or https://')
 
 
 def _list_ids(ids) -> str:
@@ -89,14 +116,14 @@ def _list_ids(ids) -> str:
     return shown + (f" and {len(ids) - MAX_LISTED_IDS} more" if len(ids) > MAX_LISTED_IDS else "")
 
 
-def check_indicator_ids(checker: RowChecker, watchlist: Watchlist | None, invalid_ids: set[str]) -> pd.Series:
-    ids = checker.column("indicator")
+def check_indicator_ids(checker: RowChecker, watchlist: Watchlist | None, invalid_ids: set[str]) -> Column:
+    column = checker.column("indicator")
+    uniques = column.uniques
     known = {indicator.id for indicator in watchlist.indicators} if watchlist else set()
-    empty = (ids == "").to_numpy()
-    checker.reject(empty, "indicator", "empty", lambda _: "is empty; name an indicator id from watchlist.yaml")
-    of_invalid = ids.isin(invalid_ids).to_numpy()
+    empty = (uniques == "").to_numpy()
+    checker.reject(column.rows(empty), "indicator", "empty", lambda _: "is empty; name an indicator id from watchlist.yaml")
     for indicator_id in sorted(invalid_ids):
-        rows = (ids == indicator_id).to_numpy()
+        rows = column.rows((uniques == indicator_id).to_numpy())
         count = int(rows.sum())
         if count:
             checker.bad |= rows
@@ -104,61 +131,65 @@ def check_indicator_ids(checker: RowChecker, watchlist: Watchlist | None, invali
             checker.problems.append(Problem(checker.label, first, "indicator", "definition_invalid",
                                             f"{count} observation(s) of \"{indicator_id}\" left out: its definition "
                                             "in watchlist.yaml has problems"))
-    unknown = ~empty & ~of_invalid & ~ids.isin(known).to_numpy()
-    values = ids.to_numpy()
+    unknown = ~empty & ~uniques.isin(invalid_ids).to_numpy() & ~uniques.isin(known).to_numpy()
     hint = f"known ids: {_list_ids(known)}" if known else "watchlist.yaml defines no valid indicator"
-    checker.reject(unknown, "indicator", "unknown_indicator",
-                   lambda p: f'"{values[p]}" is not an indicator in watchlist.yaml; {hint}')
-    return ids
+    checker.reject(column.rows(unknown), "indicator", "unknown_indicator",
+                   lambda p: f'"{column.cell(p)}" is not an indicator in watchlist.yaml; {hint}')
+    return column
 
 
-def check_values(checker: RowChecker, watchlist: Watchlist | None, ids: pd.Series) -> pd.Series:
-    text = checker.column("value")
-    numbers = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
-    empty = (text == "").to_numpy()
+def _explain_not_a_number(cell: str, level_labels: dict[str, float]) -> str:
+    message = f'"{cell}" is not a number'
+    level = level_labels.get(cell.lower())
+    if level is not None:
+        return message + f'; write the level\'s number, {level:g} for "{cell}"'
+    if re.fullmatch(r"-?\d+,(\d{1,2}|\d{4,})", cell):
+        return message + f"; use . for decimals, e.g. {cell.replace(',', '.')}"
+    if pd.notna(pd.to_numeric(cell.replace(",", "").replace(" ", ""), errors="coerce")):
+        return message + f"; write it without separators, e.g. {cell.replace(',', '').replace(' ', '')}"
+    return message + "; write digits only, with . for decimals (put remarks in the note column)"
+
+
+def check_values(checker: RowChecker, watchlist: Watchlist | None, ids: Column) -> np.ndarray:
+    column = checker.column("value")
+    uniques = column.uniques
+    numbers_unique = pd.to_numeric(uniques.where(uniques != ""), errors="coerce").to_numpy(dtype="float64")
+    numbers = column.rows(numbers_unique)
+    empty = column.rows((uniques == "").to_numpy())
     if watchlist is None:
         return numbers
     count_ids = [i.id for i in watchlist.indicators if i.aggregate == "count"]
-    may_be_empty = ids.isin(count_ids).to_numpy()
+    may_be_empty = ids.rows(ids.uniques.isin(count_ids).to_numpy())
     checker.reject(empty & ~may_be_empty & ~checker.bad, "value", "empty",
                    lambda _: "is empty; a number is required (only count indicators may leave it empty)")
-    values = text.to_numpy()
-    id_values = ids.to_numpy()
     labels = {i.id: {label.lower(): key for key, label in i.levels.items()} for i in watchlist.indicators if i.levels}
-
-    def explain_not_number(position: int) -> str:
-        cell = values[position]
-        message = f'"{cell}" is not a number'
-        level = labels.get(id_values[position], {}).get(cell.lower())
-        if level is not None:
-            return message + f'; write the level\'s number, {level:g} for "{cell}"'
-        if re.fullmatch(r"-?\d+,(\d{1,2}|\d{4,})", cell):
-            return message + f"; use . for decimals, e.g. {cell.replace(',', '.')}"
-        if pd.notna(pd.to_numeric(cell.replace(",", "").replace(" ", ""), errors="coerce")):
-            return message + f"; write it without separators, e.g. {cell.replace(',', '').replace(' ', '')}"
-        return message + "; write digits only, with . for decimals (put remarks in the note column)"
-
-    checker.reject(~empty & numbers.isna().to_numpy(), "value", "not_a_number", explain_not_number)
-    checker.reject(~np.isfinite(numbers.fillna(0).to_numpy()), "value", "not_finite",
-                   lambda p: f'"{values[p]}" is not a finite number')
+    checker.reject(~empty & np.isnan(numbers), "value", "not_a_number",
+                   lambda p: _explain_not_a_number(column.cell(p), labels.get(ids.cell(p), {})))
+    checker.reject(np.isinf(numbers), "value", "not_finite", lambda p: f'"{column.cell(p)}" is not a finite number')
     for indicator in watchlist.indicators:
         if not indicator.levels:
             continue
         scale = sorted(indicator.levels)
-        rows = ((ids == indicator.id) & numbers.notna() & ~numbers.isin(scale)).to_numpy() & ~checker.bad
+        of_indicator = ids.rows((ids.uniques == indicator.id).to_numpy())
+        rows = of_indicator & ~np.isnan(numbers) & ~np.isin(numbers, scale) & ~checker.bad
         checker.reject(rows, "value", "not_on_scale",
-                       lambda p, scale=scale, i=indicator: f"{numbers.iat[p]:g} is not on the scale of {i.id}; "
+                       lambda p, scale=scale, i=indicator: f"{numbers[p]:g} is not on the scale of {i.id}; "
                        "use one of " + ", ".join(f"{k:g} ({i.levels[k]})" for k in scale))
     return numbers
 
 
-def check_choice(checker: RowChecker, name: str, choices: tuple[str, ...], what: str) -> pd.Series:
-    text = checker.column(name)
-    normalised = text.str.lower() if name == "status" else text.str.upper()
-    bad = ((text != "") & ~normalised.isin(choices)).to_numpy()
-    values = text.to_numpy()
-    checker.reject(bad, name, f"bad_{name}", lambda p: f'"{values[p]}" is not {what}')
-    return normalised
+def check_choice(checker: RowChecker, name: str, choices: tuple[str, ...], what: str,
+                 default: str = "") -> np.ndarray:
+    """Check a column against a closed set (case-insensitive); returns the normalised text per distinct value."""
+    column = checker.column(name)
+    normalised = (column.uniques.str.lower() if name == "status" else column.uniques.str.upper()).to_numpy(dtype=object)
+    bad = (column.uniques != "").to_numpy() & ~np.isin(normalised, choices)
+    checker.reject(column.rows(bad), name, f"bad_{name}", lambda p: f'"{column.cell(p)}" is not {what}')
+    return np.where(normalised == "", default, normalised)
+
+
+def _kept(series: pd.Series, keep: np.ndarray) -> pd.Series:
+    return series[keep].reset_index(drop=True)
 
 
 def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid_ids: set[str],
@@ -170,10 +201,9 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
     reported = parse_dates(checker, "reported", required=False, what_is_right="")
     reject_future(checker, dates, "date", today)
     reject_future(checker, reported, "reported", today)
-    early = (reported < dates).to_numpy()
-    date_text, reported_text = checker.column("date").to_numpy(), checker.column("reported").to_numpy()
-    checker.reject(early, "reported", "reported_before_date",
-                   lambda p: f"{reported_text[p]} is before the observation's date {date_text[p]}; "
+    date_column, reported_column = checker.column("date"), checker.column("reported")
+    checker.reject(reported < dates, "reported", "reported_before_date",
+                   lambda p: f"{reported_column.cell(p)} is before the observation's date {date_column.cell(p)}; "
                              "a report cannot precede what it reports")
     values = check_values(checker, watchlist, ids)
     reliability = check_choice(checker, "reliability", RELIABILITY_GRADES,
@@ -181,23 +211,25 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
     credibility = check_choice(checker, "credibility", CREDIBILITY_GRADES,
                                "an Admiralty credibility grade; use a digit 1-6")
     status = check_choice(checker, "status", OBSERVATION_STATUSES,
-                          "a status; use " + ", ".join(OBSERVATION_STATUSES) + " (empty means reported)")
+                          "a status; use " + ", ".join(OBSERVATION_STATUSES) + " (empty means reported)",
+                          default="reported")
     reject_bad_urls(checker)
     keep = ~checker.bad
+    kept_dates = dates[keep]
+    kept_reported = reported[keep]
     typed = pd.DataFrame({
         "line": frame[LINE_COLUMN].to_numpy()[keep],
-        "indicator": ids.to_numpy()[keep],
-        "date": dates.to_numpy()[keep],
-        "reported": reported.fillna(dates).to_numpy()[keep],
-        "value": values.to_numpy()[keep],
-        "status": status.replace("", "reported").to_numpy()[keep],
-        "reliability": reliability.to_numpy()[keep],
-        "credibility": credibility.to_numpy()[keep],
-        "source": checker.column("source").to_numpy()[keep],
-        "url": checker.column("url").to_numpy()[keep],
-        "note": checker.column("note").to_numpy()[keep],
+        "indicator": ids.categorical(ids.uniques, keep),
+        "date": kept_dates,
+        "reported": np.where(np.isnat(kept_reported), kept_dates, kept_reported),
+        "value": values[keep],
+        "status": checker.column("status").categorical(status, keep),
+        "reliability": checker.column("reliability").categorical(reliability, keep),
+        "credibility": checker.column("credibility").categorical(credibility, keep),
+        "source": _kept(checker.column("source").series, keep),
+        "url": _kept(checker.column("url").series, keep),
+        "note": _kept(checker.column("note").series, keep),
     })
-    typed["indicator"] = typed["indicator"].astype("category")
     return typed, checker.problems
 
 
@@ -207,17 +239,18 @@ def check_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     dates = parse_dates(checker, "date", required=True, what_is_right="give the day the event happened as YYYY-MM-DD")
     ends = parse_dates(checker, "end_date", required=False, what_is_right="")
     titles = checker.column("title")
-    checker.reject((titles == "").to_numpy(), "title", "empty", lambda _: "is empty; give the event a short title")
-    date_text, end_text = checker.column("date").to_numpy(), checker.column("end_date").to_numpy()
-    checker.reject((ends < dates).to_numpy(), "end_date", "end_before_start",
-                   lambda p: f"{end_text[p]} is before the event's date {date_text[p]}")
+    checker.reject(titles.rows((titles.uniques == "").to_numpy()), "title", "empty",
+                   lambda _: "is empty; give the event a short title")
+    date_column, end_column = checker.column("date"), checker.column("end_date")
+    checker.reject(ends < dates, "end_date", "end_before_start",
+                   lambda p: f"{end_column.cell(p)} is before the event's date {date_column.cell(p)}")
     reject_bad_urls(checker)
     keep = ~checker.bad
     typed = pd.DataFrame({
         "line": frame[LINE_COLUMN].to_numpy()[keep],
-        "date": dates.to_numpy()[keep],
-        "end_date": ends.to_numpy()[keep],
-        "title": titles.to_numpy()[keep],
-        **{name: checker.column(name).to_numpy()[keep] for name in ("category", "description", "source", "url")},
+        "date": dates[keep],
+        "end_date": ends[keep],
+        **{name: _kept(checker.column(name).series, keep)
+           for name in ("title", "category", "description", "source", "url")},
     })
     return typed.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems
