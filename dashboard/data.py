@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indicators.evaluate import evaluate_statuses
+from indicators.evaluate import evaluate_statuses, prepare_arrays
 from indicators.loader import LoadedWatchlist, files_signature, load_watchlist
 from indicators.timeseries import composite_index_over_time, level_scores_over_time
 
@@ -42,10 +42,16 @@ def load(folder: Path) -> LoadedWatchlist:
     return _load(str(folder), files_signature(folder), dt.date.today())
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _arrays(folder: str, signature: tuple, today: dt.date):
+    loaded = _load(folder, signature, today)
+    return prepare_arrays(loaded.watchlist, loaded.observations)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _statuses(folder: str, signature: tuple, today: dt.date, as_of: dt.date):
     loaded = _load(folder, signature, today)
-    return evaluate_statuses(loaded.watchlist, loaded.observations, as_of)
+    return evaluate_statuses(loaded.watchlist, loaded.observations, as_of, _arrays(folder, signature, today))
 
 
 def statuses(folder: Path, as_of: dt.date):
@@ -70,6 +76,8 @@ def history(folder: Path, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _history(str(folder), files_signature(folder), dt.date.today(), horizon)
 
 
-def recent_scores(scores: pd.DataFrame, indicator_id: str, as_of: dt.date, days: int = 90) -> np.ndarray:
-    window = scores.loc[pd.Timestamp(as_of - dt.timedelta(days=days - 1)):pd.Timestamp(as_of), indicator_id]
-    return window.to_numpy()
+def recent_scores(scores: pd.DataFrame, as_of: dt.date, days: int = 90) -> dict[str, np.ndarray]:
+    """{indicator id: level scores of the ``days`` days up to ``as_of``}, for the cards' sparklines."""
+    window = scores.loc[pd.Timestamp(as_of - dt.timedelta(days=days - 1)):pd.Timestamp(as_of)]
+    matrix = window.to_numpy()
+    return {column: matrix[:, position] for position, column in enumerate(window.columns)}

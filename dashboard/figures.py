@@ -144,17 +144,21 @@ def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str]) -> 
 
 
 def sparkline_html(scores: np.ndarray, height: int = 26) -> str:
-    """A small bar strip of level scores over time, one bar a day; grey where nothing was current.
+    """A small bar strip of level scores over time; grey where nothing was current.
 
-    Plain HTML (no SVG or script), so it survives the HTML sanitiser and renders the same everywhere.
+    Runs of equal days become one bar, so the HTML stays small. Plain HTML (no SVG or script), so it
+    survives the HTML sanitiser and renders the same everywhere.
     """
     if len(scores) == 0:
         return ""
+    scores = np.asarray(scores, dtype=int)
+    starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
+    lengths = np.diff(np.r_[starts, len(scores)])
     bars = []
-    for score in scores:
-        level = SCORE_LEVELS.get(int(score), Level.NO_DATA)
-        colour = LEVEL_COLOURS[level] if score >= 0 else STALE_COLOUR
-        bar = round((height - 2) * (max(int(score), 0) + 1) / 4)
-        bars.append(f'<span style="height:{bar}px;background:{colour}"></span>')
+    for start, length in zip(starts, lengths):
+        score = int(scores[start])
+        colour = LEVEL_COLOURS[SCORE_LEVELS[score]] if score >= 0 else STALE_COLOUR
+        bar = round((height - 2) * (max(score, 0) + 1) / 4)
+        bars.append(f'<span style="flex-grow:{length};height:{bar}px;background:{colour}"></span>')
     return (f'<div class="wf-spark" style="height:{height}px" role="img" '
             f'aria-label="level over the last {len(scores)} days">{"".join(bars)}</div>')

@@ -39,8 +39,9 @@ def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compa
     st.html(overall_panel(overall, names, as_of))
     previous = {status.indicator.id: status for status in before}
     cards: dict[str, list[str]] = {}
+    recent = data.recent_scores(scores, as_of)
     for status in statuses:
-        spark = sparkline_html(data.recent_scores(scores, status.indicator.id, as_of))
+        spark = sparkline_html(recent[status.indicator.id])
         cards.setdefault(status.indicator.category, []).append(
             status_card(status, previous.get(status.indicator.id), compare, spark))
     st.html(card_groups(cards))

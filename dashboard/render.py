@@ -33,7 +33,7 @@ CSS = """
 .wf-overall .wf-index {font-size:28px; font-weight:800; vertical-align:middle;}
 .wf-overall {margin-bottom:8px;}
 .wf-spark {display:flex; align-items:flex-end; gap:0; margin-top:6px; width:100%;}
-.wf-spark span {flex:1 1 0; min-width:1px;}
+.wf-spark span {flex-basis:0; min-width:1px;}
 .wf-groups {display:flex; flex-wrap:wrap; gap:10px 22px; align-items:flex-start;}
 .wf-group h3 {font-size:15px; text-transform:uppercase; letter-spacing:.06em; color:#555555; margin:6px 0 6px 0;}
 .wf-group-cards {display:flex; flex-wrap:wrap; gap:10px;}

@@ -69,6 +69,15 @@ def to_day_numbers(dates) -> np.ndarray:
     return (np.asarray(dates, dtype="datetime64[D]") - EPOCH).astype(np.int64)
 
 
+def indicator_codes(watchlist: Watchlist, column: pd.Series) -> np.ndarray:
+    """Position of each row's indicator in ``watchlist.indicators`` (-1 for ids it does not define)."""
+    positions = {indicator.id: number for number, indicator in enumerate(watchlist.indicators)}
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        mapping = np.array([positions.get(str(c), -1) for c in column.cat.categories] + [-1], dtype=np.int64)
+        return mapping[column.cat.codes.to_numpy()]  # code -1 (missing) maps to the trailing -1
+    return pd.Categorical(column, categories=list(positions)).codes.astype(np.int64)
+
+
 def day_number(date: dt.date) -> int:
     return int((np.datetime64(date, "D") - EPOCH).astype(np.int64))
 
@@ -93,12 +102,6 @@ def level_scores_for_values(indicator: Indicator, values: np.ndarray) -> np.ndar
     return scores
 
 
-def counting_mask(observations: pd.DataFrame, as_of: dt.date) -> np.ndarray:
-    limit = np.datetime64(as_of, "ns")
-    return ((observations["date"].to_numpy() <= limit) & (observations["reported"].to_numpy() <= limit)
-            & ~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy())
-
-
 def _first_per_group(codes: np.ndarray, candidates: np.ndarray, order_key: np.ndarray, size: int) -> np.ndarray:
     """Position of the candidate row with the smallest ``order_key`` in each group (-1 when none)."""
     positions = np.flatnonzero(candidates)
@@ -111,23 +114,45 @@ def _first_per_group(codes: np.ndarray, candidates: np.ndarray, order_key: np.nd
     return chosen
 
 
-def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: dt.date) -> list[IndicatorStatus]:
+@dataclass(frozen=True)
+class EvaluationArrays:
+    """The observation columns evaluation needs, as numpy arrays: prepare once, evaluate many dates."""
+
+    codes: np.ndarray  # position of the row's indicator in the watchlist, -1 if unknown
+    days: np.ndarray
+    reported_days: np.ndarray
+    counts: np.ndarray  # status is neither disputed nor retracted
+    values: np.ndarray
+    lines: np.ndarray
+
+
+def prepare_arrays(watchlist: Watchlist, observations: pd.DataFrame) -> EvaluationArrays:
+    return EvaluationArrays(
+        codes=indicator_codes(watchlist, observations["indicator"]),
+        days=to_day_numbers(observations["date"].to_numpy()),
+        reported_days=to_day_numbers(observations["reported"].to_numpy()),
+        counts=~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy(),
+        values=observations["value"].to_numpy(dtype=float),
+        lines=observations["line"].to_numpy(),
+    )
+
+
+def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: dt.date,
+                      arrays: EvaluationArrays | None = None) -> list[IndicatorStatus]:
     """Status of every indicator as of ``as_of``, in the order of ``watchlist.yaml``.
 
     Vectorized over all rows: one pass of numpy group operations, whatever the number of indicators.
+    Pass ``arrays`` from ``prepare_arrays`` to evaluate many dates of the same data faster.
     """
     indicators = watchlist.indicators
     size = len(indicators)
-    mask = counting_mask(observations, as_of)
-    ids = [indicator.id for indicator in indicators]
-    all_codes = pd.Categorical(observations["indicator"], categories=ids).codes
-    mask &= all_codes >= 0
-    rows = np.flatnonzero(mask)
-    codes = all_codes[rows].astype(np.int64)
-    days = to_day_numbers(observations["date"].to_numpy()[rows])
-    values = observations["value"].to_numpy(dtype=float)[rows]
-    lines = observations["line"].to_numpy()[rows]
+    arrays = arrays or prepare_arrays(watchlist, observations)
     d = day_number(as_of)
+    rows = np.flatnonzero(arrays.counts & (arrays.days <= d) & (arrays.reported_days <= d) & (arrays.codes >= 0))
+    codes = arrays.codes[rows]
+    days = arrays.days[rows]
+    values = arrays.values[rows]
+    lines = arrays.lines[rows]
 
     newest = np.full(size, -(10**9), dtype=np.int64)
     np.maximum.at(newest, codes, days)
@@ -202,7 +227,7 @@ def overall_status(statuses: list[IndicatorStatus]) -> OverallStatus:
     weights = sum(status.indicator.weight for status in current)
     points = sum(status.indicator.weight * status.level.score for status in current)
     index = 100.0 * points / (3.0 * weights)
-    level = next((level for cutoff, level in OVERALL_CUTOFFS if index >= cutoff), Level.NORMAL)
+    level = overall_level_for_index(index)
     drivers = sorted((s for s in current if s.level.score > 0),
                      key=lambda s: (-s.indicator.weight * s.level.score, s.indicator.name))
     return OverallStatus(level, round(index, 1), len(current), len(statuses),
@@ -210,6 +235,7 @@ def overall_status(statuses: list[IndicatorStatus]) -> OverallStatus:
 
 
 def overall_level_for_index(index: float | None) -> Level:
+    """Overall level for an index value: >= 75 critical, >= 50 high, >= 25 elevated, else normal."""
     if index is None or np.isnan(index):
         return Level.NO_DATA
     return next((level for cutoff, level in OVERALL_CUTOFFS if index >= cutoff), Level.NORMAL)

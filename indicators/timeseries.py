@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .evaluate import day_number, level_scores_for_values, to_day_numbers
+from .evaluate import day_number, indicator_codes, level_scores_for_values, to_day_numbers
 from .models import NON_COUNTING_STATUSES, Indicator, Watchlist
 
 NEVER = -(10**9)  # day number standing for "no counting row yet"; far below any real date
@@ -86,7 +86,7 @@ def level_scores_over_time(watchlist: Watchlist, observations: pd.DataFrame,
     days_all = to_day_numbers(counting["date"].to_numpy())
     visible_all = to_day_numbers(counting["reported"].to_numpy())
     values_all = counting["value"].to_numpy(dtype=float)
-    codes = pd.Categorical(counting["indicator"], categories=[i.id for i in watchlist.indicators]).codes
+    codes = indicator_codes(watchlist, counting["indicator"])
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
     columns = {}

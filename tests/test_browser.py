@@ -31,6 +31,7 @@ def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
         page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
         assert (tmp_path / "overview.png").stat().st_size > 20000
 
+        page.set_viewport_size({"width": 1600, "height": 3200})  # every chart on screen at once
         page.goto(f"{url}/?page=timelines&as_of=2022-10-17")
         wait_for_app(page)
         raised = 6  # indicators above normal on 2022-10-17, charted by default
