@@ -15,11 +15,11 @@ import streamlit as st
 if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import data, pages  # noqa: E402
+from dashboard import data, forms, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner  # noqa: E402
 
 PAGES = {"overview": "Overview", "timelines": "Timelines", "indicator": "Indicator detail",
-         "events": "Events", "quality": "Data quality"}
+         "events": "Events", "quality": "Data quality", "update": "Add data"}
 
 
 def parse_date(text: str | None) -> dt.date | None:
@@ -91,6 +91,7 @@ def main() -> None:
     subtitle = " · ".join(part for part in (loaded.watchlist.theatre, f"as of {as_of.isoformat()}") if part)
     st.html(f'<div class="wf-title">{escape(loaded.watchlist.title)}</div>'
             f'<div class="wf-muted">{escape(subtitle)}</div>')
+    forms.show_last_write()
     if loaded.problems:
         st.warning(f"{len(loaded.problems)} problem(s) in this watchlist's files: rows with problems are left out. "
                    "See the Data quality page.", icon="⚠️")
@@ -104,6 +105,8 @@ def main() -> None:
         view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of)
     elif page == "events":
         pages.render_events(loaded)
+    elif page == "update":
+        pages.render_update(folder, loaded)
     else:
         pages.render_data_quality(loaded)
     show_marking(marking)

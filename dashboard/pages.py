@@ -13,7 +13,7 @@ from indicators.changes import events_between, level_changes, observations_betwe
 from indicators.evaluate import overall_status
 from indicators.loader import LoadedWatchlist
 
-from . import data
+from . import data, forms
 from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, sparkline_html)
 from .render import card_groups, changes_list, overall_panel, status_card
 
@@ -107,6 +107,7 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
         "reported": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "url": st.column_config.LinkColumn("link"),
     })
+    forms.render_row_actions(folder, loaded, indicator_id, dt.date.today())
     problems = loaded.problems_for(indicator_id)
     st.markdown(f"**Problems concerning this indicator**: {len(problems)}")
     if problems:
@@ -146,3 +147,13 @@ def render_data_quality(loaded: LoadedWatchlist) -> None:
     counts = pd.Series([p.code for p in loaded.problems]).value_counts()
     st.markdown("**By kind:** " + ", ".join(f"{escape(code)} {count}" for code, count in counts.items()))
     render_problem_table(loaded)
+
+
+def render_update(folder: Path, loaded: LoadedWatchlist) -> None:
+    st.caption("Rows are checked by the same rules as the files and appended without touching any other line. "
+               "You can also edit the CSV files by hand or use: watchfloor add / watchfloor add-event.")
+    left, right = st.columns(2)
+    with left:
+        forms.render_add_observation(folder, loaded, dt.date.today())
+    with right:
+        forms.render_add_event(folder, loaded)

@@ -113,6 +113,62 @@ def init(folder: Path = typer.Argument(..., help="New watchlist folder."),
     typer.echo(f"next: edit {folder}/watchlist.yaml, then run: watchfloor validate {folder}")
 
 
+def write_or_fail(write, folder: Path) -> None:
+    from .writing import RowRejected, WriteRefused
+
+    if not folder.is_dir():
+        fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
+    try:
+        line = write()
+    except RowRejected as error:
+        for problem in error.problems:
+            typer.echo(f"Error: {problem.field}: {problem.message}", err=True)
+        typer.echo("Nothing was written.", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    except WriteRefused as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    except TimeoutError:
+        typer.echo(f"Error: another program is writing to {folder}; nothing was written, try again", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    typer.echo(f"added: {line.rstrip()}")
+
+
+@app.command()
+def add(folder: Path = typer.Argument(..., help="Watchlist folder."),
+        indicator: str = typer.Option(..., "--indicator", help="Indicator id."),
+        date: str = typer.Option(..., "--date", help="Date the value applies to, YYYY-MM-DD."),
+        value: str = typer.Option("", "--value", help="The value (may be empty for count indicators)."),
+        source: str = typer.Option("", "--source"), url: str = typer.Option("", "--url"),
+        reliability: str = typer.Option("", "--reliability", help="Admiralty grade A-F."),
+        credibility: str = typer.Option("", "--credibility", help="Admiralty grade 1-6."),
+        status: str = typer.Option("", "--status", help="reported, confirmed, disputed or retracted."),
+        reported: str = typer.Option("", "--reported", help="When the report became available, YYYY-MM-DD."),
+        note: str = typer.Option("", "--note")) -> None:
+    """Append one observation to observations.csv (checked first; nothing written when bad)."""
+    from .writing import append_observation
+
+    values = {"date": date, "indicator": indicator, "value": value, "source": source, "url": url,
+              "reliability": reliability, "credibility": credibility, "status": status, "reported": reported,
+              "note": note}
+    write_or_fail(lambda: append_observation(folder, values), folder)
+
+
+@app.command("add-event")
+def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
+              date: str = typer.Option(..., "--date", help="Day of the event, YYYY-MM-DD."),
+              title: str = typer.Option(..., "--title"), category: str = typer.Option("", "--category"),
+              description: str = typer.Option("", "--description"), source: str = typer.Option("", "--source"),
+              url: str = typer.Option("", "--url"),
+              end_date: str = typer.Option("", "--end-date", help="Last day, for events that last.")) -> None:
+    """Append one event to events.csv (created when missing)."""
+    from .writing import append_event
+
+    values = {"date": date, "title": title, "category": category, "description": description, "source": source,
+              "url": url, "end_date": end_date}
+    write_or_fail(lambda: append_event(folder, values), folder)
+
+
 BUNDLED_WATCHLIST = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
 
 

@@ -8,6 +8,7 @@ ragged rows) is parsed again with the standard ``csv`` module to get exact line 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class CsvTable:
     header: list[str]
     delimiter: str
     problems: list[Problem] = field(default_factory=list)
+    sha256: str = ""  # of the bytes read, so a later write can tell whether the file changed since
 
 
 def _file_problem(label: str, code: str, message: str, line: int | None = None) -> Problem:
@@ -126,7 +128,7 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
     why it could not be read (then ``frame`` is empty) or which records were malformed.
     """
     raw = path.read_bytes()
-    empty = CsvTable(pd.DataFrame(), [], ",")
+    empty = CsvTable(pd.DataFrame(), [], ",", sha256=hashlib.sha256(raw).hexdigest())
     if not raw.strip(UTF8_BOM + b" \r\n\t"):
         empty.problems.append(_file_problem(label, "empty", "is empty; it needs at least the header row: "
                                             + ",".join(required)))
@@ -140,7 +142,7 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
     first_line = text.split("\n", 1)[0].rstrip("\r")
     delimiter = _detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
-    table = CsvTable(pd.DataFrame(), header, delimiter)
+    table = CsvTable(pd.DataFrame(), header, delimiter, sha256=empty.sha256)
     canonical = []
     for name in header:
         cleaned = name.strip()

@@ -13,6 +13,7 @@ from .csvfile import read_csv_table
 from .definitions import WATCHLIST_FILE, load_definitions
 from .models import Watchlist
 from .problems import Problem, sort_problems
+from .snapshot import FileSnapshot
 from .validation import (EVENT_COLUMNS, EVENT_REQUIRED, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATION_REQUIRED,
                          OBSERVATIONS_FILE, check_events, check_observations)
 
@@ -39,6 +40,7 @@ class LoadedWatchlist:
     problems: list[Problem] = field(default_factory=list)
     total_observation_rows: int = 0
     total_event_rows: int = 0
+    snapshots: dict[str, FileSnapshot] = field(default_factory=dict)  # file name -> as read
 
     @property
     def title(self) -> str:
@@ -106,6 +108,7 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
     problems = list(definitions.problems)
     observations, events = empty_observations(), empty_events()
     total_observations = total_events = 0
+    snapshots: dict[str, FileSnapshot] = {}
     observations_path = folder / OBSERVATIONS_FILE
     if not observations_path.is_file():
         problems.append(Problem(OBSERVATIONS_FILE, None, "file", "missing_file",
@@ -113,6 +116,7 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
                                 + ",".join(OBSERVATION_COLUMNS)))
     else:
         table = read_csv_table(observations_path, OBSERVATIONS_FILE, OBSERVATION_REQUIRED, OBSERVATION_COLUMNS)
+        snapshots[OBSERVATIONS_FILE] = FileSnapshot(observations_path.stat().st_size, 0, table.sha256)
         problems.extend(table.problems)
         if len(table.frame.columns):
             total_observations = len(table.frame)
@@ -122,10 +126,11 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
     events_path = folder / EVENTS_FILE
     if events_path.is_file():
         table = read_csv_table(events_path, EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS)
+        snapshots[EVENTS_FILE] = FileSnapshot(events_path.stat().st_size, 0, table.sha256)
         problems.extend(table.problems)
         if len(table.frame.columns):
             total_events = len(table.frame)
             events, row_problems = check_events(table.frame)
             problems.extend(row_problems)
     return LoadedWatchlist(folder, definitions.watchlist, observations, events, sort_problems(problems),
-                           total_observations, total_events)
+                           total_observations, total_events, snapshots)

@@ -13,7 +13,7 @@ from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
 APP = str(REPO / "dashboard" / "app.py")
-PAGES = ["overview", "timelines", "indicator", "events", "quality"]
+PAGES = ["overview", "timelines", "indicator", "events", "quality", "update"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -131,3 +131,61 @@ def test_folder_of_watchlists_gets_a_selector(monkeypatch, tmp_path):
     app = run_app(monkeypatch, root=tmp_path, watchlist="beta", as_of="2022-10-17")
     assert app.sidebar.selectbox(key="watchlist").value == "beta"
     assert "Beta" in html_of(app) and card_levels(app) == {"troops": "critical"}
+
+
+def test_add_observation_form_writes_exactly_the_previewed_line(monkeypatch, tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,5,,,,,,,\n", as_of="2022-10-17")
+    before = (folder / "observations.csv").read_bytes()
+    app = run_app(monkeypatch, root=folder, page="update")
+    app.text_input(key="new_value").input("12")
+    app.text_input(key="new_source").input("Ministry, of Defence")
+    app.selectbox(key="new_reliability").select("B")
+    app.selectbox(key="new_credibility").select("2")
+    app.run()
+    preview = app.code[0].value
+    assert preview == '2022-10-17,troops,12,"Ministry, of Defence",,B,2,,,'
+    app.button(key="add_observation").click().run()
+    assert not app.exception
+    assert (folder / "observations.csv").read_bytes() == before + (preview + "\n").encode()
+    assert any(preview in message.value for message in app.success)
+    app.sidebar.radio(key="page").set_value("overview").run()
+    assert card_levels(app) == {"troops": "elevated"}
+
+
+def test_add_observation_form_with_bad_input_shows_the_error_and_writes_nothing(monkeypatch, tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,5,,,,,,,\n", as_of="2022-10-17")
+    before = (folder / "observations.csv").read_bytes()
+    app = run_app(monkeypatch, root=folder, page="update")
+    app.text_input(key="new_value").input("about 12").run()
+    app.button(key="add_observation").click().run()
+    assert [error.value for error in app.error] == [
+        'value: "about 12" is not a number; write digits only, with . for decimals (put remarks in the note '
+        "column). Nothing was written."]
+    assert (folder / "observations.csv").read_bytes() == before
+
+
+def test_retract_button_keeps_the_row_with_its_status_changed(monkeypatch, tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,25,,,,,,,\n", as_of="2022-10-17")
+    app = run_app(monkeypatch, root=folder, page="indicator", indicator="troops")
+    app.button(key="set_retracted").click().run()
+    assert not app.exception
+    assert (folder / "observations.csv").read_text().splitlines()[1] == "2022-10-16,troops,25,,,,,retracted,,"
+    app.sidebar.radio(key="page").set_value("overview").run()
+    assert card_levels(app) == {"troops": "no_data"}
+
+
+def test_a_file_saved_elsewhere_meanwhile_is_not_overwritten_by_the_app(monkeypatch, tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,25,,,,,,,\n", as_of="2022-10-17")
+    from dashboard import data
+
+    app = run_app(monkeypatch, root=folder, page="indicator", indicator="troops")
+    # Excel saves the file between the page's read and the click; pin the cache key to the old files so
+    # that the click acts on the page as it was read
+    as_read = data.files_signature(folder)
+    monkeypatch.setattr(data, "files_signature", lambda folder: as_read)
+    path = folder / "observations.csv"
+    path.write_text(path.read_text() + "2022-10-17,troops,3,Excel,,,,,,\n")
+    saved = path.read_bytes()
+    app.button(key="set_disputed").click().run()
+    assert path.read_bytes() == saved
+    assert "changed on disk since it was read" in app.error[0].value

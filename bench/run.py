@@ -1,0 +1,139 @@
+"""Watchfloor benchmarks: run by hand, not part of the test suite.
+
+    .venv/bin/python bench/run.py [--sizes 10000,100000,730000] [--out bench/out]
+
+Generates synthetic watchlists (200 indicators, daily; the largest is 200 x 3650 days = 730,000
+observations) and prints, for each size, in one run on one machine:
+
+- `watchfloor status` and `watchfloor validate` as whole processes, with peak memory;
+- the floor: a process that only parses the CSV with pandas.read_csv(engine="pyarrow");
+- a peer: `frictionless validate` of the same CSV (when installed: pip install frictionless);
+- in-process: load + validate, status at one date, the composite index for every day of the period;
+- the overview in AppTest: first run, and re-run after changing the as-of date;
+- a PNG briefing snapshot (when Chromium is present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.generate import generate_watchlist  # noqa: E402
+
+INDICATORS = 200
+BIN = Path(sys.executable).parent
+
+
+def timed_process(command: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
+    """(seconds, peak resident MB, exit code) of a whole process, as /usr/bin/time would report."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def best_of(runs: int, command: list[str]) -> tuple[float, float, int]:
+    results = [timed_process(command) for _ in range(runs)]
+    return min(results, key=lambda result: result[0])
+
+
+def in_process(folder: Path) -> dict[str, float]:
+    from indicators.evaluate import evaluate_statuses
+    from indicators.loader import load_watchlist
+    from indicators.timeseries import composite_index_over_time, level_scores_over_time
+
+    start = time.perf_counter()
+    loaded = load_watchlist(folder)
+    load = time.perf_counter() - start
+    as_of = loaded.default_as_of()
+    start = time.perf_counter()
+    evaluate_statuses(loaded.watchlist, loaded.observations, as_of)
+    status = time.perf_counter() - start
+    first = loaded.observations["date"].min().date()
+    start = time.perf_counter()
+    scores = level_scores_over_time(loaded.watchlist, loaded.observations, first, as_of)
+    composite_index_over_time(loaded.watchlist, scores)
+    daily = time.perf_counter() - start
+    return {"load": load, "status": status, "daily": daily, "days": len(scores)}
+
+
+def overview_times(folder: Path) -> tuple[float, float]:
+    """AppTest overview: first run, and the best of three re-runs after changing the as-of date."""
+    code = f"""
+import datetime as dt, os, time
+os.environ["WATCHFLOOR_ROOT"] = {str(folder)!r}
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file({str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")!r}, default_timeout=900)
+start = time.perf_counter(); app.run(); first = time.perf_counter() - start
+assert not app.exception, app.exception
+as_of = app.sidebar.date_input(key="as_of").value
+reruns = []
+for days in (30, 60, 90):
+    start = time.perf_counter()
+    app.sidebar.date_input(key="as_of").set_value(as_of - dt.timedelta(days=days)).run()
+    reruns.append(time.perf_counter() - start)
+    assert not app.exception, app.exception
+print(first, min(reruns))
+"""
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    first, rerun = output.split()[-2:]
+    return float(first), float(rerun)
+
+
+def snapshot_time(folder: Path, out: Path) -> str:
+    if not Path("/usr/bin/chromium").exists():
+        return "n/a (no chromium)"
+    seconds, _, code = timed_process([str(BIN / "watchfloor"), "snapshot", str(folder), "--out", str(out)])
+    return f"{seconds:.2f}" if code == 0 else f"failed ({code})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Watchfloor benchmarks")
+    parser.add_argument("--sizes", default="10000,100000,730000")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    parser.add_argument("--runs", type=int, default=3, help="whole-process timings: best of this many")
+    args = parser.parse_args()
+    frictionless = shutil.which("frictionless", path=f"{BIN}:{os.environ.get('PATH', '')}")
+    rows = []
+    for size in (int(part) for part in args.sizes.split(",")):
+        folder = args.out / f"w{size}"
+        if not (folder / "observations.csv").exists():
+            generate_watchlist(folder, INDICATORS, max(1, size // INDICATORS))
+        csv = folder / "observations.csv"
+        floor = best_of(args.runs, [sys.executable, "-c",
+                                    f"import pandas; pandas.read_csv({str(csv)!r}, engine='pyarrow')"])
+        status = best_of(args.runs, [str(BIN / "watchfloor"), "status", str(folder), "--json"])
+        validate = best_of(args.runs, [str(BIN / "watchfloor"), "validate", str(folder)])
+        # frictionless refuses absolute paths as unsafe: run it inside the folder
+        peer = timed_process([frictionless, "validate", csv.name], cwd=folder) if frictionless else None
+        inner = in_process(folder)
+        first, rerun = overview_times(folder)
+        snap = snapshot_time(folder, args.out / f"snapshot-{size}.png")
+        rows.append((size, floor, status, validate, peer, inner, first, rerun, snap))
+        print(f"done {size}", file=sys.stderr)
+    print(f"Watchfloor benchmark, {dt.date.today().isoformat()}, {os.cpu_count()} cores, Python "
+          f"{sys.version.split()[0]}; whole processes best of {args.runs}\n")
+    header = ("rows", "pyarrow parse (s)", "status (s)", "status / parse", "status peak MB", "validate (s)",
+              "frictionless (s)", "frictionless / validate", "load+validate (s)", "status in-process (s)",
+              "daily index (s)", "overview first (s)", "overview re-run (s)", "PNG snapshot (s)")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for size, floor, status, validate, peer, inner, first, rerun, snap in rows:
+        peer_text = f"{peer[0]:.2f}" if peer else "n/a"
+        ratio = f"{peer[0] / validate[0]:.1f}x" if peer else "n/a"
+        print(f"| {size:,} | {floor[0]:.2f} | {status[0]:.2f} | {status[0] / floor[0]:.2f}x | {status[1]:.0f} | "
+              f"{validate[0]:.2f} | {peer_text} | {ratio} | {inner['load']:.2f} | {inner['status']:.3f} | "
+              f"{inner['daily']:.3f} ({inner['days']} days) | {first:.2f} | {rerun:.2f} | {snap} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Data entry in the app: add observations and events, change the status of a row, fix a typo.
+
+Every write goes through ``indicators.writing``: checked by the file rules, locked, and refused when
+the file changed on disk since the app read it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import streamlit as st
+
+from indicators.loader import LoadedWatchlist
+from indicators.models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES
+from indicators.report import format_value
+from indicators.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
+from indicators.writing import (RowRejected, WriteRefused, append_event, append_observation, edit_observation,
+                                preview_line)
+
+
+def _report_write(write, success: str) -> None:
+    """Run a write and say what happened; on refusal nothing was written and the view reloads."""
+    try:
+        line = write()
+    except RowRejected as error:
+        for problem in error.problems:
+            st.error(f"{problem.field}: {problem.message}. Nothing was written.")
+        return
+    except (WriteRefused, TimeoutError) as error:
+        st.error(f"{error or 'Another program is writing this file; try again.'}")
+        return
+    st.session_state["last_write"] = f"{success}: {line.rstrip()}"
+    st.rerun()
+
+
+def show_last_write() -> None:
+    message = st.session_state.pop("last_write", None)
+    if message:
+        st.success(message)
+
+
+def _date_text(value) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else ""
+
+
+def render_add_observation(folder: Path, loaded: LoadedWatchlist, today: dt.date) -> None:
+    st.subheader("Add observation", anchor=False)
+    indicators = {indicator.id: indicator for indicator in loaded.watchlist.indicators}
+    indicator_id = st.selectbox("Indicator", list(indicators), format_func=lambda i: indicators[i].name,
+                                key="new_indicator")
+    indicator = indicators[indicator_id]
+    left, right = st.columns(2)
+    date = left.date_input("Date", value=min(today, loaded.default_as_of(today)), key="new_date",
+                           format="YYYY-MM-DD")
+    if indicator.levels:
+        scale = sorted(indicator.levels)
+        level = right.selectbox("Level", scale, key="new_level",
+                                format_func=lambda k: f"{format_value(k)} - {indicator.levels[k]}")
+        value = format_value(level)
+    else:
+        hint = " (may stay empty: each row counts once)" if indicator.aggregate == "count" else ""
+        value = right.text_input(f"Value{hint}", key="new_value", help=f"a number, in {indicator.unit or 'units'}")
+    source = left.text_input("Source", key="new_source")
+    url = right.text_input("URL", key="new_url", placeholder="https://")
+    reliability = left.selectbox("Reliability (Admiralty A-F)", ("",) + RELIABILITY_GRADES, key="new_reliability")
+    credibility = right.selectbox("Credibility (Admiralty 1-6)", ("",) + CREDIBILITY_GRADES, key="new_credibility")
+    status = left.selectbox("Status", OBSERVATION_STATUSES, key="new_status")
+    reported = right.date_input("Reported (when it became known; empty = the date)", value=None,
+                                key="new_reported", format="YYYY-MM-DD")
+    note = st.text_area("Note", key="new_note")
+    values = {"date": _date_text(date), "indicator": indicator_id, "value": value.strip(), "source": source,
+              "url": url, "reliability": reliability, "credibility": credibility,
+              "status": "" if status == "reported" else status, "reported": _date_text(reported), "note": note}
+    path = folder / OBSERVATIONS_FILE
+    try:
+        line = preview_line(path, values)
+    except WriteRefused as error:
+        st.error(str(error))
+        return
+    st.caption(f"This line will be added to {OBSERVATIONS_FILE}:")
+    st.code(line.rstrip("\r\n"), language=None)
+    if st.button("Add observation", key="add_observation", type="primary"):
+        _report_write(lambda: append_observation(folder, values, loaded.snapshots.get(OBSERVATIONS_FILE), today),
+                      "Added to observations.csv")
+
+
+def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
+    st.subheader("Add event", anchor=False)
+    left, right = st.columns(2)
+    date = left.date_input("Date", value=loaded.default_as_of(), key="event_date", format="YYYY-MM-DD")
+    end_date = right.date_input("Until (for events that last)", value=None, key="event_end", format="YYYY-MM-DD")
+    title = st.text_input("Title", key="event_title")
+    category = left.text_input("Category", key="event_category")
+    source = right.text_input("Source", key="event_source")
+    url = left.text_input("URL", key="event_url", placeholder="https://")
+    description = st.text_area("Description", key="event_description")
+    values = {"date": _date_text(date), "title": title, "category": category, "description": description,
+              "source": source, "url": url, "end_date": _date_text(end_date)}
+    path = folder / EVENTS_FILE
+    try:
+        line = preview_line(path, values, EVENT_COLUMNS)
+    except WriteRefused as error:
+        st.error(str(error))
+        return
+    st.caption(f"This line will be added to {EVENTS_FILE}:")
+    st.code(line.rstrip("\r\n"), language=None)
+    if st.button("Add event", key="add_event"):
+        _report_write(lambda: append_event(folder, values, loaded.snapshots.get(EVENTS_FILE)), "Added to events.csv")
+
+
+def render_row_actions(folder: Path, loaded: LoadedWatchlist, indicator_id: str, today: dt.date) -> None:
+    """Confirm, dispute or retract a row (the row is kept), or fix a typo in it."""
+    rows = loaded.observations[loaded.observations["indicator"] == indicator_id].sort_values("date",
+                                                                                              ascending=False)
+    if rows.empty:
+        return
+    st.markdown("**Change a row**")
+    labels = {int(row.line): f"line {row.line}: {row.date:%Y-%m-%d} {format_value(row.value) if row.value == row.value else ''}"
+              f" ({row.status}; {row.source})" for row in rows.itertuples()}
+    line = st.selectbox("Row", list(labels), format_func=labels.get, key="edit_line")
+    row = rows[rows["line"] == line].iloc[0]
+    snapshot = loaded.snapshots.get(OBSERVATIONS_FILE)
+    columns = st.columns(3)
+    for column, (word, label) in zip(columns, (("confirmed", "Confirm"), ("disputed", "Dispute"),
+                                               ("retracted", "Retract"))):
+        if column.button(label, key=f"set_{word}", disabled=row["status"] == word):
+            _report_write(lambda word=word: edit_observation(folder, line, {"status": word}, snapshot, today),
+                          f"Line {line} is now {word}")
+    with st.expander("Fix a typo in this row"):
+        fixed = {
+            "date": st.text_input("Date", value=f"{row['date']:%Y-%m-%d}", key=f"fix_date_{line}"),
+            "value": st.text_input("Value", value="" if row["value"] != row["value"] else format_value(
+                row["value"]).replace(",", ""), key=f"fix_value_{line}"),
+            "source": st.text_input("Source", value=str(row["source"]), key=f"fix_source_{line}"),
+            "url": st.text_input("URL", value=str(row["url"]), key=f"fix_url_{line}"),
+            "note": st.text_area("Note", value=str(row["note"]), key=f"fix_note_{line}"),
+        }
+        if st.button("Save the fix", key="save_fix"):
+            _report_write(lambda: edit_observation(folder, line, fixed, snapshot, today), f"Line {line} fixed")

@@ -1,0 +1,234 @@
+"""Writing observations and events: locked, atomic, byte-preserving.
+
+- An append adds one line and leaves every existing byte as it was: the file's BOM, line endings,
+  delimiter, quoting and column order are kept, and a missing final newline is added first.
+- An edit rewrites the one record it changes, writes the whole file to a temporary file, flushes it to
+  disk and renames it over the old one; the previous version is kept under ``.history/``.
+- Every writer takes a lock beside the file (``.NAME.lock``) that works across processes.
+- A write that carries the snapshot the caller read is refused when the file changed since.
+- Rows are checked by the same rules as the files; a rejected row writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from filelock import FileLock
+
+from .csvfile import LINE_COLUMN, UTF8_BOM, _detect_delimiter
+from .definitions import load_definitions
+from .problems import Problem
+from .snapshot import FileSnapshot
+from .validation import (EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE, check_events,
+                         check_observations)
+
+HISTORY_FOLDER = ".history"
+LOCK_TIMEOUT_SECONDS = 30
+
+
+class WriteRefused(Exception):
+    """The write did not happen; the message says why and what to do."""
+
+
+class RowRejected(WriteRefused):
+    """The row breaks the file rules; ``problems`` says which field and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a CSV file is written: kept for every line added or changed."""
+
+    bom: bool
+    newline: str
+    delimiter: str
+    header: list[str]
+    ends_with_newline: bool
+
+
+def file_lock(path: Path) -> FileLock:
+    return FileLock(str(path.parent / f".{path.name}.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+
+
+def read_layout(data: bytes, default_columns: tuple[str, ...]) -> Layout:
+    bom = data.startswith(UTF8_BOM)
+    body = data[len(UTF8_BOM):] if bom else data
+    text = body.decode("utf-8")
+    if not text.strip():
+        return Layout(bom, "\n", ",", list(default_columns), True)
+    first_line = text.split("\n", 1)[0]
+    newline = "\r\n" if first_line.endswith("\r") else "\n"
+    first_line = first_line.rstrip("\r")
+    delimiter = _detect_delimiter(first_line)
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    return Layout(bom, newline, delimiter, header, body.endswith(b"\n"))
+
+
+def format_line(layout: Layout, values: dict[str, str]) -> str:
+    """One CSV record in the file's own layout, with its newline; columns matched ignoring case and spaces."""
+    by_name = {name.lower(): str(value) for name, value in values.items()}
+    missing = [name for name, value in values.items() if value not in ("", None)
+               and name.lower() not in {column.strip().lower() for column in layout.header}]
+    if missing:
+        raise WriteRefused(f"the file has no {', '.join(missing)} column; add it to the header line "
+                           "or leave it empty")
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=layout.delimiter, lineterminator=layout.newline).writerow(
+        [by_name.get(column.strip().lower(), "") for column in layout.header])
+    return buffer.getvalue()
+
+
+def _check_unchanged(path: Path, expected: FileSnapshot | None) -> None:
+    if expected is None:
+        return
+    if not expected.matches(path):
+        raise WriteRefused(f"{path.name} changed on disk since it was read (another program or person saved it); "
+                           "nothing was written. Reload and try again.")
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], today: dt.date) -> None:
+    columns = [name.strip().lower() for name in layout.header]
+    cells = {name: str(values.get(name, "") or "").strip() for name in columns}
+    frame = pd.DataFrame({name: pd.Series([cells[name]], dtype="str") for name in columns})
+    frame[LINE_COLUMN] = 0
+    if kind == "observation":
+        definitions = load_definitions(folder)
+        if definitions.watchlist is None:
+            raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
+        _, problems = check_observations(frame, definitions.watchlist, definitions.invalid_indicator_ids, today)
+    else:
+        _, problems = check_events(frame)
+    if problems:
+        raise RowRejected(problems)
+
+
+def preview_line(path: Path, values: dict[str, str], columns: tuple[str, ...] = OBSERVATION_COLUMNS) -> str:
+    """The exact text an append of ``values`` would add (without a newline that may precede it)."""
+    data = path.read_bytes() if path.exists() else b""
+    return format_line(read_layout(data, columns), values)
+
+
+def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapshot | None,
+            today: dt.date | None) -> str:
+    columns = OBSERVATION_COLUMNS if kind == "observation" else EVENT_COLUMNS
+    with file_lock(path):
+        _check_unchanged(path, expected)
+        data = path.read_bytes() if path.exists() else b""
+        layout = read_layout(data, columns)
+        _validate(kind, path.parent, layout, values, today or dt.date.today())
+        line = format_line(layout, values)
+        prefix = ""
+        if not data.strip(UTF8_BOM):
+            prefix = format_line(layout, {name: name for name in layout.header})  # a new file gets its header
+        elif not layout.ends_with_newline:
+            prefix = layout.newline
+        with open(path, "ab") as handle:
+            handle.write((prefix + line).encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        return line
+
+
+def append_observation(folder: Path, values: dict[str, str], expected: FileSnapshot | None = None,
+                       today: dt.date | None = None) -> str:
+    """Append one observation to ``folder/observations.csv``; returns the line written."""
+    return _append("observation", Path(folder) / OBSERVATIONS_FILE, values, expected, today)
+
+
+def append_event(folder: Path, values: dict[str, str], expected: FileSnapshot | None = None) -> str:
+    """Append one event to ``folder/events.csv`` (created with its header when missing)."""
+    return _append("event", Path(folder) / EVENTS_FILE, values, expected, None)
+
+
+def _record_spans(text: str, delimiter: str) -> dict[int, tuple[int, int, list[str]]]:
+    """{physical start line: (start offset, end offset, cells)} for every record after the header."""
+    # line breaks as the csv module counts them (not str.splitlines, which also breaks on U+2028 etc.)
+    offsets = [0] + [match.end() for match in re.finditer(r"\r\n|\r|\n", text)]
+    if offsets[-1] < len(text):
+        offsets.append(len(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    spans = {}
+    start = 1
+    for cells in reader:
+        end = reader.line_num
+        if start > 1 and cells:
+            spans[start] = (offsets[start - 1], offsets[end], cells)
+        start = end + 1
+    return spans
+
+
+def keep_history(path: Path, data: bytes) -> Path:
+    """Save the previous version of a file as .history/NAME.YYYYMMDDTHHMMSSffffff before it is replaced."""
+    folder = path.parent / HISTORY_FOLDER
+    folder.mkdir(exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    target = folder / f"{path.name}.{stamp}"
+    target.write_bytes(data)
+    return target
+
+
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, and rename it over ``path``."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        os.replace(temporary, path)
+        _fsync_folder(path.parent)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def edit_observation(folder: Path, line: int, changes: dict[str, str], expected: FileSnapshot | None = None,
+                     today: dt.date | None = None) -> str:
+    """Change cells of the observation whose record starts on ``line``; returns the new line.
+
+    Only that record's bytes change. To confirm, dispute or retract a row, change its ``status``: the
+    row is kept. The previous file is saved under ``.history/`` first.
+    """
+    path = Path(folder) / OBSERVATIONS_FILE
+    with file_lock(path):
+        _check_unchanged(path, expected)
+        data = path.read_bytes()
+        layout = read_layout(data, OBSERVATION_COLUMNS)
+        bom = UTF8_BOM if layout.bom else b""
+        text = data[len(bom):].decode("utf-8")
+        span = _record_spans(text, layout.delimiter).get(line)
+        if span is None:
+            raise WriteRefused(f"{OBSERVATIONS_FILE} has no record starting on line {line}; reload and try again")
+        start, end, cells = span
+        columns = [name.strip().lower() for name in layout.header]
+        values = dict(zip(columns, cells))
+        values.update({name.lower(): value for name, value in changes.items()})
+        _validate("observation", path.parent, layout, values, today or dt.date.today())
+        new_line = format_line(layout, values)
+        if not text[start:end].endswith(("\n", "\r")):
+            new_line = new_line.rstrip("\r\n")  # the last record had no final newline: keep it so
+        keep_history(path, data)
+        replace_atomically(path, bom + (text[:start] + new_line + text[end:]).encode("utf-8"))
+        return new_line

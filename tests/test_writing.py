@@ -1,0 +1,220 @@
+"""Writes never lose or reformat a row: appends, edits, locks, atomic replace, refused stale writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import FIXED_TODAY, OBSERVATION_HEADER, REPO, indicator, write_watchlist
+from indicators.cli import app
+from indicators.loader import load_watchlist
+from indicators.snapshot import FileSnapshot
+from indicators.writing import RowRejected, WriteRefused, append_event, append_observation, edit_observation
+
+ROW = {"date": "2022-10-16", "indicator": "troops", "value": "12", "source": "MoD"}
+
+
+def watchlist(tmp_path, observations="2022-10-01,troops,5,A,,,,,,\n"):
+    return write_watchlist(tmp_path / "w", [indicator(), indicator("n", aggregate="count", window_days=30)],
+                           observations)
+
+
+def test_append_adds_one_line_and_keeps_every_old_byte(tmp_path):
+    folder = watchlist(tmp_path)
+    before = (folder / "observations.csv").read_bytes()
+    line = append_observation(folder, {**ROW, "note": 'said "about, 12"'}, today=FIXED_TODAY)
+    after = (folder / "observations.csv").read_bytes()
+    assert line == '2022-10-16,troops,12,MoD,,,,,,"said ""about, 12"""\n'
+    assert after == before + line.encode()
+    assert load_watchlist(folder, today=FIXED_TODAY).problems == []
+
+
+def test_crlf_file_with_bom_keeps_both_and_its_own_column_order(tmp_path):
+    folder = watchlist(tmp_path)
+    content = "\ufeffindicator;date;value;note;extra\r\ntroops;2022-10-01;5;\"a; b\";x\r\n".encode()
+    (folder / "observations.csv").write_bytes(content)
+    append_observation(folder, {**ROW, "source": ""}, today=FIXED_TODAY)
+    after = (folder / "observations.csv").read_bytes()
+    assert after == content + b"troops;2022-10-16;12;;\r\n"
+
+
+def test_file_without_final_newline_gets_the_row_on_its_own_line(tmp_path):
+    folder = watchlist(tmp_path)
+    (folder / "observations.csv").write_bytes((OBSERVATION_HEADER + "2022-10-01,troops,5,,,,,,,").encode())
+    append_observation(folder, ROW, today=FIXED_TODAY)
+    assert (folder / "observations.csv").read_bytes().decode().splitlines()[-2:] == [
+        "2022-10-01,troops,5,,,,,,,", "2022-10-16,troops,12,MoD,,,,,,"]
+    assert len(load_watchlist(folder, today=FIXED_TODAY).observations) == 2
+
+
+def test_bad_row_is_rejected_with_the_field_and_nothing_is_written(tmp_path):
+    folder = watchlist(tmp_path)
+    before = (folder / "observations.csv").read_bytes()
+    with pytest.raises(RowRejected) as rejected:
+        append_observation(folder, {**ROW, "value": "about 12", "reliability": "Z"}, today=FIXED_TODAY)
+    assert [(p.field, p.code) for p in rejected.value.problems] == [("value", "not_a_number"),
+                                                                    ("reliability", "bad_reliability")]
+    assert (folder / "observations.csv").read_bytes() == before
+
+
+def test_a_column_the_file_lacks_is_refused_not_dropped(tmp_path):
+    folder = watchlist(tmp_path)
+    (folder / "observations.csv").write_text("date,indicator,value\n")
+    with pytest.raises(WriteRefused, match="the file has no note column; add it to the header line"):
+        append_observation(folder, {**ROW, "source": "", "note": "keep me"}, today=FIXED_TODAY)
+
+
+def test_a_file_changed_on_disk_since_it_was_read_is_not_overwritten(tmp_path):
+    folder = watchlist(tmp_path)
+    path = folder / "observations.csv"
+    snapshot = load_watchlist(folder, today=FIXED_TODAY).snapshots["observations.csv"]
+    with open(path, "a") as handle:  # somebody saves the file in Excel meanwhile
+        handle.write("2022-10-02,troops,6,B,,,,,,\n")
+    edited = path.read_bytes()
+    with pytest.raises(WriteRefused, match="changed on disk since it was read"):
+        edit_observation(folder, 2, {"status": "retracted"}, snapshot, today=FIXED_TODAY)
+    with pytest.raises(WriteRefused, match="changed on disk since it was read"):
+        append_observation(folder, ROW, snapshot, today=FIXED_TODAY)
+    assert path.read_bytes() == edited
+
+
+def test_retracting_keeps_the_row_changes_only_its_line_and_keeps_history(tmp_path):
+    folder = watchlist(tmp_path, '2022-10-01,troops,5,A,,,,,,"multi\nline"\n2022-10-02,troops,25,B,,,,,,\n'
+                                 "2022-10-03,troops,7,C,,,,,,\n")
+    path = folder / "observations.csv"
+    before = path.read_bytes()
+    snapshot = FileSnapshot.of(path)
+    edit_observation(folder, 4, {"status": "retracted"}, snapshot, today=FIXED_TODAY)
+    lines = path.read_text().splitlines()
+    assert lines == before.decode().splitlines()[:3] + ["2022-10-02,troops,25,B,,,,retracted,,",
+                                                        "2022-10-03,troops,7,C,,,,,,"]
+    history = list((folder / ".history").iterdir())
+    assert len(history) == 1 and history[0].read_bytes() == before
+    loaded = load_watchlist(folder, today=FIXED_TODAY)
+    assert loaded.observations["status"].tolist() == ["reported", "retracted", "reported"]
+
+
+def test_fixing_a_typo_in_the_last_line_without_newline(tmp_path):
+    folder = watchlist(tmp_path)
+    path = folder / "observations.csv"
+    path.write_bytes((OBSERVATION_HEADER + "2022-10-01,troops,5,A,,,,,,").encode())
+    edit_observation(folder, 2, {"value": "50"}, today=FIXED_TODAY)
+    assert path.read_bytes() == (OBSERVATION_HEADER + "2022-10-01,troops,50,A,,,,,,").encode()
+
+
+def test_an_edit_that_breaks_the_rules_writes_nothing(tmp_path):
+    folder = watchlist(tmp_path)
+    before = (folder / "observations.csv").read_bytes()
+    with pytest.raises(RowRejected, match='value: "five" is not a number'):
+        edit_observation(folder, 2, {"value": "five"}, today=FIXED_TODAY)
+    with pytest.raises(WriteRefused, match="has no record starting on line 9"):
+        edit_observation(folder, 9, {"value": "6"}, today=FIXED_TODAY)
+    assert (folder / "observations.csv").read_bytes() == before
+    assert not (folder / ".history").exists()
+
+
+def test_append_event_creates_the_file_with_its_header(tmp_path):
+    folder = watchlist(tmp_path)
+    append_event(folder, {"date": "2099-01-01", "title": "Summit, planned"})
+    assert (folder / "events.csv").read_text() == ("date,title,category,description,source,url,end_date\n"
+                                                   '2099-01-01,"Summit, planned",,,,,\n')
+
+
+def _append_many(folder: str, worker: int, count: int) -> None:
+    for number in range(count):
+        append_observation(Path(folder), {"date": "2022-10-16", "indicator": "n", "value": "",
+                                          "source": f"worker {worker}", "note": f"row {worker}-{number}"},
+                           today=FIXED_TODAY)
+
+
+def test_four_processes_appending_250_rows_each_lose_nothing(tmp_path):
+    folder = watchlist(tmp_path)
+    before = (folder / "observations.csv").read_bytes()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_append_many, args=(str(folder), worker, 250)) for worker in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=600)
+        assert process.exitcode == 0
+    after = (folder / "observations.csv").read_bytes()
+    assert after.startswith(before)
+    added = after[len(before):].decode().splitlines()
+    assert sorted(line.rsplit(",", 1)[1] for line in added) == sorted(
+        f"row {w}-{n}" for w in range(4) for n in range(250))
+    loaded = load_watchlist(folder, today=FIXED_TODAY)
+    assert loaded.problems == [] and len(loaded.observations) == 1001
+
+
+KILLED_EDIT = """
+import sys
+from pathlib import Path
+from indicators.writing import edit_observation
+edit_observation(Path(sys.argv[1]), 2, {"value": "99"})
+"""
+
+
+def test_a_writer_killed_mid_edit_leaves_the_old_or_the_new_file(tmp_path):
+    folder = watchlist(tmp_path)
+    path = folder / "observations.csv"
+    rows = "".join(f"2022-10-01,troops,{n % 50},source {n},,,,,,note {n}\n" for n in range(200_000))
+    path.write_text(OBSERVATION_HEADER + rows)
+    old = path.read_bytes()
+    new = old.replace(b"\n2022-10-01,troops,0,source 0,", b"\n2022-10-01,troops,99,source 0,", 1)
+    outcomes = set()
+    rng = random.Random(4)
+    for attempt in range(8):
+        process = subprocess.Popen([sys.executable, "-c", KILLED_EDIT, str(folder)])
+        time.sleep(rng.uniform(0.3, 1.2))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        current = path.read_bytes()
+        assert current in (old, new), f"attempt {attempt}: the file is neither version"
+        outcomes.add(current == new)
+        if current == new:
+            path.write_bytes(old)
+    assert load_watchlist(folder, today=FIXED_TODAY).problems == []
+    leftovers = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) <= 8  # a killed writer may leave its temporary file, never a half-written data file
+
+
+def test_cli_add_writes_one_checked_line(tmp_path):
+    folder = watchlist(tmp_path)
+    result = CliRunner().invoke(app, ["add", str(folder), "--indicator", "troops", "--date", "2022-10-16",
+                                      "--value", "12", "--source", "MoD", "--reliability", "B", "--credibility", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "added: 2022-10-16,troops,12,MoD,,B,2,,,\n"
+    assert (folder / "observations.csv").read_text().endswith("2022-10-16,troops,12,MoD,,B,2,,,\n")
+
+
+def test_cli_add_with_bad_input_exits_1_and_writes_nothing(tmp_path):
+    folder = watchlist(tmp_path)
+    before = (folder / "observations.csv").read_bytes()
+    result = CliRunner().invoke(app, ["add", str(folder), "--indicator", "troopz", "--date", "2099-01-01",
+                                      "--value", "12"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == ('Error: indicator: "troopz" is not an indicator in watchlist.yaml; '
+                                             "known ids: n, troops")
+    assert result.stderr.splitlines()[-1] == "Nothing was written."
+    assert (folder / "observations.csv").read_bytes() == before
+
+
+def test_cli_add_event(tmp_path):
+    folder = watchlist(tmp_path)
+    result = CliRunner().invoke(app, ["add-event", str(folder), "--date", "2022-10-10", "--title", "Grouping",
+                                      "--end-date", "2022-10-01"])
+    assert result.exit_code == 1
+    assert "Error: end_date: 2022-10-01 is before the event's date 2022-10-10" in result.stderr
+    result = CliRunner().invoke(app, ["add-event", str(folder), "--date", "2022-10-10", "--title", "Grouping"])
+    assert result.exit_code == 0
+    assert load_watchlist(folder, today=FIXED_TODAY).events["title"].tolist() == ["Grouping"]
