@@ -90,10 +90,31 @@ print(first, min(reruns))
 
 
 def snapshot_time(folder: Path, out: Path) -> str:
-    if not Path("/usr/bin/chromium").exists():
+    if not Path("/usr/bin/chromium").exists() and out.suffix != ".html":
         return "n/a (no chromium)"
     seconds, _, code = timed_process([str(BIN / "watchfloor"), "snapshot", str(folder), "--out", str(out)])
     return f"{seconds:.2f}" if code == 0 else f"failed ({code})"
+
+
+KALEIDO_SCRIPT = """
+import plotly.graph_objects as go
+figure = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
+figure.write_image({out!r}, width=800, height=400)
+"""
+
+
+def kaleido_cold_export(out: Path) -> str:
+    """A whole process that exports one plotly figure with kaleido, using the system Chromium."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return "n/a (pip install kaleido)"
+    environment = {**os.environ, "BROWSER_PATH": "/usr/bin/chromium"}
+    start = time.perf_counter()
+    completed = subprocess.run([sys.executable, "-c", KALEIDO_SCRIPT.format(out=str(out))], env=environment,
+                               capture_output=True)
+    seconds = time.perf_counter() - start
+    return f"{seconds:.2f}" if completed.returncode == 0 else f"failed ({completed.returncode})"
 
 
 def main() -> None:
@@ -120,8 +141,14 @@ def main() -> None:
         snap = snapshot_time(folder, args.out / f"snapshot-{size}.png")
         rows.append((size, floor, status, validate, peer, inner, first, rerun, snap))
         print(f"done {size}", file=sys.stderr)
+    bundled = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
+    exports = {fmt: snapshot_time(bundled, args.out / f"belarus.{fmt}") for fmt in ("png", "pdf", "html")}
+    kaleido = kaleido_cold_export(args.out / "kaleido.png")
     print(f"Watchfloor benchmark, {dt.date.today().isoformat()}, {os.cpu_count()} cores, Python "
           f"{sys.version.split()[0]}; whole processes best of {args.runs}\n")
+    print("Briefing of the bundled watchlist, whole `watchfloor snapshot` process (s): "
+          + ", ".join(f"{fmt.upper()} {seconds}" for fmt, seconds in exports.items())
+          + f"; kaleido exporting one plotly figure from a cold start: {kaleido}\n")
     header = ("rows", "pyarrow parse (s)", "status (s)", "status / parse", "status peak MB", "validate (s)",
               "frictionless (s)", "frictionless / validate", "load+validate (s)", "status in-process (s)",
               "daily index (s)", "overview first (s)", "overview re-run (s)", "PNG snapshot (s)")

@@ -41,27 +41,52 @@ def threshold_bands(indicator: Indicator, low: float, high: float) -> list[tuple
     return [(level, min(a, b), max(a, b)) for level, a, b in zip(levels, bounds[:-1], bounds[1:])]
 
 
+def band_shapes(bands) -> tuple[list[dict], list[dict]]:
+    """Horizontal level bands as plotly shape and annotation dicts (set at once: add_hrect is slow)."""
+    shapes, annotations = [], []
+    for level, lo, hi in bands:
+        shapes.append(dict(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=lo, y1=hi, layer="below",
+                           fillcolor=LEVEL_COLOURS[level], opacity=0.18, line=dict(width=0)))
+        annotations.append(dict(xref="paper", x=0.005, yref="y", y=hi, text=LEVEL_WORDS[level], showarrow=False,
+                                xanchor="left", yanchor="top", font=dict(size=11, color=INK)))
+    return shapes, annotations
+
+
 def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.DataFrame,
-                          start: dt.date, end: dt.date, as_of: dt.date) -> go.Figure:
-    """Observations of one indicator as points and a line, over level bands, with event markers."""
+                          start: dt.date, end: dt.date, as_of: dt.date,
+                          aggregate: pd.Series | None = None) -> go.Figure:
+    """Observations of one indicator as points and a line, over level bands, with event markers.
+
+    ``aggregate`` (daily values of a windowed indicator, from ``indicator_values_over_time``) is
+    drawn as the line, and each report sits on it on its date.
+    """
     rows = rows.sort_values(["date", "line"])
     values = rows["value"].dropna()
+    if aggregate is not None and len(aggregate.dropna()):
+        values = pd.concat([values, aggregate.dropna()])
     low = float(values.min()) if len(values) else 0.0
     high = float(values.max()) if len(values) else 1.0
     figure = go.Figure()
-    for level, lo, hi in threshold_bands(indicator, low, high):
-        figure.add_hrect(y0=lo, y1=hi, fillcolor=LEVEL_COLOURS[level], opacity=0.18, line_width=0, layer="below",
-                         annotation_text=LEVEL_WORDS[level], annotation_position="top left",
-                         annotation_font=dict(size=11, color=INK))
+    shapes, annotations = band_shapes(threshold_bands(indicator, low, high))
     counting = rows[~rows["status"].isin(["disputed", "retracted"])]
-    if indicator.aggregate == "latest" and len(counting):
+    if aggregate is not None:
+        figure.add_trace(go.Scatter(x=aggregate.index, y=aggregate.to_numpy(), mode="lines",
+                                    name=f"{indicator.aggregate} over {indicator.window_days} d",
+                                    line=dict(color=INK, width=2, shape="hv"),
+                                    hovertemplate="%{x|%Y-%m-%d}: %{y}<extra></extra>"))
+    elif indicator.aggregate == "latest" and len(counting):
         figure.add_trace(go.Scatter(x=counting["date"], y=counting["value"], mode="lines", name="value",
                                     line=dict(color=INK, width=2, shape="hv"), hoverinfo="skip"))
     for status, symbol in STATUS_MARKERS.items():
         subset = rows[rows["status"] == status]
         if subset.empty:
             continue
-        y = subset["value"] if indicator.aggregate != "count" else subset["value"].fillna(1.0)
+        y = subset["value"]
+        if indicator.aggregate == "count" and aggregate is not None:
+            on_line = aggregate.reindex(subset["date"].dt.normalize())
+            y = pd.Series(on_line.to_numpy(), index=subset.index).fillna(1.0)
+        elif indicator.aggregate == "count":
+            y = subset["value"].fillna(1.0)
         hover = [
             f"<b>{d:%Y-%m-%d}</b> {format_value(v) if v == v else '(counted)'} {_text(indicator.unit)}"
             f"<br>{status}<br>Source: {_text(s)} ({_text(r)}{_text(c)})<br>{_text(n)[:200]}<br>{_text(u)}"
@@ -72,8 +97,8 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
                                     marker=dict(symbol=symbol, size=11, color=INK if status in ("reported",
                                                 "confirmed") else "#7F7F7F", line=dict(width=2)),
                                     hovertext=hover, hoverinfo="text"))
-    add_event_markers(figure, events, start, end)
-    figure.add_vline(x=pd.Timestamp(as_of), line=dict(color=INK, width=1, dash="dot"))
+    shapes += event_shapes(figure, events, start, end) + [as_of_line(as_of)]
+    figure.update_layout(shapes=shapes, annotations=annotations)
     figure.update_layout(**BASE_LAYOUT, height=360, showlegend=True,
                          title=dict(text=_text(indicator.name), font=dict(size=17)),
                          legend=dict(orientation="h", y=-0.15),
@@ -82,16 +107,23 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
     return figure
 
 
-def add_event_markers(figure: go.Figure, events: pd.DataFrame, start: dt.date, end: dt.date) -> None:
-    """Events as dashed vertical lines, or shaded regions when they have an end date; hover for details."""
+def as_of_line(as_of: dt.date) -> dict:
+    return dict(type="line", xref="x", x0=pd.Timestamp(as_of), x1=pd.Timestamp(as_of), yref="paper", y0=0, y1=1,
+                line=dict(color=INK, width=1, dash="dot"))
+
+
+def event_shapes(figure: go.Figure, events: pd.DataFrame, start: dt.date, end: dt.date) -> list[dict]:
+    """Events as dashed vertical lines, or shaded regions when they have an end date; adds a hover trace."""
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
     shown = events[(events["date"] <= hi) & (events["end_date"].fillna(events["date"]) >= lo)]
-    xs, texts = [], []
+    shapes, xs, texts = [], [], []
     for date, end_date, title, category in zip(shown["date"], shown["end_date"], shown["title"], shown["category"]):
         if pd.notna(end_date):
-            figure.add_vrect(x0=date, x1=end_date, fillcolor="#888888", opacity=0.12, line_width=0, layer="below")
+            shapes.append(dict(type="rect", xref="x", x0=date, x1=end_date, yref="paper", y0=0, y1=1, layer="below",
+                               fillcolor="#888888", opacity=0.12, line=dict(width=0)))
         else:
-            figure.add_vline(x=date, line=dict(color="#888888", width=1, dash="dash"))
+            shapes.append(dict(type="line", xref="x", x0=date, x1=date, yref="paper", y0=0, y1=1,
+                               line=dict(color="#888888", width=1, dash="dash")))
         xs.append(date)
         texts.append(f"<b>{date:%Y-%m-%d}</b> {_text(title)}<br>{_text(category)}")
     if xs:
@@ -99,22 +131,20 @@ def add_event_markers(figure: go.Figure, events: pd.DataFrame, start: dt.date, e
                                     marker=dict(symbol="triangle-down", size=10, color="#555555"),
                                     hovertext=texts, hoverinfo="text"))
         figure.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False, fixedrange=True))
+    return shapes
 
 
 def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date) -> go.Figure:
     """The composite index over time, with the level cut-offs as bands."""
     figure = go.Figure()
-    for level, lo, hi in ((Level.NORMAL, 0, 25), (Level.ELEVATED, 25, 50), (Level.HIGH, 50, 75),
-                          (Level.CRITICAL, 75, 100)):
-        figure.add_hrect(y0=lo, y1=hi, fillcolor=LEVEL_COLOURS[level], opacity=0.18, line_width=0, layer="below",
-                         annotation_text=LEVEL_WORDS[level], annotation_position="top left",
-                         annotation_font=dict(size=11, color=INK))
+    shapes, annotations = band_shapes(((Level.NORMAL, 0, 25), (Level.ELEVATED, 25, 50), (Level.HIGH, 50, 75),
+                                       (Level.CRITICAL, 75, 100)))
     figure.add_trace(go.Scatter(x=index.index, y=index["index"], mode="lines", name="index",
                                 line=dict(color=INK, width=2, shape="hv"),
                                 hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}<extra></extra>"))
     if len(index):
-        add_event_markers(figure, events, index.index[0].date(), index.index[-1].date())
-    figure.add_vline(x=pd.Timestamp(as_of), line=dict(color=INK, width=1, dash="dot"))
+        shapes += event_shapes(figure, events, index.index[0].date(), index.index[-1].date())
+    figure.update_layout(shapes=shapes + [as_of_line(as_of)], annotations=annotations)
     figure.update_layout(**BASE_LAYOUT, height=320, title=dict(text="Overall index", font=dict(size=17)),
                          showlegend=False, yaxis=dict(range=[0, 100], title="index"),
                          xaxis=dict(tickformat="%Y-%m-%d"))

@@ -12,6 +12,8 @@ import streamlit as st
 from indicators.changes import events_between, level_changes, observations_between
 from indicators.evaluate import overall_status
 from indicators.loader import LoadedWatchlist
+from indicators.report import csv_download
+from indicators.timeseries import indicator_values_over_time
 
 from . import data, forms
 from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, sparkline_html)
@@ -30,7 +32,38 @@ def chart_config(loaded: LoadedWatchlist, indicator_id: str, as_of: dt.date) -> 
     return {**CHART_CONFIG, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": filename}}
 
 
+def render_briefing_download(loaded: LoadedWatchlist, as_of: dt.date, compare: dt.date) -> None:
+    """Make a briefing (PNG, PDF or HTML) of this view, with progress, then offer it for download."""
+    from .briefing import build_briefing_html, default_options
+    from .export import ExportError, render
+
+    columns = st.columns([1, 1, 3])
+    fmt = columns[0].selectbox("Briefing format", ["png", "pdf", "html"], key="briefing_format",
+                               format_func=str.upper, label_visibility="collapsed")
+    if columns[1].button("Make briefing", key="make_briefing"):
+        size = "a4" if fmt == "pdf" else "slide"
+        with st.status(f"Making the {fmt.upper()} briefing ...", expanded=False) as progress:
+            try:
+                html = build_briefing_html(loaded, default_options(loaded, as_of, compare, size=size))
+                progress.update(label="Rendering in Chromium ..." if fmt != "html" else "Done")
+                payload = html.encode("utf-8") if fmt == "html" else render(html, fmt, size,
+                                                                                marking=loaded.watchlist.marking)
+            except ExportError as error:
+                progress.update(label="Briefing failed", state="error")
+                st.error(str(error))
+                return
+            progress.update(label=f"{fmt.upper()} briefing ready", state="complete")
+        name = f"{loaded.folder.name}-briefing-{as_of.isoformat()}.{fmt}"
+        st.session_state["briefing"] = (name, payload, fmt)
+    ready = st.session_state.get("briefing")
+    if ready:
+        name, payload, fmt = ready
+        mime = {"png": "image/png", "pdf": "application/pdf", "html": "text/html"}[fmt]
+        columns[2].download_button(f"Download {name}", payload, file_name=name, mime=mime, key="download_briefing")
+
+
 def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compare: dt.date) -> None:
+    render_briefing_download(loaded, as_of, compare)
     statuses = data.statuses(folder, as_of)
     before = data.statuses(folder, compare)
     overall = overall_status(statuses)
@@ -74,7 +107,10 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> N
     for indicator_id in chosen:
         indicator = loaded.watchlist.indicator(indicator_id)
         rows = observations[observations["indicator"] == indicator_id]
-        st.plotly_chart(build_timeline_figure(indicator, rows, loaded.events, start, end, as_of), width="stretch",
+        aggregate = None if indicator.aggregate == "latest" else indicator_values_over_time(
+            indicator, observations, start, end)
+        st.plotly_chart(build_timeline_figure(indicator, rows, loaded.events, start, end, as_of, aggregate),
+                        width="stretch",
                         config=chart_config(loaded, indicator_id, as_of), key=f"timeline_{indicator_id}")
 
 
@@ -107,6 +143,8 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
         "reported": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "url": st.column_config.LinkColumn("link"),
     })
+    st.download_button("Download history (CSV)", csv_download(table), key="download_history",
+                       file_name=f"{loaded.folder.name}-{indicator_id}-{as_of.isoformat()}.csv", mime="text/csv")
     forms.render_row_actions(folder, loaded, indicator_id, dt.date.today())
     problems = loaded.problems_for(indicator_id)
     st.markdown(f"**Problems concerning this indicator**: {len(problems)}")
@@ -121,7 +159,10 @@ def render_events(loaded: LoadedWatchlist) -> None:
     chosen = st.multiselect("Categories", categories, default=categories, key="event_categories")
     shown = events[events["category"].isin(chosen) | (events["category"] == "")]
     st.markdown(f"**{len(shown)} events**")
-    st.dataframe(shown[["date", "end_date", "title", "category", "description", "source", "url"]],
+    table = shown[["date", "end_date", "title", "category", "description", "source", "url"]]
+    st.download_button("Download events (CSV)", csv_download(table), key="download_events",
+                       file_name=f"{loaded.folder.name}-events.csv", mime="text/csv")
+    st.dataframe(table,
                  hide_index=True, width="stretch", column_config={
                      "date": st.column_config.DateColumn(format="YYYY-MM-DD"),
                      "end_date": st.column_config.DateColumn("until", format="YYYY-MM-DD"),

@@ -141,7 +141,7 @@ def overall_panel(overall: OverallStatus, names: dict[str, str], as_of: dt.date)
             f'<div class="wf-muted">Driven by: {drivers}{more}</div></div>')
 
 
-def changes_list(changes, new_rows, new_events, names: dict[str, str]) -> str:
+def changes_list(changes, new_rows, new_events, names: dict[str, str], max_reports: int = MAX_NEW_REPORTS) -> str:
     """The "What changed" list between the comparison date and the as-of date."""
     items = []
     for change in changes:
@@ -150,7 +150,7 @@ def changes_list(changes, new_rows, new_events, names: dict[str, str]) -> str:
         items.append(f"<li><b>{escape(change.name)}</b>: {before} &#8594; {after} ({change.direction})</li>")
     for row in new_events.itertuples():
         items.append(f"<li>Event {row.date:%Y-%m-%d}: {escape(row.title)}</li>")
-    shown = new_rows.head(MAX_NEW_REPORTS)
+    shown = new_rows.head(max_reports)
     for row in shown.itertuples():
         value = "" if row.value != row.value else f" {escape(format_value(row.value))}"
         items.append(f"<li>New report {row.reported:%Y-%m-%d}: {escape(names.get(row.indicator, row.indicator))}"

@@ -169,6 +169,67 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
     write_or_fail(lambda: append_event(folder, values), folder)
 
 
+SNAPSHOT_FORMATS = {".png": "png", ".pdf": "pdf", ".html": "html", ".htm": "html"}
+
+
+@app.command()
+def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
+             out: Path = typer.Option(..., "--out", help="FILE.png, FILE.pdf or FILE.html (format from the extension)."),
+             as_of: Optional[str] = typer.Option(None, "--as-of", help="Status date (default: the watchlist's as_of, "
+                                                 "else today)."),
+             since: Optional[str] = typer.Option(None, "--since", help="Show changes since this date "
+                                                 "(default: 7 days before --as-of)."),
+             indicators: Optional[str] = typer.Option(None, "--indicators", help="Comma-separated ids to chart "
+                                                      "(default: those at elevated or above)."),
+             size: Optional[str] = typer.Option(None, "--size", help="slide (1920x1080, default for PNG and HTML) "
+                                                "or a4 (portrait, default for PDF)."),
+             made_at: Optional[str] = typer.Option(None, "--made-at", help="Pin the 'made at' time "
+                                                   "(YYYY-MM-DDTHH:MM:SS) for reproducible files."),
+             timeout: float = typer.Option(90, "--timeout", help="Give up after this many seconds.")) -> None:
+    """Export a briefing: PNG, PDF or self-contained HTML with marking, as-of date and sources."""
+    fmt = SNAPSHOT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        fail_usage(f"--out {out}: use a .png, .pdf or .html file name")
+    size = size or ("a4" if fmt == "pdf" else "slide")
+    if size not in ("slide", "a4"):
+        fail_usage(f'--size "{size}": use slide or a4')
+    date = parse_date_option(as_of, "--as-of")
+    since_date = parse_date_option(since, "--since")
+    try:
+        pinned = dt.datetime.fromisoformat(made_at) if made_at else None
+    except ValueError:
+        fail_usage(f'--made-at "{made_at}" is not a time; use YYYY-MM-DDTHH:MM:SS')
+    loaded = load_or_fail(folder)
+    if loaded.watchlist is None:
+        typer.echo(f"Error: {folder}/watchlist.yaml cannot be used; see: watchfloor validate {folder}", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    from dashboard.briefing import build_briefing_html, default_options
+    from dashboard.export import ExportError, render
+
+    ids = tuple(part.strip() for part in indicators.split(",") if part.strip()) if indicators else ()
+    options = default_options(loaded, date, since_date, ids, size, pinned)
+    try:
+        html = build_briefing_html(loaded, options)
+        data = html.encode("utf-8") if fmt == "html" else render(html, fmt, size, timeout,
+                                                                  loaded.watchlist.marking)
+    except KeyError as error:
+        fail_usage(f"--indicators: {error.args[0]}")
+    except ExportError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    from .writing import replace_atomically
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(out, data)
+    except OSError as error:
+        fail_usage(f"cannot write {out}: {error.strerror}")
+    if loaded.problems:
+        typer.echo(f"{folder}: {len(loaded.problems)} problem(s) in the files; the briefing uses the valid rows "
+                   f"only (see: watchfloor validate {folder})", err=True)
+    typer.echo(f"wrote {out} ({fmt.upper()}, {size}, as of {options.as_of.isoformat()})")
+
+
 BUNDLED_WATCHLIST = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
 
 

@@ -7,9 +7,11 @@ ragged rows) is parsed again with the standard ``csv`` module to get exact line 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,8 @@ import pandas as pd
 from .problems import Problem
 
 UTF8_BOM = b"\xef\xbb\xbf"
+DECODE_CHUNK = 1 << 22
+BLANK_FILE = re.compile(rb"(\xef\xbb\xbf)?\s*")
 LINE_COLUMN = "_line"
 
 
@@ -49,18 +53,23 @@ def _decode_problem(label: str, raw: bytes) -> Problem | None:
     if b"\x00" in raw:
         return _file_problem(label, "binary", "is a binary file, not CSV text; "
                              "export the sheet as CSV UTF-8 and save it under this name")
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        return _file_problem(label, "encoding", f"byte 0x{raw[error.start]:02x} is not UTF-8 "
-                             "(the file is probably Windows-1252 or Latin-1); save it as UTF-8 "
-                             '(in Excel: Save As > "CSV UTF-8 (Comma delimited)")', line)
+    # decode in chunks: the check must not hold a second copy of a large file in memory
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    for offset in range(0, len(raw), DECODE_CHUNK):
+        try:
+            decoder.decode(view[offset:offset + DECODE_CHUNK], final=offset + DECODE_CHUNK >= len(raw))
+        except UnicodeDecodeError as error:
+            position = offset + error.start
+            line = raw.count(b"\n", 0, position) + 1
+            return _file_problem(label, "encoding", f"byte 0x{raw[position]:02x} is not UTF-8 "
+                                 "(the file is probably Windows-1252 or Latin-1); save it as UTF-8 "
+                                 '(in Excel: Save As > "CSV UTF-8 (Comma delimited)")', line)
     return None
 
 
-def _parse_fast(body: bytes, header: list[str], delimiter: str) -> pd.DataFrame | None:
-    """Parse with pyarrow; None when the records do not map one-to-one onto lines."""
+def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd.DataFrame | None:
+    """Parse ``raw[start:]`` with pyarrow (no copy); None when records do not map one-to-one onto lines."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -72,24 +81,27 @@ def _parse_fast(body: bytes, header: list[str], delimiter: str) -> pd.DataFrame 
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            pa.BufferReader(pa.py_buffer(raw)[start:]),
             read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))], skip_rows=1,
                                            block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in body,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=raw.find(b'"', start) >= 0,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(header))},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    newlines = body.count(b"\n")
-    physical_lines = newlines + (0 if body.endswith(b"\n") else 1)
+    newlines = raw.count(b"\n", start)
+    physical_lines = newlines + (0 if raw.endswith(b"\n") else 1)
     if invalid_rows or physical_lines != table.num_rows + 1:
         return None
     import pyarrow.compute as pc
 
-    # spaces around cells are common in hand-edited files; trimming in arrow is several times faster
-    table = pa.table([pc.utf8_trim_whitespace(column) for column in table.columns], names=table.column_names)
+    # spaces around cells are common in hand-edited files; trim in arrow (several times faster than
+    # pandas), and only the columns that need it, so that a clean file is not copied
+    table = pa.table([pc.utf8_trim_whitespace(column)
+                      if pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py() else column
+                      for column in table.columns], names=table.column_names)
     frame = table.to_pandas()
     frame.columns = range(len(header))
     frame[LINE_COLUMN] = pd.RangeIndex(2, table.num_rows + 2)
@@ -129,7 +141,7 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
     """
     raw = path.read_bytes()
     empty = CsvTable(pd.DataFrame(), [], ",", sha256=hashlib.sha256(raw).hexdigest())
-    if not raw.strip(UTF8_BOM + b" \r\n\t"):
+    if BLANK_FILE.fullmatch(raw):
         empty.problems.append(_file_problem(label, "empty", "is empty; it needs at least the header row: "
                                             + ",".join(required)))
         return empty
@@ -137,9 +149,9 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
     if problem:
         empty.problems.append(problem)
         return empty
-    body = raw[len(UTF8_BOM):] if raw.startswith(UTF8_BOM) else raw
-    text = body.decode("utf-8")
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    start = len(UTF8_BOM) if raw.startswith(UTF8_BOM) else 0
+    end_of_header = raw.find(b"\n", start)
+    first_line = raw[start:end_of_header if end_of_header >= 0 else len(raw)].decode("utf-8").rstrip("\r")
     delimiter = _detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
     table = CsvTable(pd.DataFrame(), header, delimiter, sha256=empty.sha256)
@@ -158,9 +170,9 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
         table.problems.append(Problem(label, 1, ", ".join(duplicated), "duplicate_column",
                                       "appears more than once in the header; keep one column of each name"))
         return table
-    frame = _parse_fast(body, header, delimiter)
+    frame = _parse_fast(raw, start, header, delimiter)
     if frame is None:
-        frame, row_problems = _parse_slow(text, header, delimiter, label)
+        frame, row_problems = _parse_slow(raw[start:].decode("utf-8"), header, delimiter, label)
         table.problems.extend(row_problems)
         for column in range(len(header)):
             frame[column] = frame[column].str.strip()

@@ -91,3 +91,23 @@ def problems_summary(problems: list[Problem]) -> str:
     files = sorted({problem.file for problem in problems})
     noun = "problem" if len(problems) == 1 else "problems"
     return f"{len(problems)} {noun} in {', '.join(files)}" if problems else "no problems"
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame):
+    """A copy of ``frame`` safe to open in a spreadsheet: text cells that start like a formula
+    (=, +, -, @, tab, carriage return) get a leading apostrophe, so they are shown, never run."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or str(safe[column].dtype) in ("str", "string", "category"):
+            text = safe[column].astype(str)
+            risky = text.str.startswith(FORMULA_PREFIXES) & safe[column].notna()
+            safe[column] = text.where(~risky, "'" + text).where(safe[column].notna(), None)
+    return safe
+
+
+def csv_download(frame) -> bytes:
+    """UTF-8 (with BOM, for Excel) CSV bytes of a frame, with formulas neutralised and ISO dates."""
+    return neutralise_formulas(frame).to_csv(index=False, date_format="%Y-%m-%d").encode("utf-8-sig")

@@ -116,3 +116,19 @@ def composite_index_over_time(watchlist: Watchlist, scores: pd.DataFrame) -> pd.
     with np.errstate(invalid="ignore", divide="ignore"):
         index = np.where(weight_sum > 0, 100.0 * points / (3.0 * np.where(weight_sum > 0, weight_sum, 1)), np.nan)
     return pd.DataFrame({"index": index, "current": current.sum(axis=1)}, index=scores.index)
+
+
+def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame, start: dt.date,
+                               end: dt.date) -> pd.Series:
+    """Daily value of one indicator (the latest value, or the windowed aggregate), NaN without data."""
+    grid = np.arange(day_number(start), day_number(end) + 1)
+    rows = observations[(observations["indicator"] == indicator.id).to_numpy()
+                        & ~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()]
+    days = to_day_numbers(rows["date"].to_numpy())
+    visible = to_day_numbers(rows["reported"].to_numpy())
+    values = rows["value"].to_numpy(dtype=float)
+    if indicator.aggregate == "latest":
+        value, _ = _latest_values(days, visible, values, indicator.direction, grid)
+    else:
+        value = _window_values(indicator, days, visible, values, grid)
+    return pd.Series(value, index=pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date"), name=indicator.id)

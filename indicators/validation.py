@@ -37,7 +37,7 @@ class Column:
     def __init__(self, series: pd.Series):
         self.series = series
         codes, uniques = pd.factorize(series, use_na_sentinel=False)
-        self.codes = codes
+        self.codes = codes.astype(np.int32) if len(uniques) < 2**31 else codes  # half the memory of int64
         self.uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
 
     def rows(self, per_unique) -> np.ndarray:

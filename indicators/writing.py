@@ -196,6 +196,10 @@ def replace_atomically(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         if path.exists():
             os.chmod(temporary, path.stat().st_mode & 0o777)
+        else:  # mkstemp creates 0600; a new file gets the usual permissions
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
         _fsync_folder(path.parent)
     except BaseException:

@@ -1,0 +1,157 @@
+"""The briefing: one self-contained HTML document (plotly.js inline) that PNG and PDF are made from.
+
+Pure function of the data and the options: the same inputs give the same bytes (pin ``made_at``).
+No Streamlit here; the CLI's ``snapshot`` and the app's download both call ``build_briefing_html``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from html import escape
+
+import pandas as pd
+
+from indicators.changes import events_between, level_changes, observations_between
+from indicators.evaluate import evaluate_statuses, overall_status, prepare_arrays
+from indicators.loader import LoadedWatchlist, watchlist_fingerprint
+from indicators.timeseries import indicator_values_over_time, level_scores_over_time
+
+from .figures import build_timeline_figure, sparkline_html
+from .render import CSS, card_groups, changes_list, marking_banner, overall_panel, status_card
+
+SIZES = {"slide": (1920, 1080), "a4": (1000, 1414)}  # a4: portrait proportions, printed at 72%
+CHART_SIZES = {"slide": (610, 185), "a4": (940, 260)}
+MAX_CHARTS_DEFAULT = 6
+
+BRIEFING_CSS = """
+<style>
+body {margin:0; font-family: Inter, 'Helvetica Neue', Arial, sans-serif; color:#1A1A1A; background:#FFFFFF;}
+.wf-page {padding:10px 28px; box-sizing:border-box;}
+.wf-head {display:flex; justify-content:space-between; align-items:flex-end; gap:24px; margin:10px 0 8px 0;}
+.wf-head h1 {font-size:30px; margin:0;}
+.wf-main {display:flex; gap:22px; align-items:flex-start;}
+.wf-side {flex:0 0 520px; font-size:14px;}
+.wf-charts {display:flex; flex-wrap:wrap; gap:8px 14px; margin-top:10px;}
+.wf-chart {break-inside:avoid;}
+.wf-footer {margin-top:10px; font-size:12px; color:#555555; border-top:1px solid #D0D0D0; padding-top:6px;}
+.wf-footer .wf-sources {columns:3; column-gap:24px;}
+body.a4 .wf-main {flex-direction:column;}
+body.a4 .wf-group-cards .wf-card {width:282px;}
+body.a4 .wf-card, body.a4 .wf-group {break-inside:avoid;}
+body.a4 .wf-footer .wf-sources {columns:2;}
+.wf-group-cards .wf-card {min-height:0; width:240px; padding:6px 10px;}
+body.slide .wf-card h4 {font-size:14px; margin:4px 0 2px 0;}
+body.slide .wf-value {font-size:20px;}
+body.slide .wf-label {font-size:16px;}
+body.slide .wf-group h3 {margin:2px 0 4px 0; font-size:13px;}
+body.slide .wf-overall {padding:6px 12px;}
+body.slide .wf-head {margin:4px 0 4px 0;}
+body.slide .wf-head h1 {font-size:26px;}
+@page {size:A4 portrait; margin:14mm 8mm 14mm 8mm;}
+</style>
+"""
+
+
+@dataclass(frozen=True)
+class BriefingOptions:
+    as_of: dt.date
+    since: dt.date
+    indicator_ids: tuple[str, ...] = ()  # charted indicators; empty: those at elevated or above
+    size: str = "slide"
+    made_at: dt.datetime | None = None
+
+
+def default_options(loaded: LoadedWatchlist, as_of: dt.date | None = None, since: dt.date | None = None,
+                    indicator_ids=(), size: str = "slide", made_at: dt.datetime | None = None) -> BriefingOptions:
+    as_of = as_of or loaded.default_as_of()
+    return BriefingOptions(as_of, since or as_of - dt.timedelta(days=7), tuple(indicator_ids), size, made_at)
+
+
+def _sources_cited(statuses, new_rows: pd.DataFrame) -> list[str]:
+    cited = {}
+    for status in statuses:
+        if status.source:
+            cited.setdefault(status.source, status.grade)
+    for source, reliability, credibility in zip(new_rows["source"], new_rows["reliability"],
+                                                new_rows["credibility"]):
+        if source:
+            cited.setdefault(str(source), f"{reliability}{credibility}")
+    return [f"{source} ({grade})" if grade else source for source, grade in sorted(cited.items())]
+
+
+def charted_indicators(statuses, requested: tuple[str, ...]) -> list:
+    if requested:
+        by_id = {status.indicator.id: status for status in statuses}
+        return [by_id[indicator_id] for indicator_id in requested]
+    raised = [s for s in statuses if s.level.score and s.level.score >= 1 and not s.stale]
+    return sorted(raised, key=lambda s: -s.level.score * s.indicator.weight)[:MAX_CHARTS_DEFAULT]
+
+
+def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotly_js: str | None = None) -> str:
+    """The whole briefing as one HTML document; ``plotly_js`` defaults to plotly's bundled script."""
+    if plotly_js is None:
+        from plotly.offline import get_plotlyjs
+
+        plotly_js = get_plotlyjs()
+    watchlist = loaded.watchlist
+    unknown = [i for i in options.indicator_ids if i not in {x.id for x in watchlist.indicators}]
+    if unknown:
+        raise KeyError(f"no indicator {', '.join(unknown)} in this watchlist")
+    arrays = prepare_arrays(watchlist, loaded.observations)
+    statuses = evaluate_statuses(watchlist, loaded.observations, options.as_of, arrays)
+    before = evaluate_statuses(watchlist, loaded.observations, options.since, arrays)
+    overall = overall_status(statuses)
+    names = {indicator.id: indicator.name for indicator in watchlist.indicators}
+    first = loaded.observations["date"].min().date() if len(loaded.observations) else options.as_of
+    start = min(first, options.as_of)
+    scores = level_scores_over_time(watchlist, loaded.observations, start, options.as_of)
+    window = scores.iloc[-90:]
+    previous = {s.indicator.id: s for s in before}
+    cards: dict[str, list[str]] = {}
+    for status in statuses:
+        spark = sparkline_html(window[status.indicator.id].to_numpy())
+        cards.setdefault(status.indicator.category, []).append(
+            status_card(status, previous[status.indicator.id], options.since, spark))
+    new_rows = observations_between(loaded.observations, options.since, options.as_of)
+    changes = changes_list(level_changes(before, statuses), new_rows,
+                           events_between(loaded.events, options.since, options.as_of), names,
+                           max_reports=3 if options.size == "slide" else 12)
+    width, height = CHART_SIZES[options.size]
+    chart_start = max(start, options.as_of - dt.timedelta(days=365))
+    charts = []
+    for status in charted_indicators(statuses, options.indicator_ids):
+        indicator = status.indicator
+        rows = loaded.observations[loaded.observations["indicator"] == indicator.id]
+        aggregate = None if indicator.aggregate == "latest" else indicator_values_over_time(
+            indicator, loaded.observations, chart_start, options.as_of)
+        figure = build_timeline_figure(indicator, rows, loaded.events, chart_start, options.as_of, options.as_of,
+                                       aggregate)
+        figure.update_layout(width=width, height=height, margin=dict(l=55, r=10, t=32, b=26),
+                             title=dict(font=dict(size=15)), showlegend=False)
+        charts.append('<div class="wf-chart">' + figure.to_html(
+            full_html=False, include_plotlyjs=False, div_id=f"chart-{status.indicator.id}",
+            config={"staticPlot": False, "displaylogo": False, "responsive": False}) + "</div>")
+    made_at = options.made_at or dt.datetime.now().replace(microsecond=0)
+    sources = _sources_cited(statuses, new_rows)
+    marking = marking_banner(watchlist.marking)
+    theatre = escape(watchlist.theatre)
+    return "".join([
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>{escape(watchlist.title)} - {options.as_of.isoformat()}</title>",
+        f"<script>{plotly_js}</script>", CSS, BRIEFING_CSS, "</head>",
+        f'<body class="{options.size}"><div class="wf-page" style="width:{SIZES[options.size][0]}px">',
+        marking,
+        f'<div class="wf-head"><div><h1>{escape(watchlist.title)}</h1><div class="wf-muted">{theatre}</div></div>',
+        f'<div class="wf-muted">Status as of <b>{options.as_of.isoformat()}</b>; changes since '
+        f"<b>{options.since.isoformat()}</b></div></div>",
+        overall_panel(overall, names, options.as_of),
+        '<div class="wf-main"><div>', card_groups(cards), "</div>",
+        f'<div class="wf-side"><b>What changed since {options.since.isoformat()}</b>{changes}</div></div>',
+        f'<div class="wf-charts">{"".join(charts)}</div>',
+        '<div class="wf-footer"><b>Sources cited</b> (Admiralty grade)'
+        f'<div class="wf-sources">{"<br>".join(escape(source) for source in sources) or "none"}</div>',
+        f"<div>Made {made_at.isoformat(sep=' ')} by Watchfloor from {escape(loaded.folder.name)}; "
+        f"data fingerprint SHA-256 {watchlist_fingerprint(loaded.folder)}</div></div>",
+        marking, "</div></body></html>\n",
+    ])

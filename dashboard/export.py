@@ -1,0 +1,97 @@
+"""Turning the briefing HTML into PNG or PDF with the system's headless Chromium (one start per snapshot).
+
+Playwright drives Debian's ``chromium`` (or any Chromium/Chrome found); it never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from html import escape
+from pathlib import Path
+
+from .briefing import SIZES
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--font-render-hinting=none"]
+DEFAULT_TIMEOUT_SECONDS = 90
+NO_BROWSER_MESSAGE = ("no Chromium or Chrome found for PNG/PDF export; install it (Debian/Ubuntu: sudo apt-get "
+                      "install chromium) or set WATCHFLOOR_CHROMIUM to its path. HTML export needs no browser.")
+
+
+class ExportError(Exception):
+    """The export could not be made; the message says why and what to do."""
+
+
+def find_chromium() -> str:
+    """Path of a Chromium or Chrome executable, or ExportError with how to install one."""
+    configured = os.environ.get("WATCHFLOOR_CHROMIUM")
+    if configured:
+        if Path(configured).exists():
+            return configured
+        raise ExportError(f"WATCHFLOOR_CHROMIUM is set to {configured}, which does not exist; "
+                          + NO_BROWSER_MESSAGE)
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ExportError(NO_BROWSER_MESSAGE)
+
+
+def _page_band(marking: str, extra: str = "") -> str:
+    """Header/footer template for every PDF page: the marking (escaped), and page numbers."""
+    return (f'<div style="width:100%;font-size:8px;font-family:Arial,sans-serif;text-align:center;color:#1A1A1A">'
+            f"<b>{escape(marking)}</b>{extra}</div>")
+
+
+def render(html: str, fmt: str, size: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+           marking: str = "") -> bytes:
+    """PNG or PDF bytes of a briefing page, within ``timeout_seconds`` (ExportError past it).
+
+    PDF pages carry ``marking`` at the top and bottom of every page, with page numbers.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    executable = find_chromium()
+    width, height = SIZES[size]
+    timeout_ms = timeout_seconds * 1000
+    with tempfile.TemporaryDirectory(prefix="watchfloor-export-") as folder:
+        page_path = Path(folder) / "briefing.html"
+        page_path.write_text(html, encoding="utf-8")
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                                     timeout=timeout_ms)
+                try:
+                    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
+                    page.set_default_timeout(timeout_ms)
+                    # the briefing is self-contained: refuse any request that would leave the file
+                    page.route(lambda url: not url.startswith(("file:", "data:", "blob:", "about:")),
+                               lambda route: route.abort())
+                    page.goto(page_path.as_uri(), wait_until="load")
+                    page.wait_for_function(
+                        "() => [...document.querySelectorAll('.plotly-graph-div')]"
+                        ".every(div => div.querySelector('.main-svg'))")
+                    if fmt == "png":
+                        return page.screenshot(full_page=True, type="png")
+                    bands = dict(display_header_footer=True, header_template=_page_band(marking),
+                                 footer_template=_page_band(marking, ' &middot; page <span class="pageNumber">'
+                                                            '</span> of <span class="totalPages"></span>'))
+                    if size == "a4":
+                        return page.pdf(format="A4", print_background=True, prefer_css_page_size=True,
+                                        scale=0.72, **bands)
+                    return page.pdf(width=f"{width}px", height=f"{height + 80}px", print_background=True,
+                                    margin={"top": "40px", "bottom": "40px"}, **bands)
+                finally:
+                    browser.close()
+        except PlaywrightTimeout:
+            raise ExportError(f"the browser did not finish the {fmt.upper()} within {timeout_seconds:g} s; "
+                              "nothing was written. Try again, or export HTML.") from None
+        except PlaywrightError as error:
+            raise ExportError(f"the browser failed while making the {fmt.upper()}: "
+                              f"{str(error).splitlines()[0]}") from None

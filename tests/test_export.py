@@ -1,0 +1,140 @@
+"""Briefing exports: PNG, PDF and self-contained HTML, deterministic, traceable, never hanging."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from browser import require_chromium
+from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
+from indicators.cli import app
+from indicators.loader import load_watchlist, watchlist_fingerprint
+from indicators.report import neutralise_formulas
+
+runner = CliRunner()
+PINNED = "2026-01-02T03:04:05"
+
+
+def snapshot(*args):
+    return runner.invoke(app, ["snapshot", *map(str, args)])
+
+
+def png_size(path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_html_is_self_contained_with_every_card_marking_and_fingerprint(tmp_path):
+    out = tmp_path / "briefing.html"
+    result = snapshot(DEFAULT_WATCHLIST, "--out", out, "--made-at", PINNED)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    loaded = load_watchlist(DEFAULT_WATCHLIST)
+    for item in loaded.watchlist.indicators:
+        assert f'data-indicator="{item.id}"' in html and item.name in html
+    assert html.count("UNCLASSIFIED // OPEN SOURCE") == 2
+    assert "Status as of <b>2022-10-17</b>; changes since <b>2022-10-10</b>" in html
+    assert f"data fingerprint SHA-256 {watchlist_fingerprint(DEFAULT_WATCHLIST)}" in html
+    assert "Made 2026-01-02 03:04:05" in html
+    assert "NewsGram (RFE/RL); Jerusalem Post; Censor.net (C3)" in html  # a cited source with its grade
+    # nothing loaded from the network: no external script, stylesheet or image
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html)
+    assert "Plotly.newPlot" in html and len(html) > 3_000_000  # plotly.js inline
+
+
+def test_html_is_byte_for_byte_reproducible(tmp_path):
+    first, second = tmp_path / "a.html", tmp_path / "b.html"
+    for out in (first, second):
+        assert snapshot(DEFAULT_WATCHLIST, "--out", out, "--made-at", PINNED, "--as-of", "2022-10-17",
+                        "--since", "2022-10-01").exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_named_indicators_are_charted(tmp_path):
+    out = tmp_path / "b.html"
+    assert snapshot(DEFAULT_WATCHLIST, "--out", out, "--indicators", "rail_sabotage_incidents").exit_code == 0
+    assert re.findall(r'id="chart-([a-z_]+)"', out.read_text()) == ["rail_sabotage_incidents"]
+    result = snapshot(DEFAULT_WATCHLIST, "--out", out, "--indicators", "nope")
+    assert result.exit_code == 2 and "--indicators: no indicator nope in this watchlist" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "x.docx"], "--out x.docx: use a .png, .pdf or .html file name"),
+    (["--out", "x.png", "--size", "a3"], '--size "a3": use slide or a4'),
+    (["--out", "x.png", "--as-of", "yesterday"], '--as-of "yesterday" is not a date'),
+])
+def test_usage_errors(tmp_path, args, message):
+    result = snapshot(DEFAULT_WATCHLIST, *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_no_browser_gives_a_clear_message_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATCHFLOOR_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    out = tmp_path / "b.png"
+    result = snapshot(DEFAULT_WATCHLIST, "--out", out)
+    assert result.exit_code == 1
+    assert "no Chromium or Chrome found for PNG/PDF export; install it (Debian/Ubuntu: sudo apt-get install " \
+           "chromium) or set WATCHFLOOR_CHROMIUM to its path" in result.stderr
+    assert not out.exists()
+
+
+def test_spreadsheet_formulas_are_neutralised_in_csv_downloads():
+    frame = pd.DataFrame({"source": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "MoD", None],
+                          "value": [1.0, -2.0, 3.0, 4.0, 5.0, 6.0]})
+    safe = neutralise_formulas(frame)
+    assert safe["source"].tolist()[:5] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-cmd", "'@SUM(A1)", "MoD"]
+    assert pd.isna(safe["source"].iloc[5])  # a missing cell stays missing
+    assert safe["value"].tolist() == [1.0, -2.0, 3.0, 4.0, 5.0, 6.0]  # numbers stay numbers
+
+
+@pytest.mark.browser
+def test_png_slide_is_1920_by_1080(tmp_path):
+    require_chromium()
+    out = tmp_path / "briefing.png"
+    result = snapshot(DEFAULT_WATCHLIST, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert png_size(out) == (1920, 1080)
+    again = tmp_path / "again.png"
+    assert snapshot(DEFAULT_WATCHLIST, "--out", again, "--made-at", PINNED).exit_code == 0
+    assert png_size(again) == png_size(out)
+
+
+@pytest.mark.browser
+def test_pdf_holds_the_as_of_date_and_the_marking_on_every_page(tmp_path):
+    from pypdf import PdfReader
+
+    require_chromium()
+    out = tmp_path / "briefing.pdf"
+    result = snapshot(DEFAULT_WATCHLIST, "--out", out)
+    assert result.exit_code == 0, result.output
+    pages = [page.extract_text() for page in PdfReader(out).pages]
+    assert len(pages) >= 2
+    assert "2022-10-17" in pages[0]
+    assert all("UNCLASSIFIED // OPEN SOURCE" in text for text in pages)
+    assert any("Sources cited" in text for text in pages)
+
+
+@pytest.mark.browser
+def test_export_never_hangs_past_its_time_limit(tmp_path):
+    require_chromium()
+    out = tmp_path / "b.png"
+    result = snapshot(DEFAULT_WATCHLIST, "--out", out, "--timeout", "0.05")
+    assert result.exit_code == 1
+    assert "did not finish the PNG within 0.05 s; nothing was written" in result.stderr or \
+           "the browser failed while making the PNG" in result.stderr
+    assert not out.exists()
+
+
+def test_hostile_names_stay_text_in_the_briefing(tmp_path):
+    hostile = "<img src=x onerror=alert(1)>"
+    folder = write_watchlist(tmp_path / "w", [indicator(name=hostile)], f'2022-10-16,troops,25,"{hostile}",,,,,,\n',
+                             as_of="2022-10-17", title=hostile, marking=hostile)
+    out = tmp_path / "b.html"
+    assert snapshot(folder, "--out", out).exit_code == 0
+    html = out.read_text()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
