@@ -242,7 +242,6 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
           browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab.")) -> None:
     """Start the dashboard on a watchlist (http://localhost:8501 by default)."""
     import os
-    import subprocess
 
     folder = folder or BUNDLED_WATCHLIST
     if not folder.is_dir():
@@ -257,11 +256,9 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
     environment = {**os.environ, "WATCHFLOOR_ROOT": str(folder.resolve())}
     typer.echo(f"Watchfloor: serving {folder} on http://{'localhost' if host == '127.0.0.1' else host}:{port} "
                "(Ctrl+C to stop)")
-    try:
-        completed = subprocess.run(command, env=environment)
-    except KeyboardInterrupt:
-        raise typer.Exit(0)
-    raise typer.Exit(completed.returncode)
+    sys.stdout.flush()
+    # become the Streamlit server: stopping this process stops the server, with no child left behind
+    os.execve(sys.executable, command, environment)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .problems import Problem
@@ -68,6 +69,16 @@ def _decode_problem(label: str, raw: bytes) -> Problem | None:
     return None
 
 
+def _has_edge_space(column) -> bool:
+    """Whether any cell starts or ends with white space (cheaper than a regex over every cell)."""
+    import pyarrow.compute as pc
+
+    for edge in (pc.utf8_slice_codeunits(column, 0, 1), pc.utf8_slice_codeunits(column, -1)):
+        if pc.any(pc.utf8_is_space(edge)).as_py():
+            return True
+    return False
+
+
 def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd.DataFrame | None:
     """Parse ``raw[start:]`` with pyarrow (no copy); None when records do not map one-to-one onto lines."""
     import pyarrow as pa
@@ -82,11 +93,10 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(raw)[start:]),
-            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))], skip_rows=1,
-                                           block_size=1 << 24),
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))], skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=raw.find(b'"', start) >= 0,
                                              invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(header))},
+            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.large_string() for i in range(len(header))},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -99,11 +109,11 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd
 
     # spaces around cells are common in hand-edited files; trim in arrow (several times faster than
     # pandas), and only the columns that need it, so that a clean file is not copied
-    table = pa.table([pc.utf8_trim_whitespace(column)
-                      if pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py() else column
-                      for column in table.columns], names=table.column_names)
-    frame = table.to_pandas()
-    frame.columns = range(len(header))
+    # wrap the arrow columns as pandas' str dtype without copying (to_pandas would convert them)
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    frame = pd.DataFrame({position: pd.arrays.ArrowStringArray(
+        pc.utf8_trim_whitespace(column) if _has_edge_space(column) else column, dtype=text)
+        for position, column in enumerate(table.columns)})
     frame[LINE_COLUMN] = pd.RangeIndex(2, table.num_rows + 2)
     return frame
 

@@ -188,8 +188,11 @@ def check_choice(checker: RowChecker, name: str, choices: tuple[str, ...], what:
     return np.where(normalised == "", default, normalised)
 
 
-def _kept(series: pd.Series, keep: np.ndarray) -> pd.Series:
-    return series[keep].reset_index(drop=True)
+def _kept(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
+    """The kept rows of a free-text column (never factorized: notes are mostly distinct)."""
+    if name not in frame.columns:
+        return pd.Series("", index=range(int(keep.sum())), dtype="str")
+    return frame[name][keep].reset_index(drop=True)
 
 
 def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid_ids: set[str],
@@ -226,9 +229,9 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
         "status": checker.column("status").categorical(status, keep),
         "reliability": checker.column("reliability").categorical(reliability, keep),
         "credibility": checker.column("credibility").categorical(credibility, keep),
-        "source": _kept(checker.column("source").series, keep),
-        "url": _kept(checker.column("url").series, keep),
-        "note": _kept(checker.column("note").series, keep),
+        "source": _kept(frame, "source", keep),
+        "url": _kept(frame, "url", keep),
+        "note": _kept(frame, "note", keep),
     })
     return typed, checker.problems
 
@@ -250,7 +253,6 @@ def check_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
         "line": frame[LINE_COLUMN].to_numpy()[keep],
         "date": dates[keep],
         "end_date": ends[keep],
-        **{name: _kept(checker.column(name).series, keep)
-           for name in ("title", "category", "description", "source", "url")},
+        **{name: _kept(frame, name, keep) for name in ("title", "category", "description", "source", "url")},
     })
     return typed.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems
