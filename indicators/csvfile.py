@@ -28,7 +28,8 @@ LINE_COLUMN = "_line"
 
 @dataclass
 class CsvTable:
-    """A parsed CSV file: cells as stripped text, a ``_line`` column, and the file's own layout."""
+    """A parsed CSV file: cells as text exactly as written (validation strips the spaces around
+    them), a ``_line`` column, and the file's own layout."""
 
     frame: pd.DataFrame
     header: list[str]
@@ -47,13 +48,18 @@ def _detect_delimiter(header_line: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _decode_problem(label: str, raw: bytes) -> Problem | None:
+def _binary_problem(label: str, raw: bytes) -> Problem | None:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _file_problem(label, "encoding", "is saved as UTF-16; save it as UTF-8 "
                              '(in Excel: Save As > "CSV UTF-8 (Comma delimited)")')
     if b"\x00" in raw:
         return _file_problem(label, "binary", "is a binary file, not CSV text; "
                              "export the sheet as CSV UTF-8 and save it under this name")
+    return None
+
+
+def _decode_problem(label: str, raw: bytes) -> Problem | None:
+    """Where the file stops being UTF-8, if it does (pyarrow's parse already proves a clean file)."""
     # decode in chunks: the check must not hold a second copy of a large file in memory
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(raw)
@@ -67,16 +73,6 @@ def _decode_problem(label: str, raw: bytes) -> Problem | None:
                                  "(the file is probably Windows-1252 or Latin-1); save it as UTF-8 "
                                  '(in Excel: Save As > "CSV UTF-8 (Comma delimited)")', line)
     return None
-
-
-def _has_edge_space(column) -> bool:
-    """Whether any cell starts or ends with white space (cheaper than a regex over every cell)."""
-    import pyarrow.compute as pc
-
-    for edge in (pc.utf8_slice_codeunits(column, 0, 1), pc.utf8_slice_codeunits(column, -1)):
-        if pc.any(pc.utf8_is_space(edge)).as_py():
-            return True
-    return False
 
 
 def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd.DataFrame | None:
@@ -105,15 +101,10 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd
     physical_lines = newlines + (0 if raw.endswith(b"\n") else 1)
     if invalid_rows or physical_lines != table.num_rows + 1:
         return None
-    import pyarrow.compute as pc
-
-    # spaces around cells are common in hand-edited files; trim in arrow (several times faster than
-    # pandas), and only the columns that need it, so that a clean file is not copied
     # wrap the arrow columns as pandas' str dtype without copying (to_pandas would convert them)
     text = pd.StringDtype("pyarrow", na_value=np.nan)
-    frame = pd.DataFrame({position: pd.arrays.ArrowStringArray(
-        pc.utf8_trim_whitespace(column) if _has_edge_space(column) else column, dtype=text)
-        for position, column in enumerate(table.columns)})
+    frame = pd.DataFrame({position: pd.arrays.ArrowStringArray(column, dtype=text)
+                          for position, column in enumerate(table.columns)})
     frame[LINE_COLUMN] = pd.RangeIndex(2, table.num_rows + 2)
     return frame
 
@@ -155,13 +146,17 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
         empty.problems.append(_file_problem(label, "empty", "is empty; it needs at least the header row: "
                                             + ",".join(required)))
         return empty
-    problem = _decode_problem(label, raw)
+    problem = _binary_problem(label, raw)
     if problem:
         empty.problems.append(problem)
         return empty
     start = len(UTF8_BOM) if raw.startswith(UTF8_BOM) else 0
     end_of_header = raw.find(b"\n", start)
-    first_line = raw[start:end_of_header if end_of_header >= 0 else len(raw)].decode("utf-8").rstrip("\r")
+    try:
+        first_line = raw[start:end_of_header if end_of_header >= 0 else len(raw)].decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        empty.problems.append(_decode_problem(label, raw))
+        return empty
     delimiter = _detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
     table = CsvTable(pd.DataFrame(), header, delimiter, sha256=empty.sha256)
@@ -182,10 +177,12 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
         return table
     frame = _parse_fast(raw, start, header, delimiter)
     if frame is None:
+        problem = _decode_problem(label, raw)
+        if problem:
+            table.problems.append(problem)
+            return table
         frame, row_problems = _parse_slow(raw[start:].decode("utf-8"), header, delimiter, label)
         table.problems.extend(row_problems)
-        for column in range(len(header)):
-            frame[column] = frame[column].str.strip()
     frame.columns = canonical + [LINE_COLUMN]
     table.frame = frame
     return table

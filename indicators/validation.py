@@ -35,10 +35,10 @@ class Column:
     """
 
     def __init__(self, series: pd.Series):
-        self.series = series
         codes, uniques = pd.factorize(series, use_na_sentinel=False)
         self.codes = codes.astype(np.int32) if len(uniques) < 2**31 else codes  # half the memory of int64
-        self.uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+        # spaces around cells are accepted: strip them once per distinct value, not once per row
+        self.uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str").str.strip()
 
     def rows(self, per_unique) -> np.ndarray:
         """Spread a per-distinct-value array back over the rows."""
@@ -189,10 +189,10 @@ def check_choice(checker: RowChecker, name: str, choices: tuple[str, ...], what:
 
 
 def _kept(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
-    """The kept rows of a free-text column (never factorized: notes are mostly distinct)."""
+    """The kept rows of a free-text column, stripped (never factorized: notes are mostly distinct)."""
     if name not in frame.columns:
         return pd.Series("", index=range(int(keep.sum())), dtype="str")
-    return frame[name][keep].reset_index(drop=True)
+    return frame[name][keep].reset_index(drop=True).str.strip()
 
 
 def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid_ids: set[str],
