@@ -189,3 +189,22 @@ def test_a_file_saved_elsewhere_meanwhile_is_not_overwritten_by_the_app(monkeypa
     app.button(key="set_disputed").click().run()
     assert path.read_bytes() == saved
     assert "changed on disk since it was read" in app.error[0].value
+
+
+def test_briefing_button_makes_an_html_download_of_the_view(monkeypatch):
+    app = run_app(monkeypatch)
+    app.selectbox(key="briefing_format").select("html")
+    app.button(key="make_briefing").click().run()
+    assert not app.exception and not app.error
+    name, payload, fmt = app.session_state["briefing"]
+    assert (name, fmt) == ("belarus-2022-briefing-2022-10-17.html", "html")
+    assert b"Status as of <b>2022-10-17</b>; changes since <b>2022-10-10</b>" in payload
+
+
+def test_chart_camera_button_names_the_png_and_doubles_its_scale():
+    from dashboard.pages import chart_config
+
+    loaded = load_watchlist(DEFAULT_WATCHLIST)
+    config = chart_config(loaded, "russian_troops_in_belarus", dt.date(2022, 10, 17))
+    assert config["toImageButtonOptions"] == {"format": "png", "scale": 2,
+                                              "filename": "belarus-2022-russian_troops_in_belarus-2022-10-17"}
