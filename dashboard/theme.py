@@ -12,9 +12,9 @@ LEVEL_COLOURS = {
     Level.ELEVATED: "#F0E442",  # yellow
     Level.HIGH: "#E69F00",      # orange
     Level.CRITICAL: "#D55E00",  # vermillion
-    Level.NO_DATA: "#9E9E9E",   # grey
+    Level.NO_DATA: "#8C8C8C",   # grey
 }
-STALE_COLOUR = "#9E9E9E"
+STALE_COLOUR = "#CFCFCF"  # light grey: data too old to count
 TEXT_ON_LEVEL = {
     Level.NORMAL: "#FFFFFF", Level.ELEVATED: "#1A1A1A", Level.HIGH: "#1A1A1A",
     Level.CRITICAL: "#FFFFFF", Level.NO_DATA: "#1A1A1A",

@@ -8,6 +8,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.theme import STALE_COLOUR
 from helpers import DEFAULT_WATCHLIST, REPO, indicator, write_watchlist
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
@@ -81,7 +82,7 @@ def test_stale_indicator_card_is_grey_with_a_badge(monkeypatch):
     # the last troop figure before September is NATO's 30,000 of 2022-02-03; stale after 45 days
     card = re.search(r'<div class="wf-card" data-indicator="russian_troops_in_belarus".*?</div></div>', html_of(app))
     assert "STALE: no report for 210 days" in card.group(0)
-    assert "border-left-color:#9E9E9E" in card.group(0)
+    assert f"border-left-color:{STALE_COLOUR}" in card.group(0)
     assert 'data-overall-level="normal"' in html_of(app) and "6 of 8 indicators current" in html_of(app)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from dashboard.figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure,
                                sparkline_html, threshold_bands)
-from dashboard.theme import LEVEL_COLOURS
+from dashboard.theme import LEVEL_COLOURS, STALE_COLOUR
 from helpers import DEFAULT_WATCHLIST
 from indicators.loader import load_watchlist
 from indicators.models import Indicator, Level
@@ -71,5 +71,5 @@ def test_index_and_state_timeline():
 def test_sparkline_merges_runs_and_greys_missing_days():
     html = sparkline_html(np.array([-2, -2, 0, 0, 0, 3]))
     assert html.count("<span") == 3
-    assert "flex-grow:2;height:6px;background:#9E9E9E" in html
+    assert f"flex-grow:2;height:6px;background:{STALE_COLOUR}" in html
     assert f"flex-grow:1;height:24px;background:{LEVEL_COLOURS[Level.CRITICAL]}" in html
