@@ -5,6 +5,7 @@ Colours follow the Okabe-Ito colour-blind-safe set and always come with a text l
 
 from __future__ import annotations
 
+from indicators.evaluate import SCORE_LEVELS  # noqa: F401 - score -> level, shared with the library
 from indicators.models import Level
 
 LEVEL_COLOURS = {
@@ -23,7 +24,6 @@ LEVEL_WORDS = {
     Level.NORMAL: "NORMAL", Level.ELEVATED: "ELEVATED", Level.HIGH: "HIGH",
     Level.CRITICAL: "CRITICAL", Level.NO_DATA: "NO DATA",
 }
-SCORE_LEVELS = {0: Level.NORMAL, 1: Level.ELEVATED, 2: Level.HIGH, 3: Level.CRITICAL, -1: Level.NO_DATA}
 INK = "#1A1A1A"
 MUTED = "#555555"
 FONT_FAMILY = "Inter, 'Helvetica Neue', Arial, sans-serif"

@@ -42,7 +42,8 @@ def _file_problem(label: str, code: str, message: str, line: int | None = None) 
     return Problem(label, line, "file", code, message)
 
 
-def _detect_delimiter(header_line: str) -> str:
+def detect_delimiter(header_line: str) -> str:
+    """Comma, unless the header line holds more semicolons or tabs (Excel's Dutch and German default)."""
     counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t")}
     best = max(counts, key=lambda delimiter: counts[delimiter])
     return best if counts[best] > counts[","] else ","
@@ -157,7 +158,7 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
     except UnicodeDecodeError:
         empty.problems.append(_decode_problem(label, raw))
         return empty
-    delimiter = _detect_delimiter(first_line)
+    delimiter = detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
     table = CsvTable(pd.DataFrame(), header, delimiter, sha256=empty.sha256)
     canonical = []

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from .csvfile import LINE_COLUMN, UTF8_BOM, _detect_delimiter
+from .csvfile import LINE_COLUMN, UTF8_BOM, detect_delimiter
 from .definitions import load_definitions
 from .problems import Problem
 from .snapshot import FileSnapshot
@@ -70,7 +70,7 @@ def read_layout(data: bytes, default_columns: tuple[str, ...]) -> Layout:
     first_line = text.split("\n", 1)[0]
     newline = "\r\n" if first_line.endswith("\r") else "\n"
     first_line = first_line.rstrip("\r")
-    delimiter = _detect_delimiter(first_line)
+    delimiter = detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
     return Layout(bom, newline, delimiter, header, body.endswith(b"\n"))
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.export import CHROMIUM_ARGS
+
 CHROMIUM = os.environ.get("WATCHFLOOR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def require_chromium() -> str:
