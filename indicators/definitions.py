@@ -12,7 +12,13 @@ from .models import Indicator, Watchlist
 from .problems import Problem
 
 WATCHLIST_FILE = "watchlist.yaml"
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same results, faster
+class YAML_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present: faster
+    """Safe loading that leaves dates as text, so that a bad date gets our message, not a crash."""
+
+
+YAML_LOADER.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in YAML_LOADER.yaml_implicit_resolvers.items()}
 HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of")
 
 
@@ -62,6 +68,10 @@ def _describe_pydantic_error(error: dict) -> str:
         return f'"{value}" is not a valid id; use lower-case letters, digits and _, starting with a letter'
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         shown = f'"{value}"' if isinstance(value, str) else f"{value:g}"
+        if error["type"] == "string_type":
+            return f"{shown} is not text; put it in quotes"
+        if message.startswith("is "):
+            return f"{shown} {message}"
         return f"{shown} is not valid: {message[0].lower() + message[1:]}"
     return message[0].lower() + message[1:] if message else "is not valid"
 

@@ -116,7 +116,7 @@ class Watchlist(BaseModel):
             try:
                 return dt.date.fromisoformat(value)
             except ValueError:
-                raise ValueError(f'"{value}" is not a date; use YYYY-MM-DD') from None
+                raise ValueError("is not a date; use YYYY-MM-DD, e.g. 2022-10-17") from None
         return value
 
     def indicator(self, indicator_id: str) -> Indicator:

@@ -138,7 +138,11 @@ def test_cli_does_not_import_streamlit_or_plotly():
 
 @pytest.mark.parametrize("content", [b"", b"\x00\x01\x02", b"date\n", "d\u00e9j\u00e0".encode("latin-1"),
                                      b'"unclosed,quote\n1,2', b"date,indicator,value\n" + b"2022-10-10,x,1\n" * 3,
-                                     b"- just\n- a list\n", b"title: T\nindicators: 5\n"])
+                                     b"- just\n- a list\n", b"title: T\nindicators: 5\n",
+                                     b"title: {a: 1}\nas_of: [1, 2]\nindicators:\n  - id: x\n    name: X\n"
+                                     b"    category: C\n    thresholds: {elevated: abc}\n    levels: {a: b}\n"
+                                     b"    window_days: 1.5\n    aggregate: sum\n",
+                                     b"title: T\nas_of: 2022-02-30\nindicators:\n  - 7\n  - null\n"])
 @pytest.mark.parametrize("target", ["observations.csv", "watchlist.yaml", "events.csv"])
 def test_no_input_makes_the_cli_print_a_traceback(tmp_path, content, target, capsys, monkeypatch):
     folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,25,,,,,,,\n")

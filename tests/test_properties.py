@@ -98,3 +98,48 @@ def test_daily_levels_and_index_agree_with_evaluating_each_day(row_tuples):
         else:
             assert round(float(got), 1) == overall.index
             assert index["current"].iloc[offset] == overall.current
+
+
+cells = st.sampled_from(["2022-10-16", "troops", "5", "", " x ", "9,000", "retracted", "B", "7", "2099-01-01",
+                         ";", "é", "abc", "2022-13-01"])
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.lists(st.lists(cells, max_size=6), max_size=8))
+def test_every_row_is_either_loaded_or_reported(tmp_path_factory, rows):
+    """Never a silently dropped row: each non-blank line is a valid observation or has a problem."""
+    from helpers import FIXED_TODAY, indicator, write_watchlist
+    from indicators.loader import load_watchlist
+
+    folder = write_watchlist(tmp_path_factory.mktemp("w"), [indicator()])
+    lines = [",".join(row) for row in rows]
+    (folder / "observations.csv").write_text("date,indicator,value,status\n" + "\n".join(lines) + "\n",
+                                             encoding="utf-8")
+    loaded = load_watchlist(folder, today=FIXED_TODAY)
+    expected = {number for number, line in enumerate(lines, start=2) if line.strip()}
+    reported = {p.line for p in loaded.problems if p.file == "observations.csv"}
+    assert expected == set(loaded.observations["line"]) | (reported & expected)
+    assert not set(loaded.observations["line"]) & reported
+
+
+yaml_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=5),
+                        st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                             max_size=2))
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.dictionaries(st.sampled_from(["id", "name", "category", "thresholds", "aggregate", "window_days",
+                                        "direction", "levels", "weight", "stale_after_days", "unit"]),
+                       yaml_values, max_size=8))
+def test_any_indicator_definition_loads_without_raising(tmp_path_factory, definition):
+    import yaml
+
+    from helpers import FIXED_TODAY
+    from indicators.loader import load_watchlist
+
+    folder = tmp_path_factory.mktemp("w")
+    (folder / "watchlist.yaml").write_text(yaml.safe_dump({"title": "T", "indicators": [definition]}))
+    (folder / "observations.csv").write_text("date,indicator,value\n2022-10-16,troops,5\n")
+    loaded = load_watchlist(folder, today=FIXED_TODAY)
+    valid = loaded.watchlist is not None and loaded.watchlist.indicators
+    assert valid or any(p.file == "watchlist.yaml" for p in loaded.problems)
