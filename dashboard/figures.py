@@ -104,6 +104,9 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
                          legend=dict(orientation="h", y=-0.15),
                          xaxis=dict(range=[pd.Timestamp(start), pd.Timestamp(end)], tickformat="%Y-%m-%d"),
                          yaxis=dict(title=_text(indicator.unit), showgrid=True, gridcolor="#EEEEEE"))
+    if indicator.levels:  # an ordinal scale reads by its labels
+        scale = sorted(indicator.levels)
+        figure.update_yaxes(tickvals=scale, ticktext=[_text(indicator.levels[k]) for k in scale], automargin=True)
     return figure
 
 

@@ -73,3 +73,11 @@ def test_sparkline_merges_runs_and_greys_missing_days():
     assert html.count("<span") == 3
     assert f"flex-grow:2;height:6px;background:{STALE_COLOUR}" in html
     assert f"flex-grow:1;height:24px;background:{LEVEL_COLOURS[Level.CRITICAL]}" in html
+
+
+def test_an_ordinal_scale_is_labelled_on_its_axis():
+    threat = LOADED.watchlist.indicator("belarus_threat_level")
+    rows = LOADED.observations[LOADED.observations["indicator"] == threat.id]
+    figure = build_timeline_figure(threat, rows, LOADED.events.iloc[0:0], START, END, AS_OF)
+    assert list(figure.layout.yaxis.ticktext) == ["normal regime", "heightened terrorist threat",
+                                                  "counter-terrorist operation", "martial law"]
