@@ -47,8 +47,9 @@ def band_shapes(bands) -> tuple[list[dict], list[dict]]:
     for level, lo, hi in bands:
         shapes.append(dict(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=lo, y1=hi, layer="below",
                            fillcolor=LEVEL_COLOURS[level], opacity=0.18, line=dict(width=0)))
-        annotations.append(dict(xref="paper", x=0.005, yref="y", y=hi, text=LEVEL_WORDS[level], showarrow=False,
-                                xanchor="left", yanchor="top", font=dict(size=11, color=INK)))
+        # the word sits in the middle of its band, so that thin bands do not push it into the next one
+        annotations.append(dict(xref="paper", x=0.005, yref="y", y=(lo + hi) / 2, text=LEVEL_WORDS[level],
+                                showarrow=False, xanchor="left", yanchor="middle", font=dict(size=11, color=INK)))
     return shapes, annotations
 
 
