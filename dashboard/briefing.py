@@ -17,12 +17,13 @@ from indicators.evaluate import evaluate_statuses, overall_status, prepare_array
 from indicators.loader import LoadedWatchlist, watchlist_fingerprint
 from indicators.timeseries import indicator_values_over_time, level_scores_over_time
 
-from .figures import build_timeline_figure, sparkline_html
-from .render import CSS, card_groups, changes_list, marking_banner, overall_panel, status_card
+from .figures import build_timeline_figure, recent_scores
+from .render import CSS, changes_list, marking_banner, overall_panel, status_cards
 
 SIZES = {"slide": (1920, 1080), "a4": (1000, 1414)}  # a4: portrait proportions, printed at 72%
 CHART_SIZES = {"slide": (610, 185), "a4": (940, 260)}
 MAX_CHARTS_DEFAULT = 6
+STRIP_DAYS = 90
 
 BRIEFING_CSS = """
 <style>
@@ -105,14 +106,10 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
     names = {indicator.id: indicator.name for indicator in watchlist.indicators}
     first = loaded.observations["date"].min().date() if len(loaded.observations) else options.as_of
     start = min(first, options.as_of)
-    scores = level_scores_over_time(watchlist, loaded.observations, start, options.as_of)
-    window = scores.iloc[-90:]
-    previous = {s.indicator.id: s for s in before}
-    cards: dict[str, list[str]] = {}
-    for status in statuses:
-        spark = sparkline_html(window[status.indicator.id].to_numpy())
-        cards.setdefault(status.indicator.category, []).append(
-            status_card(status, previous[status.indicator.id], options.since, spark))
+    # only the days the cards' level strips show (the rules still see every earlier row)
+    strip_start = max(start, options.as_of - dt.timedelta(days=STRIP_DAYS - 1))
+    scores = level_scores_over_time(watchlist, loaded.observations, strip_start, options.as_of)
+    cards = status_cards(statuses, before, options.since, recent_scores(scores, options.as_of, STRIP_DAYS))
     new_rows = observations_between(loaded.observations, options.since, options.as_of)
     changes = changes_list(level_changes(before, statuses), new_rows,
                            events_between(loaded.events, options.since, options.as_of), names,
@@ -146,7 +143,7 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         f'<div class="wf-muted">Status as of <b>{options.as_of.isoformat()}</b>; changes since '
         f"<b>{options.since.isoformat()}</b></div></div>",
         overall_panel(overall, names, options.as_of),
-        '<div class="wf-main"><div>', card_groups(cards), "</div>",
+        '<div class="wf-main"><div>', cards, "</div>",
         f'<div class="wf-side"><b>What changed since {options.since.isoformat()}</b>{changes}</div></div>',
         f'<div class="wf-charts">{"".join(charts)}</div>',
         '<div class="wf-footer"><b>Sources cited</b> (Admiralty grade)'

@@ -74,10 +74,3 @@ def history(folder: Path, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     last = loaded.observations["date"].max() if len(loaded.observations) else pd.Timestamp(end)
     horizon = max(end, last.date(), loaded.default_as_of())
     return _history(str(folder), files_signature(folder), dt.date.today(), horizon)
-
-
-def recent_scores(scores: pd.DataFrame, as_of: dt.date, days: int = 90) -> dict[str, np.ndarray]:
-    """{indicator id: level scores of the ``days`` days up to ``as_of``}, for the cards' sparklines."""
-    window = scores.loc[pd.Timestamp(as_of - dt.timedelta(days=days - 1)):pd.Timestamp(as_of)]
-    matrix = window.to_numpy()
-    return {column: matrix[:, position] for position, column in enumerate(window.columns)}

@@ -177,6 +177,13 @@ def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str]) -> 
     return figure
 
 
+def recent_scores(scores: pd.DataFrame, as_of: dt.date, days: int = 90) -> dict[str, np.ndarray]:
+    """{indicator id: level scores of the ``days`` days up to ``as_of``}, for the cards' level strips."""
+    window = scores.loc[pd.Timestamp(as_of - dt.timedelta(days=days - 1)):pd.Timestamp(as_of)]
+    matrix = window.to_numpy()
+    return {column: matrix[:, position] for position, column in enumerate(window.columns)}
+
+
 def sparkline_html(scores: np.ndarray, height: int = 26) -> str:
     """A small bar strip of level scores over time; grey where nothing was current.
 

@@ -16,8 +16,8 @@ from indicators.report import csv_download
 from indicators.timeseries import indicator_values_over_time
 
 from . import data, forms
-from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, sparkline_html)
-from .render import card_groups, changes_list, overall_panel, status_card
+from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, recent_scores)
+from .render import changes_list, overall_panel, status_cards
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
 
@@ -70,14 +70,7 @@ def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compa
     names = indicator_names(loaded)
     scores, _ = data.history(folder, max(as_of, compare))
     st.html(overall_panel(overall, names, as_of))
-    previous = {status.indicator.id: status for status in before}
-    cards: dict[str, list[str]] = {}
-    recent = data.recent_scores(scores, as_of)
-    for status in statuses:
-        spark = sparkline_html(recent[status.indicator.id])
-        cards.setdefault(status.indicator.category, []).append(
-            status_card(status, previous.get(status.indicator.id), compare, spark))
-    st.html(card_groups(cards))
+    st.html(status_cards(statuses, before, compare, recent_scores(scores, as_of)))
     st.markdown(f"**What changed** between {compare.isoformat()} and {as_of.isoformat()}")
     changes = level_changes(before, statuses) if compare < as_of else level_changes(statuses, before)
     lo, hi = min(compare, as_of), max(compare, as_of)

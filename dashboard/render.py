@@ -10,6 +10,7 @@ from indicators.evaluate import IndicatorStatus, OverallStatus
 from indicators.models import Level
 from indicators.report import format_value
 
+from .figures import sparkline_html
 from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, STALE_COLOUR, TEXT_ON_LEVEL
 
 MAX_NEW_REPORTS = 5
@@ -119,6 +120,21 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
     parts.append(sparkline)
     parts.append("</div>")
     return "".join(parts)
+
+
+def status_cards(statuses, before, since: dt.date, recent: dict) -> str:
+    """Every indicator's card, grouped by category, with its change since ``since`` and level strip.
+
+    ``before`` are the statuses on ``since`` (same order); ``recent`` maps an indicator id to its
+    recent daily level scores (``figures.recent_scores``).
+    """
+    previous = {status.indicator.id: status for status in before}
+    cards: dict[str, list[str]] = {}
+    for status in statuses:
+        spark = sparkline_html(recent[status.indicator.id])
+        cards.setdefault(status.indicator.category, []).append(
+            status_card(status, previous.get(status.indicator.id), since, spark))
+    return card_groups(cards)
 
 
 def card_groups(cards_by_category: dict[str, list[str]]) -> str:

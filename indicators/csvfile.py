@@ -134,12 +134,12 @@ def _parse_slow(text: str, header: list[str], delimiter: str, label: str) -> tup
     return frame, problems
 
 
-def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tuple[str, ...]) -> CsvTable | None:
-    """Read ``path`` as a CSV table, or return None with problems in ``problems_out``.
+def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tuple[str, ...]) -> CsvTable:
+    """Read ``path`` as a CSV table; never raises for bad content.
 
     Columns are renamed to their canonical lower-case names when they match ``known`` ignoring case
-    and surrounding spaces; other columns keep their names. Returns a table whose ``problems`` say
-    why it could not be read (then ``frame`` is empty) or which records were malformed.
+    and surrounding spaces; other columns keep their names. The table's ``problems`` say why it could
+    not be read (then ``frame`` has no columns) or which records were malformed.
     """
     raw = path.read_bytes()
     empty = CsvTable(pd.DataFrame(), [], ",", sha256=hashlib.sha256(raw).hexdigest())

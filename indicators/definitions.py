@@ -111,8 +111,13 @@ def load_definitions(folder: Path) -> Definitions:
         return Definitions(None, [Problem(WATCHLIST_FILE, line, "file", "encoding",
                                           f"byte 0x{raw[error.start]:02x} is not UTF-8; save the file as UTF-8")])
     try:
-        node = yaml.compose(text, Loader=YAML_LOADER)
-        data = yaml.load(text, Loader=YAML_LOADER)
+        # one parse: the node tree gives line numbers, the same tree gives the data
+        loader = YAML_LOADER(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError:
         error = _pure_python_yaml_error(text)
         mark = getattr(error, "problem_mark", None)

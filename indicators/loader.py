@@ -109,28 +109,30 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
     observations, events = empty_observations(), empty_events()
     total_observations = total_events = 0
     snapshots: dict[str, FileSnapshot] = {}
-    observations_path = folder / OBSERVATIONS_FILE
-    if not observations_path.is_file():
+
+    def read(name: str, required: tuple[str, ...], columns: tuple[str, ...], check):
+        """(typed rows or None, number of rows) of one CSV file; its problems and snapshot recorded."""
+        path = folder / name
+        table = read_csv_table(path, name, required, columns)
+        snapshots[name] = FileSnapshot(path.stat().st_size, 0, table.sha256)
+        problems.extend(table.problems)
+        if not len(table.frame.columns):
+            return None, 0
+        typed, row_problems = check(table.frame)
+        problems.extend(row_problems)
+        return typed, len(table.frame)
+
+    if not (folder / OBSERVATIONS_FILE).is_file():
         problems.append(Problem(OBSERVATIONS_FILE, None, "file", "missing_file",
                                 f"{OBSERVATIONS_FILE} is missing; create it with the header line: "
                                 + ",".join(OBSERVATION_COLUMNS)))
     else:
-        table = read_csv_table(observations_path, OBSERVATIONS_FILE, OBSERVATION_REQUIRED, OBSERVATION_COLUMNS)
-        snapshots[OBSERVATIONS_FILE] = FileSnapshot(observations_path.stat().st_size, 0, table.sha256)
-        problems.extend(table.problems)
-        if len(table.frame.columns):
-            total_observations = len(table.frame)
-            observations, row_problems = check_observations(table.frame, definitions.watchlist,
-                                                            definitions.invalid_indicator_ids, today)
-            problems.extend(row_problems)
-    events_path = folder / EVENTS_FILE
-    if events_path.is_file():
-        table = read_csv_table(events_path, EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS)
-        snapshots[EVENTS_FILE] = FileSnapshot(events_path.stat().st_size, 0, table.sha256)
-        problems.extend(table.problems)
-        if len(table.frame.columns):
-            total_events = len(table.frame)
-            events, row_problems = check_events(table.frame)
-            problems.extend(row_problems)
+        typed, total_observations = read(OBSERVATIONS_FILE, OBSERVATION_REQUIRED, OBSERVATION_COLUMNS,
+                                         lambda frame: check_observations(frame, definitions.watchlist,
+                                                                          definitions.invalid_indicator_ids, today))
+        observations = observations if typed is None else typed
+    if (folder / EVENTS_FILE).is_file():
+        typed, total_events = read(EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS, check_events)
+        events = events if typed is None else typed
     return LoadedWatchlist(folder, definitions.watchlist, observations, events, sort_problems(problems),
                            total_observations, total_events, snapshots)

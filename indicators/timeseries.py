@@ -77,27 +77,33 @@ def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndar
     return rolled
 
 
+def _daily_values(indicator: Indicator, days, visible, values, grid) -> tuple[np.ndarray, np.ndarray]:
+    """(value, date of the newest counting row) on each grid day, by the indicator's aggregate."""
+    if indicator.aggregate == "latest":
+        return _latest_values(days, visible, values, indicator.direction, grid)
+    return _window_values(indicator, days, visible, values, grid), _newest_dates(days, visible, grid)
+
+
+def _counting_arrays(observations: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows that count (not disputed or retracted) with their date, reported date and value arrays."""
+    counting = observations[~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()]
+    return (counting, to_day_numbers(counting["date"].to_numpy()), to_day_numbers(counting["reported"].to_numpy()),
+            counting["value"].to_numpy(dtype=float))
+
+
 def level_scores_over_time(watchlist: Watchlist, observations: pd.DataFrame,
                            start: dt.date, end: dt.date) -> pd.DataFrame:
     """Frame indexed by day, one column per indicator id, holding the level score that day:
     -1 no data, 0 normal, 1 elevated, 2 high, 3 critical; stale days are -2."""
     grid = np.arange(day_number(start), day_number(end) + 1)
-    counting = observations[~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()]
-    days_all = to_day_numbers(counting["date"].to_numpy())
-    visible_all = to_day_numbers(counting["reported"].to_numpy())
-    values_all = counting["value"].to_numpy(dtype=float)
+    counting, days_all, visible_all, values_all = _counting_arrays(observations)
     codes = indicator_codes(watchlist, counting["indicator"])
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
     columns = {}
     for position, indicator in enumerate(watchlist.indicators):
         rows = order[bounds[position]:bounds[position + 1]]
-        days, visible, values = days_all[rows], visible_all[rows], values_all[rows]
-        if indicator.aggregate == "latest":
-            value, newest = _latest_values(days, visible, values, indicator.direction, grid)
-        else:
-            value = _window_values(indicator, days, visible, values, grid)
-            newest = _newest_dates(days, visible, grid)
+        value, newest = _daily_values(indicator, days_all[rows], visible_all[rows], values_all[rows], grid)
         scores = level_scores_for_values(indicator, value)
         if indicator.stale_after_days is not None:
             scores = np.where(grid - newest > indicator.stale_after_days, -2, scores)
@@ -122,13 +128,7 @@ def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame,
                                end: dt.date) -> pd.Series:
     """Daily value of one indicator (the latest value, or the windowed aggregate), NaN without data."""
     grid = np.arange(day_number(start), day_number(end) + 1)
-    rows = observations[(observations["indicator"] == indicator.id).to_numpy()
-                        & ~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()]
-    days = to_day_numbers(rows["date"].to_numpy())
-    visible = to_day_numbers(rows["reported"].to_numpy())
-    values = rows["value"].to_numpy(dtype=float)
-    if indicator.aggregate == "latest":
-        value, _ = _latest_values(days, visible, values, indicator.direction, grid)
-    else:
-        value = _window_values(indicator, days, visible, values, grid)
+    counting, days, visible, values = _counting_arrays(observations)
+    mine = (counting["indicator"] == indicator.id).to_numpy()
+    value, _ = _daily_values(indicator, days[mine], visible[mine], values[mine], grid)
     return pd.Series(value, index=pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date"), name=indicator.id)
