@@ -11,31 +11,42 @@ from indicators.loader import load_watchlist
 pytestmark = pytest.mark.browser
 
 
+def wait_for_text(page, texts: list[str], timeout_ms: int = 60000) -> str:
+    """Wait until the main area shows every text (the app renders in steps); returns the area's text."""
+    page.wait_for_function("texts => { const main = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return main && texts.every(t => main.innerText.includes(t)); }",
+                           arg=texts, timeout=timeout_ms)
+    return page.inner_text("[data-testid='stMain']")
+
+
 def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
     require_chromium()
     loaded = load_watchlist(DEFAULT_WATCHLIST)
     names = [indicator.name for indicator in loaded.watchlist.indicators]
     with served_dashboard(DEFAULT_WATCHLIST) as url, chromium_page() as page:
-        page.goto(url)
-        wait_for_app(page)
-        page.wait_for_function(f"() => document.querySelectorAll('.wf-card').length === {len(names)}",
-                               timeout=60000)
-        text = page.inner_text("[data-testid='stMain']")
-        for name in names:
-            assert name in text
-        assert "UNCLASSIFIED // OPEN SOURCE" in text
-        assert "8 of 8 indicators current" in text
-        assert "Traceback" not in text
-        # nothing of Streamlit's developer chrome in a screenshot
-        assert not page.locator("[data-testid='stAppDeployButton']").is_visible()
-        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
-        assert (tmp_path / "overview.png").stat().st_size > 20000
+        try:
+            page.goto(url)
+            wait_for_app(page)
+            page.wait_for_function(f"() => document.querySelectorAll('.wf-card').length === {len(names)}",
+                                   timeout=60000)
+            text = wait_for_text(page, names + ["UNCLASSIFIED // OPEN SOURCE", "8 of 8 indicators current"])
+            assert "Traceback" not in text
+            # nothing of Streamlit's developer chrome in a screenshot
+            assert not page.locator("[data-testid='stAppDeployButton']").is_visible()
+            page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+            assert (tmp_path / "overview.png").stat().st_size > 20000
 
-        page.set_viewport_size({"width": 1600, "height": 3200})  # every chart on screen at once
-        page.goto(f"{url}/?page=timelines&as_of=2022-10-17")
-        wait_for_app(page)
-        raised = 6  # indicators above normal on 2022-10-17, charted by default
-        page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {2 + raised}",
-                               timeout=60000)
-        assert page.locator(".js-plotly-plot .scatterlayer .trace").count() > 0
-        page.screenshot(path=str(tmp_path / "timelines.png"), full_page=True)
+            page.set_viewport_size({"width": 1600, "height": 3200})  # every chart on screen at once
+            page.goto(f"{url}/?page=timelines&as_of=2022-10-17")
+            wait_for_app(page)
+            raised = 6  # indicators above normal on 2022-10-17, charted by default
+            page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {2 + raised}",
+                                   timeout=60000)
+            assert page.locator(".js-plotly-plot .scatterlayer .trace").count() > 0
+            page.screenshot(path=str(tmp_path / "timelines.png"), full_page=True)
+        except Exception as error:
+            # leave the evidence: what the browser showed when the check failed
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            shown = page.inner_text("body")[:2000]
+            raise AssertionError(f"{error}\n-- page text --\n{shown}\n-- screenshot: {tmp_path / 'failure.png'}") \
+                from error
