@@ -41,6 +41,10 @@ def init_view_from_url(watchlists: dict[str, Path]) -> None:
     for key in ("as_of", "compare"):
         if parse_date(params.get(key)):
             st.session_state[key] = parse_date(params[key])
+    if "compare" in st.session_state:  # a comparison date in a link is the user's choice
+        st.session_state["_compare_pinned"] = True
+    if params.get("later") == "1":
+        st.session_state["show_later"] = True
     if params.get("indicator"):
         st.session_state["indicator"] = params["indicator"]
     st.session_state["_view_loaded"] = True
@@ -50,6 +54,33 @@ def write_view_to_url(view: dict) -> None:
     wanted = {key: str(value) for key, value in view.items() if value not in (None, "")}
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)
+
+
+COMPARE_DAYS = 7
+
+
+def follow_as_of() -> None:
+    """The as-of date moved: the comparison date follows (as-of minus 7 days) unless the user set it,
+    and never stays after the as-of date."""
+    as_of, compare = st.session_state["as_of"], st.session_state.get("compare")
+    if not st.session_state.get("_compare_pinned") or (compare and compare > as_of):
+        if compare and compare > as_of and st.session_state.get("_compare_pinned"):
+            st.session_state["_date_message"] = (f"Compare with {compare.isoformat()} was after the new as-of date; "
+                                                 f"it moved to {(as_of - dt.timedelta(days=COMPARE_DAYS)).isoformat()}.")
+        st.session_state["compare"] = as_of - dt.timedelta(days=COMPARE_DAYS)
+        st.session_state["_compare_pinned"] = False
+
+
+def check_compare() -> None:
+    """The user set the comparison date: keep it from now on, unless it lies after the as-of date."""
+    as_of, compare = st.session_state["as_of"], st.session_state["compare"]
+    if compare > as_of:
+        st.session_state["_date_message"] = (f"Compare with {compare.isoformat()} is after the as-of date "
+                                             f"{as_of.isoformat()}; pick a date on or before it.")
+        st.session_state["compare"] = st.session_state.get("_compare_previous",
+                                                           as_of - dt.timedelta(days=COMPARE_DAYS))
+        return
+    st.session_state["_compare_pinned"] = True
 
 
 def show_marking(marking: str) -> None:
@@ -81,30 +112,47 @@ def main() -> None:
         return
     default_as_of = loaded.default_as_of()
     st.session_state.setdefault("as_of", default_as_of)
+    st.session_state.setdefault("compare", st.session_state["as_of"] - dt.timedelta(days=COMPARE_DAYS))
+    refused = st.session_state["compare"] > st.session_state["as_of"]
+    if refused:  # from a link: refuse it, say so, and compare with the week before
+        st.session_state["_date_message"] = (f"Compare with {st.session_state['compare'].isoformat()} is after the "
+                                             f"as-of date {st.session_state['as_of'].isoformat()}; comparing with "
+                                             "the week before instead.")
+        st.session_state["compare"] = st.session_state["as_of"] - dt.timedelta(days=COMPARE_DAYS)
+        st.session_state["_compare_pinned"] = False
     with st.sidebar:
-        as_of = st.date_input("As of", key="as_of", format="YYYY-MM-DD")
-        st.session_state.setdefault("compare", as_of - dt.timedelta(days=7))
-        compare = st.date_input("Compare with", key="compare", format="YYYY-MM-DD")
+        as_of = st.date_input("As of", key="as_of", format="YYYY-MM-DD", on_change=follow_as_of)
+        st.session_state["_compare_previous"] = st.session_state["compare"]
+        compare = st.date_input("Compare with", key="compare", format="YYYY-MM-DD", on_change=check_compare,
+                                help="Follows the as-of date (7 days before it) until you set it.")
+        show_later = st.toggle("Show what came later", key="show_later",
+                               help="Rows and events dated or reported after the as-of date: hidden by default, "
+                                    "so that every page shows the world as it was known on that date.")
         st.caption(f"Folder: {folder}")
+    date_message = st.session_state.pop("_date_message", None)
+    if date_message:
+        st.error(date_message)
     marking = loaded.watchlist.marking
     show_marking(marking)
     subtitle = " · ".join(part for part in (loaded.watchlist.theatre, f"as of {as_of.isoformat()}") if part)
     st.html(f'<div class="wf-title">{escape(loaded.watchlist.title)}</div>'
             f'<div class="wf-muted">{escape(subtitle)}</div>')
     forms.show_last_write()
+    forms.clear_submitted_form()
     if loaded.problems:
         st.warning(f"{len(loaded.problems)} problem(s) in this watchlist's files: rows with problems are left out. "
                    "See the Data quality page.", icon="⚠️")
     view = {"watchlist": name if len(watchlists) > 1 else None, "page": page, "as_of": as_of.isoformat(),
-            "compare": compare.isoformat()}
+            "compare": compare.isoformat() if st.session_state.get("_compare_pinned") else None,
+            "later": "1" if show_later else None}
     if page == "overview":
         pages.render_overview(folder, loaded, as_of, compare)
     elif page == "timelines":
-        pages.render_timelines(folder, loaded, as_of)
+        pages.render_timelines(folder, loaded, as_of, show_later)
     elif page == "indicator":
-        view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of)
+        view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of, show_later)
     elif page == "events":
-        pages.render_events(loaded)
+        pages.render_events(loaded, as_of, show_later)
     elif page == "update":
         pages.render_update(folder, loaded)
     else:

@@ -12,7 +12,8 @@ from html import escape
 
 import pandas as pd
 
-from indicators.changes import events_between, level_changes, observations_between
+from indicators.changes import (events_between, known_events, known_observations, level_changes,
+                                observations_between)
 from indicators.evaluate import evaluate_statuses, overall_status, prepare_arrays
 from indicators.loader import LoadedWatchlist, watchlist_fingerprint
 from indicators.timeseries import indicator_values_over_time, level_scores_over_time
@@ -21,9 +22,10 @@ from .figures import build_timeline_figure, recent_scores
 from .render import CSS, changes_list, marking_banner, overall_panel, status_cards
 
 SIZES = {"slide": (1920, 1080), "a4": (1000, 1414)}  # a4: portrait proportions, printed at 72%
-CHART_SIZES = {"slide": (610, 185), "a4": (940, 260)}
+CHART_SIZES = {"slide": (610, 176), "a4": (940, 260)}
 MAX_CHARTS_DEFAULT = 6
 STRIP_DAYS = 90
+CHART_DAYS = 90  # charts show the last 90 days (or from --since, when earlier): the week that matters reads
 
 BRIEFING_CSS = """
 <style>
@@ -61,12 +63,19 @@ class BriefingOptions:
     indicator_ids: tuple[str, ...] = ()  # charted indicators; empty: those at elevated or above
     size: str = "slide"
     made_at: dt.datetime | None = None
+    page_bands: bool = False  # PDF: Chromium prints the marking on every page, so the page omits its banners
+
+    @property
+    def chart_start(self) -> dt.date:
+        return min(self.since, self.as_of - dt.timedelta(days=CHART_DAYS - 1))
 
 
 def default_options(loaded: LoadedWatchlist, as_of: dt.date | None = None, since: dt.date | None = None,
-                    indicator_ids=(), size: str = "slide", made_at: dt.datetime | None = None) -> BriefingOptions:
+                    indicator_ids=(), size: str = "slide", made_at: dt.datetime | None = None,
+                    page_bands: bool = False) -> BriefingOptions:
     as_of = as_of or loaded.default_as_of()
-    return BriefingOptions(as_of, since or as_of - dt.timedelta(days=7), tuple(indicator_ids), size, made_at)
+    return BriefingOptions(as_of, since or as_of - dt.timedelta(days=7), tuple(indicator_ids), size, made_at,
+                           page_bands)
 
 
 def _sources_cited(statuses, new_rows: pd.DataFrame) -> list[str]:
@@ -103,35 +112,34 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
     statuses = evaluate_statuses(watchlist, loaded.observations, options.as_of, arrays)
     before = evaluate_statuses(watchlist, loaded.observations, options.since, arrays)
     overall = overall_status(statuses)
-    names = {indicator.id: indicator.name for indicator in watchlist.indicators}
-    first = loaded.observations["date"].min().date() if len(loaded.observations) else options.as_of
-    start = min(first, options.as_of)
+    indicators = {indicator.id: indicator for indicator in watchlist.indicators}
     # only the days the cards' level strips show (the rules still see every earlier row)
-    strip_start = max(start, options.as_of - dt.timedelta(days=STRIP_DAYS - 1))
+    strip_start = options.as_of - dt.timedelta(days=STRIP_DAYS - 1)
     scores = level_scores_over_time(watchlist, loaded.observations, strip_start, options.as_of)
     cards = status_cards(statuses, before, options.since, recent_scores(scores, options.as_of, STRIP_DAYS))
     new_rows = observations_between(loaded.observations, options.since, options.as_of)
     changes = changes_list(level_changes(before, statuses), new_rows,
-                           events_between(loaded.events, options.since, options.as_of), names,
+                           events_between(loaded.events, options.since, options.as_of), indicators,
                            max_reports=3 if options.size == "slide" else 12)
     width, height = CHART_SIZES[options.size]
-    chart_start = max(start, options.as_of - dt.timedelta(days=365))
+    chart_start = options.chart_start
+    known = known_observations(loaded.observations, options.as_of)
+    events = known_events(loaded.events, options.as_of)
     charts = []
     for status in charted_indicators(statuses, options.indicator_ids):
         indicator = status.indicator
-        rows = loaded.observations[loaded.observations["indicator"] == indicator.id]
-        aggregate = None if indicator.aggregate == "latest" else indicator_values_over_time(
-            indicator, loaded.observations, chart_start, options.as_of)
-        figure = build_timeline_figure(indicator, rows, loaded.events, chart_start, options.as_of, options.as_of,
-                                       aggregate)
-        figure.update_layout(width=width, height=height, margin=dict(l=55, r=10, t=32, b=26),
+        rows = known[(known["indicator"] == indicator.id) & (known["date"] >= pd.Timestamp(chart_start))]
+        daily = indicator_values_over_time(indicator, loaded.observations, chart_start, options.as_of)
+        figure = build_timeline_figure(indicator, rows, events, chart_start, options.as_of, options.as_of, daily)
+        figure.update_layout(width=width, height=height, margin=dict(l=55, r=70, t=32, b=26),
                              title=dict(font=dict(size=15)), showlegend=False)
+        figure.update_xaxes(nticks=6, tickangle=0)
         charts.append('<div class="wf-chart">' + figure.to_html(
             full_html=False, include_plotlyjs=False, div_id=f"chart-{status.indicator.id}",
             config={"staticPlot": False, "displaylogo": False, "responsive": False}) + "</div>")
     made_at = options.made_at or dt.datetime.now().replace(microsecond=0)
     sources = _sources_cited(statuses, new_rows)
-    marking = marking_banner(watchlist.marking)
+    marking = "" if options.page_bands else marking_banner(watchlist.marking)
     theatre = escape(watchlist.theatre)
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -141,8 +149,8 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         marking,
         f'<div class="wf-head"><div><h1>{escape(watchlist.title)}</h1><div class="wf-muted">{theatre}</div></div>',
         f'<div class="wf-muted">Status as of <b>{options.as_of.isoformat()}</b>; changes since '
-        f"<b>{options.since.isoformat()}</b></div></div>",
-        overall_panel(overall, names, options.as_of),
+        f"<b>{options.since.isoformat()}</b>; charts from <b>{chart_start.isoformat()}</b></div></div>",
+        overall_panel(overall, statuses, options.as_of),
         '<div class="wf-main"><div>', cards, "</div>",
         f'<div class="wf-side"><b>What changed since {options.since.isoformat()}</b>{changes}</div></div>',
         f'<div class="wf-charts">{"".join(charts)}</div>',

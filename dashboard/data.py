@@ -10,17 +10,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indicators.evaluate import evaluate_statuses, prepare_arrays
+from indicators.evaluate import OverallStatus, evaluate_statuses, overall_status, prepare_arrays
+from indicators.bundled import default_watchlist
 from indicators.loader import LoadedWatchlist, files_signature, load_watchlist
+from indicators.serving import ROOT_VARIABLE
 from indicators.timeseries import composite_index_over_time, level_scores_over_time
-
-ROOT_VARIABLE = "WATCHFLOOR_ROOT"
-BUNDLED = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
-
 
 def data_root() -> Path:
     """The folder given to ``watchfloor serve`` (via the environment), else the bundled watchlist."""
-    return Path(os.environ.get(ROOT_VARIABLE) or BUNDLED)
+    return Path(os.environ.get(ROOT_VARIABLE) or default_watchlist())
 
 
 def find_watchlists(root: Path) -> dict[str, Path]:
@@ -56,6 +54,11 @@ def _statuses(folder: str, signature: tuple, today: dt.date, as_of: dt.date):
 
 def statuses(folder: Path, as_of: dt.date):
     return _statuses(str(folder), files_signature(folder), dt.date.today(), as_of)
+
+
+def overall(folder: Path, as_of: dt.date) -> OverallStatus:
+    """The overall level as of a date (from the cached statuses)."""
+    return overall_status(statuses(folder, as_of))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -16,11 +16,16 @@ from indicators.models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABIL
 from indicators.report import format_value
 from indicators.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
 from indicators.writing import (RowRejected, WriteRefused, append_event, append_observation, edit_observation,
-                                preview_line)
+                                identical_observations, preview_line)
+
+OBSERVATION_FORM_KEYS = ("new_value", "new_source", "new_url", "new_reliability", "new_credibility", "new_status",
+                         "new_reported", "new_note", "new_level", "confirm_duplicate")
+EVENT_FORM_KEYS = ("event_end", "event_title", "event_category", "event_source", "event_url", "event_description")
 
 
-def _report_write(write, success: str) -> None:
-    """Run a write and say what happened; on refusal nothing was written and the view reloads."""
+def _report_write(write, success: str, clear: tuple[str, ...] = ()) -> None:
+    """Run a write and say what happened; on refusal nothing was written and the view reloads.
+    After a successful write the form's fields named in ``clear`` are emptied."""
     try:
         line = write()
     except RowRejected as error:
@@ -30,14 +35,24 @@ def _report_write(write, success: str) -> None:
     except (WriteRefused, TimeoutError) as error:
         st.error(f"{error or 'Another program is writing this file; try again.'}")
         return
-    st.session_state["last_write"] = f"{success}: {line.rstrip()}"
+    st.session_state["last_write"] = (success, line.rstrip("\r\n"))
+    st.session_state["_clear_form"] = clear
     st.rerun()
 
 
+def clear_submitted_form() -> None:
+    """Empty the fields of the form just written (before its widgets are drawn again)."""
+    for key in st.session_state.pop("_clear_form", ()):
+        st.session_state.pop(key, None)
+
+
 def show_last_write() -> None:
-    message = st.session_state.pop("last_write", None)
-    if message:
-        st.success(message)
+    """The last write's message, and the exact line written, shown as text (never as Markdown)."""
+    written = st.session_state.pop("last_write", None)
+    if written:
+        message, line = written
+        st.success(message, icon="✅")
+        st.code(line, language=None)
 
 
 def _date_text(value) -> str:
@@ -80,9 +95,15 @@ def render_add_observation(folder: Path, loaded: LoadedWatchlist, today: dt.date
         return
     st.caption(f"This line will be added to {OBSERVATIONS_FILE}:")
     st.code(line.rstrip("\r\n"), language=None)
-    if st.button("Add observation", key="add_observation", type="primary"):
+    twins = identical_observations(loaded.observations, values)
+    confirmed = True
+    if twins:
+        st.warning(f"{OBSERVATIONS_FILE} already has this exact row (line {', '.join(map(str, twins))}). "
+                   "Add it again only if it is a second, separate report.")
+        confirmed = st.checkbox("Yes, add it again", key="confirm_duplicate")
+    if st.button("Add observation", key="add_observation", type="primary", disabled=not confirmed):
         _report_write(lambda: append_observation(folder, values, loaded.snapshots.get(OBSERVATIONS_FILE), today),
-                      "Added to observations.csv")
+                      f"Added to {OBSERVATIONS_FILE}:", OBSERVATION_FORM_KEYS)
 
 
 def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
@@ -106,27 +127,35 @@ def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
     st.caption(f"This line will be added to {EVENTS_FILE}:")
     st.code(line.rstrip("\r\n"), language=None)
     if st.button("Add event", key="add_event"):
-        _report_write(lambda: append_event(folder, values, loaded.snapshots.get(EVENTS_FILE)), "Added to events.csv")
+        _report_write(lambda: append_event(folder, values, loaded.snapshots.get(EVENTS_FILE)),
+                      f"Added to {EVENTS_FILE}:", EVENT_FORM_KEYS)
 
 
-def render_row_actions(folder: Path, loaded: LoadedWatchlist, indicator_id: str, today: dt.date) -> None:
-    """Confirm, dispute or retract a row (the row is kept), or fix a typo in it."""
-    rows = loaded.observations[loaded.observations["indicator"] == indicator_id].sort_values("date",
-                                                                                              ascending=False)
+def render_row_actions(folder: Path, loaded: LoadedWatchlist, rows, today: dt.date) -> None:
+    """Confirm, dispute (with a reason, added to the note) or retract a row (the row is kept), or fix a
+    typo in it. ``rows`` are the rows the page shows; the picker lists them as they are now on disk."""
+    rows = rows.sort_values(["date", "line"], ascending=[False, True])
     if rows.empty:
         return
     st.markdown("**Change a row**")
     labels = {int(row.line): f"line {row.line}: {row.date:%Y-%m-%d} {format_value(row.value) if row.value == row.value else ''}"
-              f" ({row.status}; {row.source})" for row in rows.itertuples()}
+              f" ({row.status}{'; ' + row.source if row.source else ''})" for row in rows.itertuples()}
+    if st.session_state.get("edit_line") not in labels:
+        st.session_state.pop("edit_line", None)
     line = st.selectbox("Row", list(labels), format_func=labels.get, key="edit_line")
     row = rows[rows["line"] == line].iloc[0]
     snapshot = loaded.snapshots.get(OBSERVATIONS_FILE)
+    reason = st.text_input("Reason for a dispute (added to the note)", key="dispute_reason")
     columns = st.columns(3)
     for column, (word, label) in zip(columns, (("confirmed", "Confirm"), ("disputed", "Dispute"),
                                                ("retracted", "Retract"))):
         if column.button(label, key=f"set_{word}", disabled=row["status"] == word):
-            _report_write(lambda word=word: edit_observation(folder, line, {"status": word}, snapshot, today),
-                          f"Line {line} is now {word}")
+            changes = {"status": word}
+            if word == "disputed" and reason.strip():
+                note = str(row["note"] or "").strip()
+                changes["note"] = f"{note} Disputed: {reason.strip()}".strip()
+            _report_write(lambda changes=changes: edit_observation(folder, line, changes, snapshot, today),
+                          f"Line {line} is now {word}:", ("dispute_reason",))
     with st.expander("Fix a typo in this row"):
         fixed = {
             "date": st.text_input("Date", value=f"{row['date']:%Y-%m-%d}", key=f"fix_date_{line}"),
@@ -137,4 +166,5 @@ def render_row_actions(folder: Path, loaded: LoadedWatchlist, indicator_id: str,
             "note": st.text_area("Note", value=str(row["note"]), key=f"fix_note_{line}"),
         }
         if st.button("Save the fix", key="save_fix"):
-            _report_write(lambda: edit_observation(folder, line, fixed, snapshot, today), f"Line {line} fixed")
+            _report_write(lambda: edit_observation(folder, line, fixed, snapshot, today), f"Line {line} fixed:",
+                          tuple(f"fix_{name}_{line}" for name in fixed))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from indicators.changes import events_between, level_changes, observations_between
-from indicators.evaluate import overall_status
+from indicators.changes import (events_between, known_events, known_observations, level_changes,
+                                observations_between)
 from indicators.loader import LoadedWatchlist
 from indicators.report import csv_download
 from indicators.timeseries import indicator_values_over_time
@@ -20,6 +20,10 @@ from .figures import (build_index_figure, build_state_timeline_figure, build_tim
 from .render import changes_list, overall_panel, status_cards
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
+
+
+def indicators_by_id(loaded: LoadedWatchlist) -> dict:
+    return {indicator.id: indicator for indicator in loaded.watchlist.indicators}
 
 
 def indicator_names(loaded: LoadedWatchlist) -> dict[str, str]:
@@ -32,19 +36,27 @@ def chart_config(loaded: LoadedWatchlist, indicator_id: str, as_of: dt.date) -> 
     return {**CHART_CONFIG, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": filename}}
 
 
-def render_briefing_download(loaded: LoadedWatchlist, as_of: dt.date, compare: dt.date) -> None:
-    """Make a briefing (PNG, PDF or HTML) of this view, with progress, then offer it for download."""
+def render_briefing_download(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compare: dt.date) -> None:
+    """Make a briefing (PNG, PDF or HTML) of this view, with progress, then offer it for download.
+
+    A briefing made for another view (watchlist, files, dates or format) is dropped, never offered:
+    the file offered is always the view on screen, and its name says which."""
     from .briefing import build_briefing_html, default_options
     from .export import ExportError, render
 
     columns = st.columns([1, 1, 3])
     fmt = columns[0].selectbox("Briefing format", ["png", "pdf", "html"], key="briefing_format",
                                format_func=str.upper, label_visibility="collapsed")
+    view = (str(folder), data.files_signature(folder), as_of, compare, fmt)
+    ready = st.session_state.get("briefing")
+    if ready and ready[0] != view:
+        del st.session_state["briefing"]
     if columns[1].button("Make briefing", key="make_briefing"):
         size = "a4" if fmt == "pdf" else "slide"
         with st.status(f"Making the {fmt.upper()} briefing ...", expanded=False) as progress:
             try:
-                html = build_briefing_html(loaded, default_options(loaded, as_of, compare, size=size))
+                html = build_briefing_html(loaded, default_options(loaded, as_of, compare, size=size,
+                                                                   page_bands=fmt == "pdf"))
                 progress.update(label="Rendering in Chromium ..." if fmt != "html" else "Done")
                 payload = html.encode("utf-8") if fmt == "html" else render(html, fmt, size,
                                                                                 marking=loaded.watchlist.marking)
@@ -53,61 +65,75 @@ def render_briefing_download(loaded: LoadedWatchlist, as_of: dt.date, compare: d
                 st.error(str(error))
                 return
             progress.update(label=f"{fmt.upper()} briefing ready", state="complete")
-        name = f"{loaded.folder.name}-briefing-{as_of.isoformat()}.{fmt}"
-        st.session_state["briefing"] = (name, payload, fmt)
+        name = f"{loaded.folder.name}-briefing-{as_of.isoformat()}-since-{compare.isoformat()}.{fmt}"
+        st.session_state["briefing"] = (view, name, payload, fmt)
     ready = st.session_state.get("briefing")
     if ready:
-        name, payload, fmt = ready
+        _, name, payload, fmt = ready
         mime = {"png": "image/png", "pdf": "application/pdf", "html": "text/html"}[fmt]
         columns[2].download_button(f"Download {name}", payload, file_name=name, mime=mime, key="download_briefing")
 
 
 def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compare: dt.date) -> None:
-    render_briefing_download(loaded, as_of, compare)
+    render_briefing_download(folder, loaded, as_of, compare)
     statuses = data.statuses(folder, as_of)
     before = data.statuses(folder, compare)
-    overall = overall_status(statuses)
-    names = indicator_names(loaded)
-    scores, _ = data.history(folder, max(as_of, compare))
-    st.html(overall_panel(overall, names, as_of))
+    overall = data.overall(folder, as_of)
+    scores, _ = data.history(folder, as_of)
+    st.html(overall_panel(overall, statuses, as_of))
     st.html(status_cards(statuses, before, compare, recent_scores(scores, as_of)))
     st.markdown(f"**What changed** between {compare.isoformat()} and {as_of.isoformat()}")
-    changes = level_changes(before, statuses) if compare < as_of else level_changes(statuses, before)
-    lo, hi = min(compare, as_of), max(compare, as_of)
-    st.html(changes_list(changes, observations_between(loaded.observations, lo, hi),
-                         events_between(loaded.events, lo, hi), names))
+    st.html(changes_list(level_changes(before, statuses), observations_between(loaded.observations, compare, as_of),
+                         events_between(loaded.events, compare, as_of), indicators_by_id(loaded)))
 
 
-def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:
+def later_note(hidden: int, noun: str) -> None:
+    """Say how many rows the as-of date hides, and how to see them."""
+    if hidden:
+        st.caption(f"{hidden} {noun}{'' if hidden == 1 else 's'} dated or reported after the as-of date "
+                   "hidden; turn on **Show what came later** in the sidebar to see them.")
+
+
+def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> None:
     statuses = data.statuses(folder, as_of)
     names = indicator_names(loaded)
-    observations = loaded.observations
+    known = known_observations(loaded.observations, as_of)
+    observations = loaded.observations if show_later else known
+    events = loaded.events if show_later else known_events(loaded.events, as_of)
     first = observations["date"].min().date() if len(observations) else as_of - dt.timedelta(days=365)
-    last = max(as_of, observations["date"].max().date() if len(observations) else as_of)
+    first = min(first, as_of)
+    last = as_of
+    if show_later:
+        latest = [frame["date"].max() for frame in (observations, events) if len(frame)]
+        last = max([as_of] + [date.date() for date in latest])
     default_range = (max(first, as_of - dt.timedelta(days=365)), last)
-    picked = st.date_input("Date range", value=default_range, min_value=first, max_value=last, key="range",
-                           format="YYYY-MM-DD")
+    columns = st.columns([2, 1])
+    # the range's key follows the as-of date and the toggle, so that both move the default range
+    picked = columns[0].date_input("Date range", value=default_range, min_value=first, max_value=last,
+                                   key=f"range_{as_of.isoformat()}_{show_later}", format="YYYY-MM-DD")
+    show_events = columns[1].toggle("Events on the charts", value=True, key="show_events")
     start, end = (picked if isinstance(picked, tuple) and len(picked) == 2 else default_range)
+    if not show_later:
+        later_note(len(loaded.observations) - len(known), "observation")
     raised = [s.indicator.id for s in statuses if s.level.score and s.level.score > 0 and not s.stale]
     default = raised[:8] or [s.indicator.id for s in statuses[:8]]
     chosen = st.multiselect("Indicators", list(names), default=default, format_func=names.get, key="chosen")
-    scores, index = data.history(folder, max(as_of, end))
+    scores, index = data.history(folder, end)
     window = slice(pd.Timestamp(start), pd.Timestamp(end))
-    st.plotly_chart(build_index_figure(index.loc[window], loaded.events, as_of), width="stretch",
+    st.plotly_chart(build_index_figure(index.loc[window], events, as_of, start, end, show_events), width="stretch",
                     config=chart_config(loaded, "index", as_of), key="index_chart")
-    st.plotly_chart(build_state_timeline_figure(scores.loc[window], names), width="stretch",
+    st.plotly_chart(build_state_timeline_figure(scores.loc[window], names, as_of, start, end), width="stretch",
                     config=chart_config(loaded, "levels", as_of), key="state_chart")
     for indicator_id in chosen:
         indicator = loaded.watchlist.indicator(indicator_id)
         rows = observations[observations["indicator"] == indicator_id]
-        aggregate = None if indicator.aggregate == "latest" else indicator_values_over_time(
-            indicator, observations, start, end)
-        st.plotly_chart(build_timeline_figure(indicator, rows, loaded.events, start, end, as_of, aggregate),
-                        width="stretch",
-                        config=chart_config(loaded, indicator_id, as_of), key=f"timeline_{indicator_id}")
+        daily = indicator_values_over_time(indicator, loaded.observations, start, end)
+        st.plotly_chart(build_timeline_figure(indicator, rows, events, start, end, as_of, daily, show_events),
+                        width="stretch", config=chart_config(loaded, indicator_id, as_of),
+                        key=f"timeline_{indicator_id}")
 
 
-def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> str:
+def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> str:
     names = indicator_names(loaded)
     ids = list(names)
     if st.session_state.get("indicator") not in ids:
@@ -123,22 +149,30 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
              "stale after": f"{indicator.stale_after_days} days" if indicator.stale_after_days else "never",
              "weight": f"{indicator.weight:g}",
              "thresholds": ", ".join(f"{k} {v:g}" for k, v in indicator.thresholds.present()),
-             "level now": status.level.value.upper() + (" (stale)" if status.stale else "")}
+             f"level on {as_of.isoformat()}": status.level.word + (" (stale)" if status.stale else "")}
     if indicator.levels:
         facts["scale"] = ", ".join(f"{k:g} = {v}" for k, v in sorted(indicator.levels.items()))
     st.dataframe(pd.DataFrame({"": list(facts), "value": list(facts.values())}), hide_index=True, width="stretch")
-    rows = loaded.observations[loaded.observations["indicator"] == indicator_id]
-    st.markdown(f"**History** ({len(rows)} observations)")
-    table = rows.sort_values(["date", "line"], ascending=[False, True])[
-        ["date", "value", "status", "source", "reliability", "credibility", "reported", "url", "note", "line"]]
+    everything = loaded.observations[loaded.observations["indicator"] == indicator_id]
+    known = known_observations(everything, as_of)
+    rows = everything if show_later else known
+    later = ~rows.index.isin(known.index)
+    st.markdown(f"**History** ({len(known)} observations known on {as_of.isoformat()}"
+                + (f"; {int(later.sum())} later ones marked" if show_later else "") + ")")
+    if not show_later:
+        later_note(len(everything) - len(known), "observation")
+    columns = ["date", "value", "status", "source", "reliability", "credibility", "reported", "url", "note", "line"]
+    table = rows.assign(later=later)[columns + (["later"] if show_later else [])].sort_values(
+        ["date", "line"], ascending=[False, True])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "date": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "reported": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "url": st.column_config.LinkColumn("link"),
+        "later": st.column_config.CheckboxColumn("after as-of"),
     })
     st.download_button("Download history (CSV)", csv_download(table), key="download_history",
                        file_name=f"{loaded.folder.name}-{indicator_id}-{as_of.isoformat()}.csv", mime="text/csv")
-    forms.render_row_actions(folder, loaded, indicator_id, dt.date.today())
+    forms.render_row_actions(folder, loaded, rows, dt.date.today())
     problems = loaded.problems_for(indicator_id)
     st.markdown(f"**Problems concerning this indicator**: {len(problems)}")
     if problems:
@@ -146,20 +180,29 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
     return indicator_id
 
 
-def render_events(loaded: LoadedWatchlist) -> None:
-    events = loaded.events
-    categories = sorted(c for c in events["category"].unique() if c)
+def render_events(loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> None:
+    known = known_events(loaded.events, as_of)
+    events = loaded.events if show_later else known
+    if not show_later:
+        later_note(len(loaded.events) - len(known), "event")
+    # the choice lists every category of the file, so that later events are not filtered out unseen
+    categories = sorted(c for c in loaded.events["category"].fillna("").unique() if c)
     chosen = st.multiselect("Categories", categories, default=categories, key="event_categories")
-    shown = events[events["category"].isin(chosen) | (events["category"] == "")]
-    st.markdown(f"**{len(shown)} events**")
+    category = events["category"].fillna("")
+    shown = events[category.isin(chosen) | (category == "")]
+    st.markdown(f"**{len(shown)} {'event' if len(shown) == 1 else 'events'}**"
+                + ("" if show_later else f" up to {as_of.isoformat()}"))
     table = shown[["date", "end_date", "title", "category", "description", "source", "url"]]
+    if show_later:
+        table = table.assign(later=table["date"] > pd.Timestamp(as_of))
     st.download_button("Download events (CSV)", csv_download(table), key="download_events",
                        file_name=f"{loaded.folder.name}-events.csv", mime="text/csv")
     st.dataframe(table,
                  hide_index=True, width="stretch", column_config={
                      "date": st.column_config.DateColumn(format="YYYY-MM-DD"),
                      "end_date": st.column_config.DateColumn("until", format="YYYY-MM-DD"),
-                     "url": st.column_config.LinkColumn("link")})
+                     "url": st.column_config.LinkColumn("link"),
+                     "later": st.column_config.CheckboxColumn("after as-of")})
 
 
 def render_problem_table(loaded: LoadedWatchlist, problems=None) -> None:

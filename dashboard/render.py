@@ -8,7 +8,7 @@ from html import escape
 from indicators.changes import value_change
 from indicators.evaluate import IndicatorStatus, OverallStatus
 from indicators.models import Level
-from indicators.report import format_value
+from indicators.report import format_value, not_current, value_for_row, value_phrase
 
 from .figures import sparkline_html
 from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, STALE_COLOUR, TEXT_ON_LEVEL
@@ -42,6 +42,8 @@ CSS = """
 .wf-label {font-size:19px; font-weight:700; color:#1A1A1A; line-height:1.2; margin:2px 0;}
 .wf-changes {margin:0; padding-left:1.1em; font-size:14px;}
 .wf-changes li {margin-bottom:2px;}
+.wf-badge-stale {border:1px dashed #777; font-weight:600;}
+.wf-reasons {margin:4px 0 2px 0; padding-left:1.1em; font-size:14px;}
 .wf-title {font-size:30px; font-weight:800; margin:8px 0 0 0; color:#1A1A1A;}
 </style>
 """
@@ -56,21 +58,16 @@ HIDE_CHROME_CSS = """
 
 
 def level_badge(level: Level, stale: bool = False) -> str:
+    """The level as a coloured word; a stale level is muted grey ("last: CRITICAL"), never bright."""
+    if stale:
+        return (f'<span class="wf-badge wf-badge-stale" style="background:{STALE_COLOUR};color:{MUTED}">'
+                f"last: {LEVEL_WORDS[level]}</span>")
     colour, ink = LEVEL_COLOURS[level], TEXT_ON_LEVEL[level]
     return f'<span class="wf-badge" style="background:{colour};color:{ink}">{LEVEL_WORDS[level]}</span>'
 
 
 def marking_banner(marking: str) -> str:
     return f'<div class="wf-banner" role="note">{escape(marking)}</div>' if marking else ""
-
-
-def _value_text(status: IndicatorStatus) -> str:
-    if status.value is None:
-        return "no value"
-    text = format_value(status.value)
-    if status.indicator.unit:
-        text += f" {status.indicator.unit}"
-    return text
 
 
 def _change_text(before: IndicatorStatus | None, after: IndicatorStatus, since: dt.date) -> str:
@@ -92,7 +89,7 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
     border = STALE_COLOUR if status.stale else LEVEL_COLOURS[status.level]
     parts = [f'<div class="wf-card" data-indicator="{escape(indicator.id)}" data-level="{status.level.value}" '
              f'style="border-left-color:{border}">',
-             level_badge(status.level)]
+             level_badge(status.level, stale=status.stale and status.level is not Level.NO_DATA)]
     if status.stale:
         age = "no report at all" if status.date is None else f"no report for {status.age_days} days"
         parts.append(f' <span class="wf-stale">STALE: {age}</span>')
@@ -102,15 +99,13 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
     parts.append(f"<h4>{escape(indicator.name)}</h4>")
     if status.label:
         parts.append(f'<div class="wf-label">{escape(status.label)}</div>')
-        parts.append(f'<div class="wf-muted">level {escape(_value_text(status))} on a scale of '
+        parts.append(f'<div class="wf-muted">level {escape(format_value(status.value))} on a scale of '
                      f'{format_value(min(indicator.levels))}-{format_value(max(indicator.levels))}</div>')
     else:
-        parts.append(f'<div class="wf-value">{escape(_value_text(status))}</div>')
+        parts.append(f'<div class="wf-value">{escape(value_phrase(status))}</div>')
     meta = []
     if status.date is not None:
         meta.append(f"as of {status.date.isoformat()} ({status.age_days} d old)")
-    if indicator.aggregate != "latest":
-        meta.append(f"{indicator.aggregate} over {indicator.window_days} d")
     if status.grade:
         meta.append(f"grade {escape(status.grade)}")
     parts.append(f'<div class="wf-muted">{" &middot; ".join(meta)}</div>')
@@ -145,20 +140,29 @@ def card_groups(cards_by_category: dict[str, list[str]]) -> str:
     return f'<div class="wf-groups">{groups}</div>'
 
 
-def overall_panel(overall: OverallStatus, names: dict[str, str], as_of: dt.date) -> str:
+def overall_panel(overall: OverallStatus, statuses: list[IndicatorStatus], as_of: dt.date) -> str:
+    """The overall level, index and coverage; every driver named, and every indicator left out and why."""
+    names = {status.indicator.id: status.indicator.name for status in statuses}
     index = "&ndash;" if overall.index is None else f"{overall.index:.1f}"
-    drivers = ", ".join(escape(names.get(i, i)) for i in overall.drivers[:5]) or "no indicator above normal"
-    more = f" and {len(overall.drivers) - 5} more" if len(overall.drivers) > 5 else ""
+    drivers = ", ".join(escape(names.get(i, i)) for i in overall.drivers) or "no current indicator above normal"
+    left_out = [f"{heading}: " + ", ".join(escape(names[i]) for i in ids)
+                for heading, ids in not_current(statuses).items() if ids]
+    reasons = "".join(f"<li>{escape(reason)}</li>" for reason in getattr(overall, "reasons", ()))
     return (f'<div class="wf-overall" data-overall-level="{overall.level.value}">'
             f'<span class="wf-muted">Overall level as of {as_of.isoformat()}</span> '
             f'{level_badge(overall.level)} <span class="wf-index">{index}</span>'
             f'<span class="wf-muted"> / 100 index &middot; </span>'
             f'<b>{overall.current} of {overall.total} indicators current</b>'
-            f'<div class="wf-muted">Driven by: {drivers}{more}</div></div>')
+            + (f'<ul class="wf-reasons">{reasons}</ul>' if reasons else "")
+            + f'<div class="wf-muted">Driven by: {drivers}</div>'
+            + "".join(f'<div class="wf-muted wf-left-out">Not counted &mdash; {part}</div>' for part in left_out)
+            + "</div>")
 
 
-def changes_list(changes, new_rows, new_events, names: dict[str, str], max_reports: int = MAX_NEW_REPORTS) -> str:
-    """The "What changed" list between the comparison date and the as-of date."""
+def changes_list(changes, new_rows, new_events, indicators: dict, max_reports: int = MAX_NEW_REPORTS) -> str:
+    """The "What changed" list between the comparison date and the as-of date.
+
+    ``indicators`` maps ids to ``Indicator``: names, and labels for the values of ordinal scales."""
     items = []
     for change in changes:
         before = "STALE" if change.before.stale else LEVEL_WORDS[change.before.level]
@@ -168,11 +172,15 @@ def changes_list(changes, new_rows, new_events, names: dict[str, str], max_repor
         items.append(f"<li>Event {row.date:%Y-%m-%d}: {escape(row.title)}</li>")
     shown = new_rows.head(max_reports)
     for row in shown.itertuples():
-        value = "" if row.value != row.value else f" {escape(format_value(row.value))}"
-        items.append(f"<li>New report {row.reported:%Y-%m-%d}: {escape(names.get(row.indicator, row.indicator))}"
-                     f"{value} ({escape(row.status)}; {escape(row.source)})</li>")
+        indicator = indicators.get(row.indicator)
+        value = value_for_row(indicator, row.value)
+        details = "; ".join(part for part in (row.status, row.source) if part)
+        items.append(f"<li>New report {row.reported:%Y-%m-%d}: "
+                     f"{escape(indicator.name if indicator else str(row.indicator))}"
+                     f"{' ' + escape(value) if value else ''}{f' ({escape(details)})' if details else ''}</li>")
     if len(new_rows) > len(shown):
-        items.append(f"<li>&hellip; and {len(new_rows) - len(shown)} more new reports "
+        more = len(new_rows) - len(shown)
+        items.append(f"<li>&hellip; and {more} more new {'report' if more == 1 else 'reports'} "
                      "(listed on the Indicator detail page)</li>")
     if not items:
         return '<p class="wf-muted">Nothing changed.</p>'

@@ -20,10 +20,7 @@ TEXT_ON_LEVEL = {
     Level.NORMAL: "#FFFFFF", Level.ELEVATED: "#1A1A1A", Level.HIGH: "#1A1A1A",
     Level.CRITICAL: "#FFFFFF", Level.NO_DATA: "#1A1A1A",
 }
-LEVEL_WORDS = {
-    Level.NORMAL: "NORMAL", Level.ELEVATED: "ELEVATED", Level.HIGH: "HIGH",
-    Level.CRITICAL: "CRITICAL", Level.NO_DATA: "NO DATA",
-}
+LEVEL_WORDS = {level: level.word for level in Level}
 INK = "#1A1A1A"
 MUTED = "#555555"
 FONT_FAMILY = "Inter, 'Helvetica Neue', Arial, sans-serif"

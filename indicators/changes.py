@@ -46,6 +46,17 @@ def level_changes(before: list[IndicatorStatus], after: list[IndicatorStatus]) -
     return changes
 
 
+def known_observations(observations: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Rows known on ``as_of``: dated and reported on or before it (what a replay may show)."""
+    limit = pd.Timestamp(as_of)
+    return observations[(observations["date"] <= limit) & (observations["reported"] <= limit)]
+
+
+def known_events(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Events dated on or before ``as_of``."""
+    return events[events["date"] <= pd.Timestamp(as_of)]
+
+
 def observations_between(observations: pd.DataFrame, since: dt.date, until: dt.date) -> pd.DataFrame:
     """Rows that became known after ``since`` and by ``until`` (by reported date), newest first."""
     lo, hi = pd.Timestamp(since), pd.Timestamp(until)

@@ -21,6 +21,13 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 
+def command_name() -> str:
+    """How the user runs this command (``scripts/watchfloor`` in a checkout), for the hints we print."""
+    import os
+
+    return os.environ.get("WATCHFLOOR_COMMAND") or "watchfloor"
+
+
 def fail_usage(message: str) -> None:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
@@ -93,7 +100,7 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
         typer.echo(status_table(loaded.title, date, overall, statuses))
     if loaded.problems:
         typer.echo(f"{folder}: {problems_summary(loaded.problems)}; the status uses the valid rows only "
-                   f"(see: watchfloor validate {folder})", err=True)
+                   f"(see: {command_name()} validate {folder})", err=True)
 
 
 @app.command()
@@ -110,7 +117,7 @@ def init(folder: Path = typer.Argument(..., help="New watchlist folder."),
         fail_usage(f"cannot create {folder}: {error.strerror}")
     for path in written:
         typer.echo(f"created {path}")
-    typer.echo(f"next: edit {folder}/watchlist.yaml, then run: watchfloor validate {folder}")
+    typer.echo(f"next: edit {folder}/watchlist.yaml, then run: {command_name()} validate {folder}")
 
 
 def write_or_fail(write, folder: Path) -> None:
@@ -178,7 +185,8 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
              as_of: Optional[str] = typer.Option(None, "--as-of", help="Status date (default: the watchlist's as_of, "
                                                  "else today)."),
              since: Optional[str] = typer.Option(None, "--since", help="Show changes since this date "
-                                                 "(default: 7 days before --as-of)."),
+                                                 "(default: 7 days before --as-of); charts cover the last 90 days, "
+                                                 "or start here when that is earlier."),
              indicators: Optional[str] = typer.Option(None, "--indicators", help="Comma-separated ids to chart "
                                                       "(default: those at elevated or above)."),
              size: Optional[str] = typer.Option(None, "--size", help="slide (1920x1080, default for PNG and HTML) "
@@ -201,13 +209,14 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
         fail_usage(f'--made-at "{made_at}" is not a time; use YYYY-MM-DDTHH:MM:SS')
     loaded = load_or_fail(folder)
     if loaded.watchlist is None:
-        typer.echo(f"Error: {folder}/watchlist.yaml cannot be used; see: watchfloor validate {folder}", err=True)
+        typer.echo(f"Error: {folder}/watchlist.yaml cannot be used; see: {command_name()} validate {folder}",
+                   err=True)
         raise typer.Exit(EXIT_PROBLEMS)
     from dashboard.briefing import build_briefing_html, default_options
     from dashboard.export import ExportError, render
 
     ids = tuple(part.strip() for part in indicators.split(",") if part.strip()) if indicators else ()
-    options = default_options(loaded, date, since_date, ids, size, pinned)
+    options = default_options(loaded, date, since_date, ids, size, pinned, page_bands=fmt == "pdf")
     try:
         html = build_briefing_html(loaded, options)
         data = html.encode("utf-8") if fmt == "html" else render(html, fmt, size, timeout,
@@ -226,11 +235,8 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
         fail_usage(f"cannot write {out}: {error.strerror}")
     if loaded.problems:
         typer.echo(f"{folder}: {len(loaded.problems)} problem(s) in the files; the briefing uses the valid rows "
-                   f"only (see: watchfloor validate {folder})", err=True)
+                   f"only (see: {command_name()} validate {folder})", err=True)
     typer.echo(f"wrote {out} ({fmt.upper()}, {size}, as of {options.as_of.isoformat()})")
-
-
-BUNDLED_WATCHLIST = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
 
 
 @app.command()
@@ -239,26 +245,27 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
           port: int = typer.Option(8501, "--port", help="Port to listen on."),
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps the "
                                    "dashboard on this machine."),
-          browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab.")) -> None:
-    """Start the dashboard on a watchlist (http://localhost:8501 by default)."""
-    import os
+          browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab once it is up.")) -> None:
+    """Start the dashboard on a watchlist (http://localhost:8501 by default); never asks anything."""
+    from .bundled import default_watchlist
+    from .serving import ServeError, run_server
 
-    folder = folder or BUNDLED_WATCHLIST
+    folder = folder or default_watchlist()
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give a watchlist folder or a folder of watchlists")
-    app_path = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-    command = [sys.executable, "-m", "streamlit", "run", str(app_path),
-               "--server.port", str(port), "--server.address", host,
-               "--server.headless", "false" if browser else "true",
-               "--browser.gatherUsageStats", "false", "--browser.serverAddress", "localhost",
-               "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none", "--theme.base", "light",
-               "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
-    environment = {**os.environ, "WATCHFLOOR_ROOT": str(folder.resolve())}
-    typer.echo(f"Watchfloor: serving {folder} on http://{'localhost' if host == '127.0.0.1' else host}:{port} "
-               "(Ctrl+C to stop)")
-    sys.stdout.flush()
-    # become the Streamlit server: stopping this process stops the server, with no child left behind
-    os.execve(sys.executable, command, environment)
+    try:
+        code = run_server(folder, port, host, browser, lambda text, error: typer.echo(text, err=error))
+    except ServeError as error:
+        fail_usage(str(error))
+    raise typer.Exit(code)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of watchlist.yaml (for editors that complete and check YAML)."""
+    from .skeleton import watchlist_schema_json
+
+    typer.echo(watchlist_schema_json(), nl=False)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ The rules (see README, "How status is computed"):
 - ``latest`` takes the newest counting row; several on that date: the most escalatory value, and
   the status records that sources disagree;
 - ``sum``/``count``/``max``/``mean`` aggregate counting rows with D - window_days < date <= D;
+  a ``count`` row with value 0 is a nil report: no event, but it refreshes the indicator's date;
+- an indicator with no counting row at all as of D has no data, whatever its aggregate;
 - levels come from the thresholds in the indicator's direction; stale when the newest counting
   row is more than ``stale_after_days`` old.
 """
@@ -174,6 +176,8 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     # windowed aggregates: D - window_days < date <= D
     in_window = days > d - windows[codes]
     window_count = np.bincount(codes, weights=in_window, minlength=size)
+    # a count row whose value is 0 is a nil report ("checked, nothing found"): no event, but fresh data
+    event_count = np.bincount(codes, weights=in_window & (values != 0), minlength=size)
     window_sum = np.bincount(codes, weights=np.where(in_window, np.nan_to_num(values), 0.0), minlength=size)
     window_max = np.full(size, -np.inf)
     np.fmax.at(window_max, codes, np.where(in_window, values, -np.inf))
@@ -188,9 +192,8 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
                       zip(picked, frame.itertuples(index=False))}
     statuses = []
     for position, indicator in enumerate(indicators):
-        if not has_rows[position]:
-            value = 0.0 if indicator.aggregate in ("sum", "count") else None
-            statuses.append(IndicatorStatus(indicator, level_for_value(indicator, value), value, None, None,
+        if not has_rows[position]:  # missing is never green: no counting row at all is no data
+            statuses.append(IndicatorStatus(indicator, Level.NO_DATA, None, None, None,
                                             indicator.stale_after_days is not None, False, 0))
             continue
         newest_date = (EPOCH + np.timedelta64(int(newest[position]), "D")).astype(dt.date)
@@ -204,6 +207,7 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
         else:
             counted = int(window_count[position])
             if indicator.aggregate == "count":
+                counted = int(event_count[position])
                 value = float(counted)
             elif indicator.aggregate == "sum":
                 value = float(window_sum[position])

@@ -25,6 +25,11 @@ class Level(str, Enum):
         """Score used by the overall index: normal 0 ... critical 3; no_data has none."""
         return LEVEL_SCORES.get(self)
 
+    @property
+    def word(self) -> str:
+        """The level as every view writes it: NORMAL, ELEVATED, HIGH, CRITICAL, NO DATA."""
+        return self.value.replace("_", " ").upper()
+
 
 LEVEL_SCORES = {Level.NORMAL: 0, Level.ELEVATED: 1, Level.HIGH: 2, Level.CRITICAL: 3}
 THRESHOLD_KEYS = ("elevated", "high", "critical")

@@ -17,6 +17,43 @@ def format_value(value: float | None) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+def quantity(value: float, unit: str) -> str:
+    """A number with its unit, singular for one: (1, "reports") -> "1 report", (3, "reports") -> "3 reports"."""
+    text = format_value(value)
+    if not unit:
+        return text
+    first, _, rest = unit.partition(" ")
+    if value == 1 and first.endswith("s") and not first.endswith("ss") and len(first) > 1:
+        unit = first[:-1] + (f" {rest}" if rest else "")
+    return f"{text} {unit}"
+
+
+WINDOW_PHRASES = {"sum": "in the last {} days", "count": "in the last {} days", "max": "at most, over the last {} days",
+                  "mean": "on average, over the last {} days"}
+
+
+def value_phrase(status: IndicatorStatus) -> str:
+    """The value as the cards and the CLI write it: "9,000 troops", "1 report in the last 30 days",
+    the ordinal label for a scale, "no value" without one."""
+    indicator = status.indicator
+    if status.value is None:
+        return "no value"
+    if status.label:
+        return status.label
+    text = quantity(status.value, indicator.unit)
+    if indicator.aggregate != "latest":
+        text += " " + WINDOW_PHRASES[indicator.aggregate].format(indicator.window_days)
+    return text
+
+
+def value_for_row(indicator, value: float | None) -> str:
+    """One observation's value as text: the ordinal label where the scale has one, else the number."""
+    if value is None or value != value:
+        return ""
+    label = indicator.label_for(value) if indicator is not None else None
+    return f"{label} ({format_value(value)})" if label else format_value(value)
+
+
 def status_as_dict(status: IndicatorStatus) -> dict:
     indicator = status.indicator
     return {
@@ -57,11 +94,9 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
     headers = ("INDICATOR", "LEVEL", "VALUE", "DATE", "AGE", "NOTE")
     rows = []
     for status in statuses:
-        value = format_value(status.value)
-        if status.indicator.unit and status.value is not None:
-            value += f" {status.indicator.unit}"
+        value = "-" if status.value is None else value_phrase(status)
         if status.label:
-            value += f" ({status.label})"
+            value = f"{format_value(status.value)} ({status.label})"
         notes = []
         if status.stale:
             notes.append("stale" if status.date is None else f"stale: no report for {status.age_days} days")
@@ -69,22 +104,31 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
             notes.append("sources disagree")
         if status.grade:
             notes.append(f"grade {status.grade}")
-        rows.append((status.indicator.id, status.level.value.upper(), value,
+        rows.append((status.indicator.id, status.level.word, value,
                      status.date.isoformat() if status.date else "-",
                      "-" if status.age_days is None else f"{status.age_days}d", "; ".join(notes)))
     widths = [max(len(str(row[i])) for row in rows + [headers]) for i in range(len(headers))]
     lines = [f"{title} - status as of {as_of.isoformat()}"]
     if overall.index is None:
-        lines.append(f"Overall: NO_DATA (0 of {overall.total} indicators current)")
+        lines.append(f"Overall: {overall.level.word} (0 of {overall.total} indicators current)")
     else:
-        lines.append(f"Overall: {overall.level.value.upper()} (index {overall.index:.1f}; "
+        lines.append(f"Overall: {overall.level.word} (index {overall.index:.1f}; "
                      f"{overall.current} of {overall.total} indicators current)")
     if overall.drivers:
         lines.append("Driven by: " + ", ".join(overall.drivers))
+    for heading, ids in not_current(statuses).items():
+        if ids:
+            lines.append(f"{heading}: " + ", ".join(ids))
     lines.append("")
     for row in [headers] + rows:
         lines.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
     return "\n".join(lines)
+
+
+def not_current(statuses: list[IndicatorStatus]) -> dict[str, list[str]]:
+    """Ids of the indicators left out of the overall index, by reason: {"No data": [...], "Stale": [...]}."""
+    return {"No data": [s.indicator.id for s in statuses if s.level.value == "no_data"],
+            "Stale": [s.indicator.id for s in statuses if s.stale and s.level.value != "no_data"]}
 
 
 def problems_summary(problems: list[Problem]) -> str:

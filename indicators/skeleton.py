@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from .models import Watchlist
 from .validation import EVENT_COLUMNS, OBSERVATION_COLUMNS
 
-WATCHLIST_TEMPLATE = """\
+SCHEMA_FILE = "watchlist.schema.json"
+SCHEMA_LINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
+WATCHLIST_TEMPLATE = SCHEMA_LINE + """
 # Watchfloor watchlist. Every key is described in the README ("The watchlist format").
 title: {title}
 theatre: ""                          # the area or crisis, e.g. "Belarus-Ukraine border"
@@ -34,6 +38,17 @@ indicators:
 """
 
 
+def watchlist_schema() -> dict:
+    """JSON Schema of ``watchlist.yaml``, generated from the pydantic models so that it never drifts."""
+    schema = Watchlist.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Watchfloor watchlist.yaml",
+            **{key: value for key, value in schema.items() if key != "title"}}
+
+
+def watchlist_schema_json() -> str:
+    return json.dumps(watchlist_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
 class FolderNotEmpty(Exception):
     pass
 
@@ -50,6 +65,7 @@ def create_watchlist(folder: Path, title: str) -> list[Path]:
         "watchlist.yaml": WATCHLIST_TEMPLATE.format(title=quoted_title),
         "observations.csv": ",".join(OBSERVATION_COLUMNS) + "\n",
         "events.csv": ",".join(EVENT_COLUMNS) + "\n",
+        SCHEMA_FILE: watchlist_schema_json(),
     }
     written = []
     for name, text in files.items():

@@ -52,10 +52,12 @@ def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndar
     live = (last >= 0) & (first < size) & (first <= last)
     first, last, values = np.clip(first[live], 0, None), last[live], values[live]
     if indicator.aggregate in ("sum", "count", "mean"):
+        # count: a row with value 0 is a nil report and adds no event
+        ones = (values != 0).astype(float) if indicator.aggregate == "count" else np.ones(len(values))
         counts = np.zeros(size + 1)
-        np.add.at(counts, first, 1.0)
-        np.add.at(counts, np.minimum(last + 1, size), -1.0)
-        counts = np.cumsum(counts)[:size]
+        np.add.at(counts, first, ones)
+        np.add.at(counts, np.minimum(last + 1, size), -ones)
+        counts = np.round(np.cumsum(counts)[:size], 9)
         if indicator.aggregate == "count":
             return counts
         sums = np.zeros(size + 1)
@@ -81,7 +83,9 @@ def _daily_values(indicator: Indicator, days, visible, values, grid) -> tuple[np
     """(value, date of the newest counting row) on each grid day, by the indicator's aggregate."""
     if indicator.aggregate == "latest":
         return _latest_values(days, visible, values, indicator.direction, grid)
-    return _window_values(indicator, days, visible, values, grid), _newest_dates(days, visible, grid)
+    newest = _newest_dates(days, visible, grid)
+    # before the first counting row is known there is no data, not an empty window
+    return np.where(newest == NEVER, np.nan, _window_values(indicator, days, visible, values, grid)), newest
 
 
 def _counting_arrays(observations: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -125,10 +129,15 @@ def composite_index_over_time(watchlist: Watchlist, scores: pd.DataFrame) -> pd.
 
 
 def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame, start: dt.date,
-                               end: dt.date) -> pd.Series:
-    """Daily value of one indicator (the latest value, or the windowed aggregate), NaN without data."""
+                               end: dt.date) -> pd.DataFrame:
+    """One indicator day by day, each day as known that day: ``value`` (the latest value carried
+    forward, or the windowed aggregate; NaN without data) and ``stale`` (no report for longer than
+    ``stale_after_days``)."""
     grid = np.arange(day_number(start), day_number(end) + 1)
     counting, days, visible, values = _counting_arrays(observations)
     mine = (counting["indicator"] == indicator.id).to_numpy()
-    value, _ = _daily_values(indicator, days[mine], visible[mine], values[mine], grid)
-    return pd.Series(value, index=pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date"), name=indicator.id)
+    value, newest = _daily_values(indicator, days[mine], visible[mine], values[mine], grid)
+    limit = indicator.stale_after_days
+    stale = (newest != NEVER) & (grid - newest > limit) if limit is not None else np.zeros(len(grid), dtype=bool)
+    return pd.DataFrame({"value": value, "stale": stale},
+                        index=pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date"))

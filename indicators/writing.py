@@ -127,6 +127,27 @@ def preview_line(path: Path, values: dict[str, str], columns: tuple[str, ...] = 
     return format_line(read_layout(data, columns), values)
 
 
+def identical_observations(observations: pd.DataFrame, values: dict[str, str]) -> list[int]:
+    """Lines of the loaded rows that say exactly what ``values`` would add (same date, indicator,
+    value, source, link, grades, status, reported date and note): a likely double entry."""
+    try:
+        date = pd.Timestamp(values.get("date", ""))
+        reported = pd.Timestamp(values.get("reported") or values.get("date", ""))
+        value = float(values["value"]) if str(values.get("value", "")).strip() else float("nan")
+    except (ValueError, TypeError):
+        return []
+    rows = observations[(observations["indicator"].astype(str) == values.get("indicator", ""))
+                        & (observations["date"] == date) & (observations["reported"] == reported)]
+    same_value = (rows["value"] == value) | (rows["value"].isna() & (value != value))
+    rows = rows[same_value.to_numpy()]
+    wanted = {"source": values.get("source", ""), "url": values.get("url", ""),
+              "reliability": values.get("reliability", "").upper(), "credibility": values.get("credibility", ""),
+              "status": (values.get("status") or "reported").lower(), "note": values.get("note", "")}
+    for column, text in wanted.items():
+        rows = rows[rows[column].fillna("").astype(str).str.strip().to_numpy() == text.strip()]
+    return [int(line) for line in rows["line"]]
+
+
 def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapshot | None,
             today: dt.date | None) -> str:
     columns = OBSERVATION_COLUMNS if kind == "observation" else EVENT_COLUMNS

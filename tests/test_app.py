@@ -148,7 +148,11 @@ def test_add_observation_form_writes_exactly_the_previewed_line(monkeypatch, tmp
     app.button(key="add_observation").click().run()
     assert not app.exception
     assert (folder / "observations.csv").read_bytes() == before + (preview + "\n").encode()
-    assert any(preview in message.value for message in app.success)
+    assert [message.value for message in app.success] == ["Added to observations.csv:"]
+    assert app.code[0].value == preview  # the exact line written, shown as text
+    # the form is cleared for the next row
+    assert app.text_input(key="new_value").value == "" and app.text_input(key="new_source").value == ""
+    assert app.selectbox(key="new_reliability").value == ""
     app.sidebar.radio(key="page").set_value("overview").run()
     assert card_levels(app) == {"troops": "elevated"}
 
@@ -197,9 +201,10 @@ def test_briefing_button_makes_an_html_download_of_the_view(monkeypatch):
     app.selectbox(key="briefing_format").select("html")
     app.button(key="make_briefing").click().run()
     assert not app.exception and not app.error
-    name, payload, fmt = app.session_state["briefing"]
-    assert (name, fmt) == ("belarus-2022-briefing-2022-10-17.html", "html")
+    _, name, payload, fmt = app.session_state["briefing"]
+    assert (name, fmt) == ("belarus-2022-briefing-2022-10-17-since-2022-10-10.html", "html")
     assert b"Status as of <b>2022-10-17</b>; changes since <b>2022-10-10</b>" in payload
+    assert app.get("download_button")[0].proto.label == f"Download {name}"
 
 
 def test_chart_camera_button_names_the_png_and_doubles_its_scale():

@@ -50,3 +50,48 @@ def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
             shown = page.inner_text("body")[:2000]
             raise AssertionError(f"{error}\n-- page text --\n{shown}\n-- screenshot: {tmp_path / 'failure.png'}") \
                 from error
+
+
+def test_run_dashboard_without_a_terminal_and_an_empty_home_comes_up_and_opens_a_tab(tmp_path):
+    """The README's command as a launcher runs it: no terminal, a new HOME, a desktop browser ($BROWSER)."""
+    import os
+    import subprocess
+    import time
+    import urllib.request
+
+    from browser import free_port
+    from helpers import REPO
+
+    require_chromium()
+    home = tmp_path / "home"
+    home.mkdir()
+    opened = tmp_path / "opened.txt"
+    fake_browser = tmp_path / "browser.sh"
+    fake_browser.write_text(f'#!/bin/sh\necho "$@" >> {opened}\n')
+    fake_browser.chmod(0o755)
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    environment = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    environment.update(HOME=str(home), BROWSER=str(fake_browser))
+    with open(log, "w") as output:
+        process = subprocess.Popen(["setsid", str(REPO / "scripts" / "run-dashboard"), "--port", str(port)],
+                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                   env=environment, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not opened.exists():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as response:
+            assert response.read() == b"ok"
+        assert opened.read_text().strip() == f"http://localhost:{port}"
+        text = log.read_text()
+        assert "Email" not in text and "Welcome" not in text and "gatherUsageStats" not in text
+        with chromium_page() as page:
+            page.goto(f"http://127.0.0.1:{port}")
+            wait_for_app(page)
+            wait_for_text(page, ["Belarus: a second front against Ukraine?", "indicators current"])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

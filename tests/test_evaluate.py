@@ -117,6 +117,31 @@ def test_no_rows_at_all_is_no_data(tmp_path):
     assert (status.level, status.value, status.date, status.stale) == (Level.NO_DATA, None, None, False)
 
 
+@pytest.mark.parametrize("aggregate", ["sum", "count", "max", "mean", "latest"])
+def test_no_counting_row_at_all_is_no_data_whatever_the_aggregate(tmp_path, aggregate):
+    # missing is never green: an empty window with no row ever is not "0 = normal"
+    window = {} if aggregate == "latest" else {"window_days": 7}
+    folder = write_watchlist(tmp_path, [indicator("x", aggregate=aggregate, **window)],
+                             "2022-10-09,x,5,,,,,disputed,,\n2022-10-05,x,5,,,,,,2022-10-12,\n")
+    status = statuses_of(folder, D(2022, 10, 10))["x"]  # one row disputed, the other not yet reported
+    assert (status.level, status.value, status.date) == (Level.NO_DATA, None, None)
+    assert overall_status([status]).level is Level.NO_DATA
+
+
+def test_a_count_row_with_value_0_is_a_nil_report_no_event_but_fresh(tmp_path):
+    folder = write_watchlist(tmp_path, [indicator("n", aggregate="count", window_days=7, stale_after_days=10,
+                                                  thresholds={"elevated": 1})], """\
+        2022-10-01,n,,,,,,,,
+        2022-10-15,n,0,,,,,,,"checked, nothing found"
+        """)
+    before = statuses_of(folder, D(2022, 10, 14))["n"]
+    assert (before.value, before.level, before.stale, before.date) == (0, Level.NORMAL, True, D(2022, 10, 1))
+    after = statuses_of(folder, D(2022, 10, 15))["n"]
+    assert (after.value, after.level, after.stale, after.date, after.rows_counted) == (
+        0, Level.NORMAL, False, D(2022, 10, 15), 0)
+    assert overall_status([after]).current == 1  # current: it enters the index as normal
+
+
 def test_stale_when_newest_row_is_older_than_stale_after_days(tmp_path):
     folder = write_watchlist(tmp_path, [indicator(stale_after_days=10)], "2022-10-01,troops,25,,,,,,,\n")
     assert statuses_of(folder, D(2022, 10, 11))["troops"].stale is False  # exactly 10 days: still current

@@ -116,6 +116,8 @@ def test_pdf_holds_the_as_of_date_and_the_marking_on_every_page(tmp_path):
     assert len(pages) >= 2
     assert "2022-10-17" in pages[0]
     assert all("UNCLASSIFIED // OPEN SOURCE" in text for text in pages)
+    # the first page shows the marking once at the top and once at the bottom, not twice over
+    assert pages[0].count("UNCLASSIFIED // OPEN SOURCE") == 2
     assert any("Sources cited" in text for text in pages)
 
 
@@ -128,6 +130,19 @@ def test_export_never_hangs_past_its_time_limit(tmp_path):
     assert "did not finish the PNG within 0.05 s; nothing was written" in result.stderr or \
            "the browser failed while making the PNG" in result.stderr
     assert not out.exists()
+
+
+def test_briefing_charts_show_the_last_90_days_or_from_since_when_earlier(tmp_path):
+    from dashboard.briefing import build_briefing_html, default_options
+
+    loaded = load_watchlist(DEFAULT_WATCHLIST)
+    html = build_briefing_html(loaded, default_options(loaded), plotly_js="")
+    assert "charts from <b>2022-07-20</b>" in html
+    ranges = re.findall(r'"xaxis":\{.*?"range":\["([0-9-]+)', html)
+    assert ranges and all(start.startswith("2022-07-1") for start in ranges)  # 2022-07-20 less a little room
+    earlier = build_briefing_html(loaded, default_options(loaded, since=pd.Timestamp("2022-01-01").date()),
+                                  plotly_js="")
+    assert "charts from <b>2022-01-01</b>" in earlier
 
 
 def test_hostile_names_stay_text_in_the_briefing(tmp_path):

@@ -1,0 +1,142 @@
+"""Running the dashboard server: Streamlit as a child process that never asks anything.
+
+``watchfloor serve`` starts Streamlit headless (no e-mail prompt, no telemetry), waits until
+``/_stcore/health`` answers, opens a browser tab itself, and when Streamlit exits on its own says why
+and returns non-zero. It works without a terminal (a service, a desktop launcher, ``setsid``).
+No Streamlit import here: the server is a separate process.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import webbrowser
+from pathlib import Path
+from typing import Callable
+
+APP_PATH = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+ROOT_VARIABLE = "WATCHFLOOR_ROOT"
+HEALTH_TIMEOUT_SECONDS = 120
+KEPT_OUTPUT_LINES = 30
+
+
+class ServeError(Exception):
+    """The server cannot start; the message says why and what to do."""
+
+
+def streamlit_command(port: int, host: str) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+            "--server.port", str(port), "--server.address", host, "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--browser.serverAddress", "localhost",
+            "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none", "--theme.base", "light",
+            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+
+
+def local_address(host: str) -> str:
+    """Where this machine reaches a server listening on ``host``."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((local_address(host), port)) == 0
+
+
+def is_healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def can_open_browser() -> bool:
+    """A browser tab can be opened: a desktop session (or $BROWSER) is there. On a Linux machine
+    without a display Python would start a text browser in the terminal instead: never do that."""
+    if os.environ.get("BROWSER"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the server stops when ``serve`` is killed, so no orphan keeps the port."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_server(folder: Path, port: int, host: str, open_browser: bool, say: Callable[[str, bool], None]) -> int:
+    """Serve ``folder`` until stopped; returns the exit code (0 when stopped by the user or a signal).
+
+    ``say(text, is_error)`` prints a line for the user.
+    """
+    shown_host = "localhost" if host in ("127.0.0.1", "localhost") else host
+    url = f"http://{shown_host}:{port}"
+    if port_in_use(host, port):
+        raise ServeError(f"port {port} is already in use on {shown_host} (another dashboard?); stop it, or "
+                         f"choose another port with --port {port + 1}")
+    environment = {**os.environ, ROOT_VARIABLE: str(folder.resolve())}
+    process = subprocess.Popen(streamlit_command(port, host), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace", env=environment,
+                               preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    recent: collections.deque[str] = collections.deque(maxlen=KEPT_OUTPUT_LINES)
+
+    def relay() -> None:
+        for line in process.stdout:
+            recent.append(line.rstrip())
+            if line.strip() and "Streamlit app in your browser" not in line and "URL:" not in line:
+                say(line.rstrip(), False)
+
+    relay_thread = threading.Thread(target=relay, daemon=True)
+    relay_thread.start()
+    stopping = threading.Event()
+
+    def stop(signum, frame) -> None:
+        stopping.set()
+        if process.poll() is None:
+            process.terminate()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    say(f"Watchfloor: starting the dashboard on {folder} ...", False)
+    base = f"http://{'[' + local_address(host) + ']' if ':' in local_address(host) else local_address(host)}:{port}"
+    deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+    while process.poll() is None and not stopping.is_set():
+        if is_healthy(base):
+            say(f"Watchfloor is ready: {url}  (Ctrl+C to stop)", False)
+            if open_browser and can_open_browser():
+                threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+            elif open_browser:
+                say(f"No desktop browser here: open {url} in a browser.", False)
+            break
+        if time.monotonic() > deadline:
+            say(f"Watchfloor: the dashboard did not answer within {HEALTH_TIMEOUT_SECONDS} s; still waiting.", True)
+            break
+        time.sleep(0.25)
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:  # a second Ctrl+C while stopping
+            stopping.set()
+    relay_thread.join(timeout=2)
+    if stopping.is_set():
+        say("Watchfloor: stopped.", False)
+        return 0
+    last = "\n".join(f"  {line}" for line in recent if line.strip()) or "  (it printed nothing)"
+    say(f"Watchfloor: the dashboard server stopped unexpectedly (exit code {code}). Its last output:\n{last}", True)
+    return 1
