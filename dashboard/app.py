@@ -19,7 +19,7 @@ from dashboard import data, forms, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner  # noqa: E402
 
 PAGES = {"overview": "Overview", "timelines": "Timelines", "indicator": "Indicator detail",
-         "events": "Events", "quality": "Data quality", "update": "Add data"}
+         "events": "Events", "backtest": "Backtest", "quality": "Data quality", "update": "Add data"}
 
 
 def parse_date(text: str | None) -> dt.date | None:
@@ -47,6 +47,8 @@ def init_view_from_url(watchlists: dict[str, Path]) -> None:
         st.session_state["show_later"] = True
     if params.get("indicator"):
         st.session_state["indicator"] = params["indicator"]
+    if params.get("targets"):
+        st.session_state["targets"] = params["targets"]
     st.session_state["_view_loaded"] = True
 
 
@@ -144,7 +146,7 @@ def main() -> None:
                    "See the Data quality page.", icon="⚠️")
     view = {"watchlist": name if len(watchlists) > 1 else None, "page": page, "as_of": as_of.isoformat(),
             "compare": compare.isoformat() if st.session_state.get("_compare_pinned") else None,
-            "later": "1" if show_later else None}
+            "later": "1" if show_later else None, "targets": st.session_state.get("targets") or None}
     if page == "overview":
         pages.render_overview(folder, loaded, as_of, compare)
     elif page == "timelines":
@@ -153,6 +155,8 @@ def main() -> None:
         view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of, show_later)
     elif page == "events":
         pages.render_events(loaded, as_of, show_later)
+    elif page == "backtest":
+        pages.render_backtest(folder, loaded, as_of)
     elif page == "update":
         pages.render_update(folder, loaded)
     else:

@@ -9,20 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 
 import pandas as pd
 
 from indicators.changes import (events_between, known_events, known_observations, level_changes,
                                 observations_between)
-from indicators.evaluate import evaluate_statuses, overall_status, prepare_arrays
+from indicators.evaluate import prepare_arrays
+from indicators.rules import evaluate_watchlist
 from indicators.loader import LoadedWatchlist, watchlist_fingerprint
 from indicators.timeseries import indicator_values_over_time, level_scores_over_time
 
+from .export import SIZES
 from .figures import build_timeline_figure, recent_scores
 from .render import CSS, changes_list, marking_banner, overall_panel, status_cards
 
-SIZES = {"slide": (1920, 1080), "a4": (1000, 1414)}  # a4: portrait proportions, printed at 72%
-CHART_SIZES = {"slide": (610, 176), "a4": (940, 260)}
+CHART_SIZES = {"slide": (610, 170), "a4": (940, 260)}
 MAX_CHARTS_DEFAULT = 6
 STRIP_DAYS = 90
 CHART_DAYS = 90  # charts show the last 90 days (or from --since, when earlier): the week that matters reads
@@ -45,7 +47,7 @@ body.a4 .wf-card, body.a4 .wf-group {break-inside:avoid;}
 body.a4 .wf-footer .wf-sources {columns:2;}
 .wf-group-cards .wf-card {min-height:0; width:240px; padding:6px 10px;}
 body.slide .wf-card h4 {font-size:14px; margin:4px 0 2px 0;}
-body.slide .wf-value {font-size:20px;}
+body.slide .wf-value {font-size:19px; line-height:1.15;}
 body.slide .wf-label {font-size:16px;}
 body.slide .wf-group h3 {margin:2px 0 4px 0; font-size:13px;}
 body.slide .wf-overall {padding:6px 12px;}
@@ -98,20 +100,26 @@ def charted_indicators(statuses, requested: tuple[str, ...]) -> list:
     return sorted(raised, key=lambda s: -s.level.score * s.indicator.weight)[:MAX_CHARTS_DEFAULT]
 
 
-def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotly_js: str | None = None) -> str:
-    """The whole briefing as one HTML document; ``plotly_js`` defaults to plotly's bundled script."""
-    if plotly_js is None:
-        from plotly.offline import get_plotlyjs
+BASIC_PLOTLY_JS = Path(__file__).resolve().parent / "vendor" / "plotly-basic.min.js"
 
-        plotly_js = get_plotlyjs()
+
+def briefing_plotly_js() -> str:
+    """plotly.js for briefings: the vendored "basic" bundle (the same plotly.js version as the Python
+    package's; scatter only, which is all the briefing draws), a quarter of the full bundle's size."""
+    return BASIC_PLOTLY_JS.read_text(encoding="utf-8")
+
+
+def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotly_js: str | None = None) -> str:
+    """The whole briefing as one HTML document; ``plotly_js`` defaults to ``briefing_plotly_js()``."""
+    if plotly_js is None:
+        plotly_js = briefing_plotly_js()
     watchlist = loaded.watchlist
     unknown = [i for i in options.indicator_ids if i not in {x.id for x in watchlist.indicators}]
     if unknown:
         raise KeyError(f"no indicator {', '.join(unknown)} in this watchlist")
     arrays = prepare_arrays(watchlist, loaded.observations)
-    statuses = evaluate_statuses(watchlist, loaded.observations, options.as_of, arrays)
-    before = evaluate_statuses(watchlist, loaded.observations, options.since, arrays)
-    overall = overall_status(statuses)
+    statuses, overall = evaluate_watchlist(watchlist, loaded.observations, options.as_of, arrays)
+    before, _ = evaluate_watchlist(watchlist, loaded.observations, options.since, arrays)
     indicators = {indicator.id: indicator for indicator in watchlist.indicators}
     # only the days the cards' level strips show (the rules still see every earlier row)
     strip_start = options.as_of - dt.timedelta(days=STRIP_DAYS - 1)
@@ -133,7 +141,7 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         figure = build_timeline_figure(indicator, rows, events, chart_start, options.as_of, options.as_of, daily)
         figure.update_layout(width=width, height=height, margin=dict(l=55, r=70, t=32, b=26),
                              title=dict(font=dict(size=15)), showlegend=False)
-        figure.update_xaxes(nticks=6, tickangle=0)
+        figure.update_xaxes(nticks=4, tickangle=0)
         charts.append('<div class="wf-chart">' + figure.to_html(
             full_html=False, include_plotlyjs=False, div_id=f"chart-{status.indicator.id}",
             config={"staticPlot": False, "displaylogo": False, "responsive": False}) + "</div>")

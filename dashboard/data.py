@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indicators.evaluate import OverallStatus, evaluate_statuses, overall_status, prepare_arrays
+from indicators.evaluate import OverallStatus, overall_status, prepare_arrays
+from indicators.rules import evaluate_watchlist
 from indicators.bundled import default_watchlist
 from indicators.loader import LoadedWatchlist, files_signature, load_watchlist
 from indicators.serving import ROOT_VARIABLE
-from indicators.timeseries import composite_index_over_time, level_scores_over_time
+from indicators.timeseries import composite_index_over_time, daily_levels
 
 def data_root() -> Path:
     """The folder given to ``watchfloor serve`` (via the environment), else the bundled watchlist."""
@@ -49,7 +50,7 @@ def _arrays(folder: str, signature: tuple, today: dt.date):
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _statuses(folder: str, signature: tuple, today: dt.date, as_of: dt.date):
     loaded = _load(folder, signature, today)
-    return evaluate_statuses(loaded.watchlist, loaded.observations, as_of, _arrays(folder, signature, today))
+    return evaluate_watchlist(loaded.watchlist, loaded.observations, as_of, _arrays(folder, signature, today))[0]
 
 
 def statuses(folder: Path, as_of: dt.date):
@@ -57,22 +58,26 @@ def statuses(folder: Path, as_of: dt.date):
 
 
 def overall(folder: Path, as_of: dt.date) -> OverallStatus:
-    """The overall level as of a date (from the cached statuses)."""
-    return overall_status(statuses(folder, as_of))
+    """The overall level as of a date (from the cached statuses), by the watchlist's cut-offs and floors."""
+    return overall_status(statuses(folder, as_of), load(folder).watchlist.overall)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _history(folder: str, signature: tuple, today: dt.date, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _history(folder: str, signature: tuple, today: dt.date, end: dt.date):
     loaded = _load(folder, signature, today)
     observations = loaded.observations
     first = observations["date"].min() if len(observations) else pd.Timestamp(end)
     start = min(first.date(), end)
-    scores = level_scores_over_time(loaded.watchlist, observations, start, end)
-    return scores, composite_index_over_time(loaded.watchlist, scores)
+    levels = daily_levels(loaded.watchlist, observations, start, end)
+    ids = [indicator.id for indicator in loaded.watchlist.indicators]
+    scores = pd.DataFrame(levels.scores(), index=levels.days, columns=ids)
+    held = pd.DataFrame(levels.held > levels.raw, index=levels.days, columns=ids)
+    return scores, composite_index_over_time(loaded.watchlist, scores), held
 
 
-def history(folder: Path, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Daily level scores and index from the first observation to ``end`` (at least the data's last day)."""
+def history(folder: Path, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Daily level scores (held, stale -2), the overall index and level, and where a level was held,
+    from the first observation to ``end`` (at least the data's last day)."""
     loaded = load(folder)
     last = loaded.observations["date"].max() if len(loaded.observations) else pd.Timestamp(end)
     horizon = max(end, last.date(), loaded.default_as_of())

@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from html import escape
 from pathlib import Path
+from typing import Callable
 
-from .briefing import SIZES
+SIZES = {"slide": (1920, 1080), "a4": (1000, 1414)}  # a4: portrait proportions, printed at 72%
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -47,22 +49,55 @@ def _page_band(marking: str, extra: str = "") -> str:
             f"<b>{escape(marking)}</b>{extra}</div>")
 
 
-def render(html: str, fmt: str, size: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-           marking: str = "") -> bytes:
+def render(html: str | Callable[[], str], fmt: str, size: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+           marking: str | Callable[[], str] = "") -> bytes:
     """PNG or PDF bytes of a briefing page, within ``timeout_seconds`` (ExportError past it).
 
-    PDF pages carry ``marking`` at the top and bottom of every page, with page numbers.
+    ``html`` is the page, or a function that makes it: the browser then starts in a second thread
+    while the function runs, so that its start-up costs no time of its own. An exception from the
+    function is raised here, after the browser is closed. PDF pages carry ``marking`` at the top and
+    bottom of every page, with page numbers (a function is called after ``html``'s).
     """
+    executable = find_chromium()
+    handed_over = threading.Event()
+    page_html: dict[str, str | None] = {}
+    outcome: dict[str, object] = {}
+
+    def in_browser_thread() -> None:
+        try:
+            outcome["bytes"] = _render_in_browser(executable, handed_over, page_html, fmt, size, timeout_seconds)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=in_browser_thread, name="watchfloor-export", daemon=True)
+    worker.start()
+    try:
+        page_html["html"] = html() if callable(html) else html
+        page_html["marking"] = marking() if callable(marking) else marking
+    except BaseException:
+        page_html["html"] = None  # tells the browser thread to close without rendering
+        raise
+    finally:
+        handed_over.set()
+        worker.join(timeout_seconds + 30)
+    if worker.is_alive():
+        raise ExportError(f"the browser did not finish the {fmt.upper()} within {timeout_seconds:g} s; "
+                          "nothing was written. Try again, or export HTML.")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["bytes"]
+
+
+def _render_in_browser(executable: str, handed_over: threading.Event, page_html: dict, fmt: str, size: str,
+                       timeout_seconds: float) -> bytes | None:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    executable = find_chromium()
     width, height = SIZES[size]
     timeout_ms = timeout_seconds * 1000
     with tempfile.TemporaryDirectory(prefix="watchfloor-export-") as folder:
         page_path = Path(folder) / "briefing.html"
-        page_path.write_text(html, encoding="utf-8")
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
@@ -73,6 +108,11 @@ def render(html: str, fmt: str, size: str, timeout_seconds: float = DEFAULT_TIME
                     # the briefing is self-contained: refuse any request that would leave the file
                     page.route(lambda url: not url.startswith(("file:", "data:", "blob:", "about:")),
                                lambda route: route.abort())
+                    handed_over.wait()
+                    if page_html.get("html") is None:
+                        return None
+                    marking = page_html.get("marking", "")
+                    page_path.write_text(page_html["html"], encoding="utf-8")
                     page.goto(page_path.as_uri(), wait_until="load")
                     page.wait_for_function(
                         "() => [...document.querySelectorAll('.plotly-graph-div')]"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from indicators.models import THRESHOLD_KEYS, Indicator, Level
+from indicators.models import THRESHOLD_KEYS, Cutoffs, Indicator, Level
 from indicators.report import format_value
 
 from .theme import FONT_FAMILY, INK, LEVEL_COLOURS, LEVEL_WORDS, SCORE_LEVELS, STALE_COLOUR
@@ -205,17 +205,36 @@ def event_strip(figure: go.Figure, events: pd.DataFrame, start: dt.date, end: dt
 
 
 def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date, start: dt.date, end: dt.date,
-                       show_events: bool = True) -> go.Figure:
-    """The composite index over time, with the level cut-offs as bands."""
+                       show_events: bool = True, cutoffs: Cutoffs | None = None,
+                       targets: list[tuple[dt.date, dt.date | None]] = (), mark_as_of: bool = True) -> go.Figure:
+    """The composite index over time, with the level cut-offs as bands, and the overall level (after
+    floors) in the hover. ``targets``: (date of a known event, first day of the warning before it or
+    None): each is a labelled line, its lead time a shaded span."""
+    cutoffs = cutoffs or Cutoffs()
     figure = go.Figure()
-    shapes, annotations = band_shapes(((Level.NORMAL, 0, 25), (Level.ELEVATED, 25, 50), (Level.HIGH, 50, 75),
-                                       (Level.CRITICAL, 75, 100)))
+    shapes, annotations = band_shapes(((Level.NORMAL, 0, cutoffs.elevated), (Level.ELEVATED, cutoffs.elevated,
+                                       cutoffs.high), (Level.HIGH, cutoffs.high, cutoffs.critical),
+                                       (Level.CRITICAL, cutoffs.critical, 100)))
+    words = [LEVEL_WORDS[SCORE_LEVELS[int(score)]] for score in index["level"]] if "level" in index else None
     figure.add_trace(go.Scatter(x=index.index, y=index["index"], mode="lines", name="index",
-                                line=dict(color=INK, width=2, shape="hv"),
-                                hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}<extra></extra>"))
+                                line=dict(color=INK, width=2, shape="hv"), customdata=words,
+                                hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}"
+                                + ("<br>overall %{customdata}" if words else "") + "<extra></extra>"))
     if show_events:
         shapes += event_strip(figure, events, start, end)
-    later_shapes, later_notes = as_of_marks(as_of, end)
+    for target, first_warning in targets:
+        day = pd.Timestamp(target)
+        shapes.append(dict(type="line", xref="x", x0=day, x1=day, yref="paper", y0=0, y1=1,
+                           line=dict(color="#7B3294", width=2)))
+        lead = f"target {target.isoformat()}: " + (f"warned {(target - first_warning).days} d ahead"
+                                                    if first_warning else "no warning")
+        annotations.append(dict(xref="x", x=day, yref="paper", y=0.98, xanchor="right", yanchor="top",
+                                showarrow=False, text=lead, font=dict(size=11, color="#7B3294"),
+                                bgcolor="rgba(255,255,255,0.8)"))
+        if first_warning:
+            shapes.append(dict(type="rect", xref="x", x0=pd.Timestamp(first_warning), x1=day, yref="paper", y0=0.9,
+                               y1=0.94, fillcolor="#7B3294", opacity=0.6, line=dict(width=0)))
+    later_shapes, later_notes = as_of_marks(as_of, end) if mark_as_of else ([], [])
     figure.update_layout(shapes=shapes + later_shapes, annotations=annotations + later_notes)
     figure.update_layout(**BASE_LAYOUT, height=320, title=dict(text="Overall index", font=dict(size=17)),
                          showlegend=False, yaxis=dict(range=[0, 100], title="index"),
@@ -236,8 +255,9 @@ def row_labels(names: list[str], width: int = 30) -> list[str]:
 
 
 def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str], as_of: dt.date, start: dt.date,
-                                end: dt.date) -> go.Figure:
-    """Each indicator's level over time as coloured bands, one row per indicator."""
+                                end: dt.date, held: pd.DataFrame | None = None) -> go.Figure:
+    """Each indicator's level over time as coloured bands, one row per indicator; days on which a
+    level is held (``hold_days``) above that day's own level carry a row of small marks."""
     palette = [(-2, STALE_COLOUR), (-1, LEVEL_COLOURS[Level.NO_DATA]), (0, LEVEL_COLOURS[Level.NORMAL]),
                (1, LEVEL_COLOURS[Level.ELEVATED]), (2, LEVEL_COLOURS[Level.HIGH]), (3, LEVEL_COLOURS[Level.CRITICAL])]
     colourscale = []
@@ -252,6 +272,13 @@ def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str], as_
         hovertemplate="%{y}<br>%{x|%Y-%m-%d}: %{customdata}<extra></extra>",
         colorbar=dict(tickvals=[-2, -1, 0, 1, 2, 3], ticktext=[words[s] for s in (-2, -1, 0, 1, 2, 3)],
                       title="level", x=1.0, xpad=8, thickness=12, len=1.0)))
+    if held is not None and held.to_numpy().any():
+        rows, columns = np.nonzero(held.to_numpy())
+        figure.add_trace(go.Scatter(x=held.index[rows], y=[labels[c] for c in columns], mode="markers", name="held",
+                                    marker=dict(symbol="line-ew", size=7, line=dict(width=2, color=INK)),
+                                    hovertemplate="%{y}<br>%{x|%Y-%m-%d}: level held<extra></extra>",
+                                    showlegend=True))
+        figure.update_layout(legend=dict(orientation="h", y=-0.12))
     later_shapes, later_notes = as_of_marks(as_of, end)
     figure.update_layout(**BASE_LAYOUT, height=max(260, 34 * len(labels) + 120),
                          title=dict(text="Levels over time", font=dict(size=17)), shapes=later_shapes,

@@ -11,7 +11,9 @@ import streamlit as st
 
 from indicators.changes import (events_between, known_events, known_observations, level_changes,
                                 observations_between)
+from indicators.backtest import backtest
 from indicators.loader import LoadedWatchlist
+from indicators.models import RAISED_LEVELS, Level
 from indicators.report import csv_download
 from indicators.timeseries import indicator_values_over_time
 
@@ -79,7 +81,7 @@ def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compa
     statuses = data.statuses(folder, as_of)
     before = data.statuses(folder, compare)
     overall = data.overall(folder, as_of)
-    scores, _ = data.history(folder, as_of)
+    scores, _, _ = data.history(folder, as_of)
     st.html(overall_panel(overall, statuses, as_of))
     st.html(status_cards(statuses, before, compare, recent_scores(scores, as_of)))
     st.markdown(f"**What changed** between {compare.isoformat()} and {as_of.isoformat()}")
@@ -118,12 +120,15 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
     raised = [s.indicator.id for s in statuses if s.level.score and s.level.score > 0 and not s.stale]
     default = raised[:8] or [s.indicator.id for s in statuses[:8]]
     chosen = st.multiselect("Indicators", list(names), default=default, format_func=names.get, key="chosen")
-    scores, index = data.history(folder, end)
+    scores, index, held = data.history(folder, end)
     window = slice(pd.Timestamp(start), pd.Timestamp(end))
-    st.plotly_chart(build_index_figure(index.loc[window], events, as_of, start, end, show_events), width="stretch",
+    marks = [(target.date, target.first_warning) for target in target_results(folder, loaded, scores, index)
+             if start <= target.date <= end]
+    st.plotly_chart(build_index_figure(index.loc[window], events, as_of, start, end, show_events,
+                                       loaded.watchlist.overall.cutoffs, marks), width="stretch",
                     config=chart_config(loaded, "index", as_of), key="index_chart")
-    st.plotly_chart(build_state_timeline_figure(scores.loc[window], names, as_of, start, end), width="stretch",
-                    config=chart_config(loaded, "levels", as_of), key="state_chart")
+    st.plotly_chart(build_state_timeline_figure(scores.loc[window], names, as_of, start, end, held.loc[window]),
+                    width="stretch", config=chart_config(loaded, "levels", as_of), key="state_chart")
     for indicator_id in chosen:
         indicator = loaded.watchlist.indicator(indicator_id)
         rows = observations[observations["indicator"] == indicator_id]
@@ -131,6 +136,85 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
         st.plotly_chart(build_timeline_figure(indicator, rows, events, start, end, as_of, daily, show_events),
                         width="stretch", config=chart_config(loaded, indicator_id, as_of),
                         key=f"timeline_{indicator_id}")
+
+
+def parse_targets(text: str) -> tuple[list[dt.date], list[str]]:
+    """Dates from "2022-02-24, 2022-10-10"; the parts that are not dates, to say so."""
+    dates, bad = [], []
+    for part in (piece.strip() for piece in text.replace(";", ",").split(",")):
+        if not part:
+            continue
+        try:
+            dates.append(dt.date.fromisoformat(part))
+        except ValueError:
+            bad.append(part)
+    return sorted(set(dates)), bad
+
+
+def target_results(folder: Path, loaded: LoadedWatchlist, scores: pd.DataFrame, index: pd.DataFrame):
+    """The backtest of the targets set on the Backtest page (none: an empty list)."""
+    dates, _ = parse_targets(st.session_state.get("targets", ""))
+    if not dates:
+        return []
+    level = Level(st.session_state.get("target_level", "high"))
+    history = pd.concat([index[["level"]], scores], axis=1)
+    inside = [date for date in dates if pd.Timestamp(date - dt.timedelta(days=1)) in history.index]
+    if not inside:
+        return []
+    return backtest(history, list(scores.columns), inside, level, history.index[0].date(),
+                    history.index[-1].date()).targets
+
+
+def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:
+    """Would the watchlist have warned before known events, how early, and how often in vain?"""
+    st.caption("Each day is judged as it was known that day, with the watchlist's rules (holds, change, "
+               "cut-offs and floors): no hindsight. The same as: watchfloor backtest DIR --target D.")
+    # widget state goes when the page is not drawn: keep the choice in plain keys (and the URL)
+    st.session_state.setdefault("bt_targets", st.session_state.get("targets", ""))
+    st.session_state.setdefault("bt_level", st.session_state.get("target_level", "high"))
+    columns = st.columns([3, 1, 1, 1])
+    text = columns[0].text_input("Known events (dates, comma-separated)", key="bt_targets",
+                                 placeholder="e.g. 2022-02-24, 2022-10-10")
+    level = columns[1].selectbox("Warning level", list(RAISED_LEVELS), key="bt_level")
+    st.session_state["targets"], st.session_state["target_level"] = text, level
+    lead_window = columns[2].number_input("Lead window (days)", 0, 3650, 90, key="bt_lead")
+    after_window = columns[3].number_input("After window (days)", 0, 3650, 30, key="bt_after")
+    dates, bad = parse_targets(text)
+    if bad:
+        st.error(f"Not a date: {', '.join(bad)}. Write dates as YYYY-MM-DD, separated by commas.")
+    if not dates:
+        st.info("Give the dates of known events (for the bundled watchlist: 2022-02-24, the invasion from "
+                "Belarus) to see how early the overall level reached the warning level before each.")
+        return
+    observations = loaded.observations
+    first = observations["date"].min().date() if len(observations) else min(dates)
+    start = min(first, min(dates) - dt.timedelta(days=1))
+    end = max(dates) + dt.timedelta(days=int(after_window))
+    scores, index, _ = data.history(folder, end)
+    history = pd.concat([index[["level"]], scores], axis=1).loc[pd.Timestamp(start):pd.Timestamp(end)]
+    ids = list(scores.columns)
+    result = backtest(history, ids, dates, Level(level), first, end, int(lead_window), int(after_window))
+    names = indicator_names(loaded)
+    table = pd.DataFrame([{
+        "target": target.date, "warned": target.warned, "first warning": target.first_warning,
+        "lead (days)": target.lead_days,
+        "indicators at the level on the eve, earliest first": ", ".join(
+            f"{names[i]} ({d.isoformat()})" for d, i in sorted((d, i) for i, d in target.indicators.items() if d))}
+        for target in result.targets])
+    metrics = st.columns(3)
+    metrics[0].metric("Targets warned", f"{sum(t.warned for t in result.targets)} of {len(result.targets)}")
+    metrics[1].metric("False-alarm days", result.false_alarm_days,
+                      help=f"days at {level} or above outside every [target - {lead_window} d, target + "
+                           f"{after_window} d], from {first.isoformat()} to {end.isoformat()}")
+    metrics[2].metric("Days replayed", result.days)
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "target": st.column_config.DateColumn(format="YYYY-MM-DD"),
+        "first warning": st.column_config.DateColumn(format="YYYY-MM-DD")})
+    marks = [(target.date, target.first_warning) for target in result.targets]
+    # each day as known that day: a replay, so no single as-of line
+    figure = build_index_figure(index.loc[pd.Timestamp(first):pd.Timestamp(end)], loaded.events.iloc[0:0], end,
+                                first, end, False, loaded.watchlist.overall.cutoffs, marks, mark_as_of=False)
+    st.plotly_chart(figure, width="stretch", config=chart_config(loaded, "backtest", as_of), key="backtest_chart")
 
 
 def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> str:

@@ -8,7 +8,7 @@ from html import escape
 from indicators.changes import value_change
 from indicators.evaluate import IndicatorStatus, OverallStatus
 from indicators.models import Level
-from indicators.report import format_value, not_current, value_for_row, value_phrase
+from indicators.report import change_phrase, format_value, not_current, value_for_row, value_phrase
 
 from .figures import sparkline_html
 from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, STALE_COLOUR, TEXT_ON_LEVEL
@@ -24,7 +24,7 @@ CSS = """
 .wf-card {border:1px solid #D0D0D0; border-left-width:8px; border-radius:4px; padding:10px 12px;
   background:#FFFFFF; margin-bottom:10px; min-height:190px;}
 .wf-card h4 {margin:6px 0 4px 0; font-size:16px; line-height:1.25; color:#1A1A1A;}
-.wf-value {font-size:24px; font-weight:700; color:#1A1A1A;}
+.wf-value {font-size:22px; font-weight:700; color:#1A1A1A; line-height:1.2;}
 .wf-muted {color:#555555; font-size:13px;}
 .wf-stale {background:#E0E0E0; color:#1A1A1A; border:1px dashed #777; padding:1px 6px; border-radius:3px;
   font-size:12px; font-weight:700;}
@@ -43,7 +43,7 @@ CSS = """
 .wf-changes {margin:0; padding-left:1.1em; font-size:14px;}
 .wf-changes li {margin-bottom:2px;}
 .wf-badge-stale {border:1px dashed #777; font-weight:600;}
-.wf-reasons {margin:4px 0 2px 0; padding-left:1.1em; font-size:14px;}
+.wf-reasons {margin:4px 0 2px 0; font-size:14px; color:#1A1A1A;}
 .wf-title {font-size:30px; font-weight:800; margin:8px 0 0 0; color:#1A1A1A;}
 </style>
 """
@@ -91,8 +91,7 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
              f'style="border-left-color:{border}">',
              level_badge(status.level, stale=status.stale and status.level is not Level.NO_DATA)]
     if status.stale:
-        age = "no report at all" if status.date is None else f"no report for {status.age_days} days"
-        parts.append(f' <span class="wf-stale">STALE: {age}</span>')
+        parts.append(f' <span class="wf-stale">STALE: no report for {status.age_days} days</span>')
     if status.disagreement:
         parts.append(' <span class="wf-flag" title="several sources on the latest date">&#9888; sources disagree'
                      '</span>')
@@ -103,6 +102,11 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
                      f'{format_value(min(indicator.levels))}-{format_value(max(indicator.levels))}</div>')
     else:
         parts.append(f'<div class="wf-value">{escape(value_phrase(status))}</div>')
+    if status.change is not None:
+        parts.append(f'<div class="wf-muted">{escape(change_phrase(status))}</div>')
+    if status.held:
+        parts.append(f'<div class="wf-muted"><span class="wf-flag">held</span> for {indicator.hold_days} days; '
+                     f"{status.raw_level.word} today</div>")
     meta = []
     if status.date is not None:
         meta.append(f"as of {status.date.isoformat()} ({status.age_days} d old)")
@@ -147,13 +151,13 @@ def overall_panel(overall: OverallStatus, statuses: list[IndicatorStatus], as_of
     drivers = ", ".join(escape(names.get(i, i)) for i in overall.drivers) or "no current indicator above normal"
     left_out = [f"{heading}: " + ", ".join(escape(names[i]) for i in ids)
                 for heading, ids in not_current(statuses).items() if ids]
-    reasons = "".join(f"<li>{escape(reason)}</li>" for reason in getattr(overall, "reasons", ()))
+    reasons = "; ".join(f'<span class="wf-reason">{escape(reason)}</span>' for reason in overall.reasons)
     return (f'<div class="wf-overall" data-overall-level="{overall.level.value}">'
             f'<span class="wf-muted">Overall level as of {as_of.isoformat()}</span> '
             f'{level_badge(overall.level)} <span class="wf-index">{index}</span>'
             f'<span class="wf-muted"> / 100 index &middot; </span>'
             f'<b>{overall.current} of {overall.total} indicators current</b>'
-            + (f'<ul class="wf-reasons">{reasons}</ul>' if reasons else "")
+            + (f'<div class="wf-reasons">Why: {reasons}</div>' if reasons else "")
             + f'<div class="wf-muted">Driven by: {drivers}</div>'
             + "".join(f'<div class="wf-muted wf-left-out">Not counted &mdash; {part}</div>' for part in left_out)
             + "</div>")

@@ -81,8 +81,8 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                                "(default: the watchlist's as_of, else today)."),
            as_json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
     """Print where every indicator stands as of a date, and the overall level."""
-    from .evaluate import evaluate_statuses, overall_status
     from .report import problems_summary, status_report, status_table
+    from .rules import evaluate_watchlist
 
     date = parse_date_option(as_of, "--as-of")
     loaded = load_or_fail(folder)
@@ -92,8 +92,7 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
         typer.echo(f"{folder}: watchlist.yaml cannot be used, so there is no status to show", err=True)
         raise typer.Exit(EXIT_PROBLEMS)
     date = date or loaded.default_as_of()
-    statuses = evaluate_statuses(loaded.watchlist, loaded.observations, date)
-    overall = overall_status(statuses)
+    statuses, overall = evaluate_watchlist(loaded.watchlist, loaded.observations, date)
     if as_json:
         typer.echo(json.dumps(status_report(loaded.title, date, overall, statuses), indent=2, ensure_ascii=False))
     else:
@@ -176,6 +175,88 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
     write_or_fail(lambda: append_event(folder, values), folder)
 
 
+def loaded_watchlist_or_fail(folder: Path):
+    """The loaded watchlist; exits 1 with the problems when watchlist.yaml cannot be used."""
+    loaded = load_or_fail(folder)
+    if loaded.watchlist is None:
+        for problem in loaded.problems:
+            typer.echo(problem.format(f"{folder}/"), err=True)
+        typer.echo(f"{folder}: watchlist.yaml cannot be used; see: {command_name()} validate {folder}", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    return loaded
+
+
+def first_observation_date(loaded, fallback: dt.date) -> dt.date:
+    observations = loaded.observations
+    return observations["date"].min().date() if len(observations) else fallback
+
+
+def parse_level_option(text: str) -> "Level":
+    from .models import RAISED_LEVELS, Level
+
+    if text not in RAISED_LEVELS:
+        fail_usage(f'--level "{text}": use elevated, high or critical')
+    return Level(text)
+
+
+@app.command()
+def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
+            start: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD (default: the first "
+                                                "observation's date)."),
+            end: Optional[str] = typer.Option(None, "--to", help="Last day (default: the watchlist's as_of, "
+                                              "else today)."),
+            as_csv: bool = typer.Option(False, "--csv", help="Print CSV instead of JSON.")) -> None:
+    """The overall level, index and every indicator's level for every day, as known that day."""
+    from .backtest import history_csv, history_records, level_history
+
+    first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
+    loaded = loaded_watchlist_or_fail(folder)
+    last = last or loaded.default_as_of()
+    first = first or first_observation_date(loaded, last)
+    if first > last:
+        fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
+    frame = level_history(loaded.watchlist, loaded.observations, first, last)
+    ids = [indicator.id for indicator in loaded.watchlist.indicators]
+    typer.echo(history_csv(frame, ids) if as_csv else json.dumps(history_records(frame, ids), ensure_ascii=False),
+               nl=not as_csv)
+
+
+@app.command()
+def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
+             targets: list[str] = typer.Option(..., "--target", help="Date of a known event, YYYY-MM-DD "
+                                               "(repeat for several)."),
+             level: str = typer.Option("high", "--level", help="Warning level: elevated, high or critical."),
+             start: Optional[str] = typer.Option(None, "--from", help="First day (default: the first "
+                                                 "observation's date)."),
+             end: Optional[str] = typer.Option(None, "--to", help="Last day (default: the latest target plus "
+                                               "--after-window)."),
+             lead_window: int = typer.Option(90, "--lead-window", min=0, help="Days before a target in which a "
+                                             "warning is not a false alarm."),
+             after_window: int = typer.Option(30, "--after-window", min=0, help="Days after a target in which a "
+                                              "warning is not a false alarm."),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """How early the watchlist warned before known events, and its false alarms."""
+    from .backtest import backtest as run_backtest
+    from .backtest import level_history
+    from .report import backtest_table
+
+    wanted = parse_level_option(level)
+    dates = [parse_date_option(text, "--target") for text in targets]
+    first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
+    loaded = loaded_watchlist_or_fail(folder)
+    last = last or max(dates) + dt.timedelta(days=after_window)
+    first = first or first_observation_date(loaded, min(dates))
+    if first > last:
+        fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
+    # the history also covers every target's eve, inside the period or not
+    span_start = min([first] + [date - dt.timedelta(days=1) for date in dates])
+    span_end = max([last] + [date - dt.timedelta(days=1) for date in dates])
+    frame = level_history(loaded.watchlist, loaded.observations, span_start, span_end)
+    ids = [indicator.id for indicator in loaded.watchlist.indicators]
+    result = run_backtest(frame, ids, dates, wanted, first, last, lead_window, after_window)
+    typer.echo(json.dumps(result.as_dict(), indent=2) if as_json else backtest_table(loaded.title, result))
+
+
 SNAPSHOT_FORMATS = {".png": "png", ".pdf": "pdf", ".html": "html", ".htm": "html"}
 
 
@@ -207,25 +288,35 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
         pinned = dt.datetime.fromisoformat(made_at) if made_at else None
     except ValueError:
         fail_usage(f'--made-at "{made_at}" is not a time; use YYYY-MM-DDTHH:MM:SS')
-    loaded = load_or_fail(folder)
-    if loaded.watchlist is None:
-        typer.echo(f"Error: {folder}/watchlist.yaml cannot be used; see: {command_name()} validate {folder}",
-                   err=True)
-        raise typer.Exit(EXIT_PROBLEMS)
-    from dashboard.briefing import build_briefing_html, default_options
-    from dashboard.export import ExportError, render
+    made: dict = {}
 
-    ids = tuple(part.strip() for part in indicators.split(",") if part.strip()) if indicators else ()
-    options = default_options(loaded, date, since_date, ids, size, pinned, page_bands=fmt == "pdf")
+    def make_page() -> str:
+        loaded = load_or_fail(folder)
+        if loaded.watchlist is None:
+            typer.echo(f"Error: {folder}/watchlist.yaml cannot be used; see: {command_name()} validate {folder}",
+                       err=True)
+            raise typer.Exit(EXIT_PROBLEMS)
+        from dashboard.briefing import build_briefing_html, default_options
+
+        ids = tuple(part.strip() for part in indicators.split(",") if part.strip()) if indicators else ()
+        made["loaded"] = loaded
+        made["options"] = default_options(loaded, date, since_date, ids, size, pinned, page_bands=fmt == "pdf")
+        return build_briefing_html(loaded, made["options"])
+
     try:
-        html = build_briefing_html(loaded, options)
-        data = html.encode("utf-8") if fmt == "html" else render(html, fmt, size, timeout,
-                                                                  loaded.watchlist.marking)
+        if fmt == "html":
+            data = make_page().encode("utf-8")
+        else:  # the browser starts while the watchlist is read and the page is built
+            from dashboard.export import ExportError, render
+
+            try:
+                data = render(make_page, fmt, size, timeout, lambda: made["loaded"].watchlist.marking)
+            except ExportError as error:
+                typer.echo(f"Error: {error}", err=True)
+                raise typer.Exit(EXIT_PROBLEMS)
     except KeyError as error:
         fail_usage(f"--indicators: {error.args[0]}")
-    except ExportError as error:
-        typer.echo(f"Error: {error}", err=True)
-        raise typer.Exit(EXIT_PROBLEMS)
+    loaded, options = made["loaded"], made["options"]
     from .writing import replace_atomically
 
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .models import Indicator, Watchlist
+from .models import Indicator, Overall, Watchlist
 from .problems import Problem
 
 WATCHLIST_FILE = "watchlist.yaml"
@@ -19,7 +19,7 @@ class YAML_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml whe
 YAML_LOADER.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in YAML_LOADER.yaml_implicit_resolvers.items()}
-HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of")
+HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall")
 
 
 @dataclass
@@ -76,11 +76,17 @@ def _describe_pydantic_error(error: dict) -> str:
     return message[0].lower() + message[1:] if message else "is not valid"
 
 
-MODEL_LEVEL_FIELDS = ("thresholds", "window_days")
+MODEL_LEVEL_FIELDS = ("thresholds", "window_days", "change", "cutoffs")
 
 
 def _field_path(loc: tuple, message: str) -> str:
-    parts = [str(part) for part in loc if not isinstance(part, int)]
+    parts = []
+    for part in loc:  # list positions as written in the file, counted from 1: floors[2]
+        if isinstance(part, int):
+            if parts:
+                parts[-1] += f"[{part + 1}]"
+        else:
+            parts.append(str(part))
     if not parts:
         # errors from whole-indicator checks name their field first
         return next((name for name in MODEL_LEVEL_FIELDS if message.startswith(name)), "indicator")
@@ -94,6 +100,31 @@ def _pure_python_yaml_error(text: str) -> yaml.YAMLError:
     except yaml.YAMLError as error:
         return error
     return yaml.YAMLError("the file could not be parsed")
+
+
+def _checked_overall(raw, known_ids: set[str], lines: _LineMap, problems: list[Problem]) -> Overall:
+    """The ``overall`` section, or the defaults (index cut-offs 25/50/75, no floors) with its problems
+    reported when it is not valid; floors naming an unknown indicator are reported and left out."""
+    try:
+        overall = Overall.model_validate(raw)
+    except ValidationError as error:
+        for detail in error.errors():
+            message = _describe_pydantic_error(detail)
+            field_path = _field_path(("overall",) + tuple(detail["loc"]), message)
+            if not detail["loc"] or (detail["type"] == "value_error" and field_path == "overall.floors"):
+                field_path = "overall"
+            problems.append(Problem(WATCHLIST_FILE, lines.line_of(("overall",) + tuple(detail["loc"])), field_path,
+                                    detail["type"], message.removeprefix(f"{field_path.split('.')[-1]} ")))
+        return Overall()
+    floors = []
+    for number, floor in enumerate(overall.floors):
+        if floor.indicator is not None and floor.indicator not in known_ids:
+            problems.append(Problem(WATCHLIST_FILE, lines.line_of(("overall", "floors", number, "indicator")),
+                                    f"overall.floors[{number + 1}].indicator", "unknown_indicator",
+                                    f'"{floor.indicator}" is not an indicator of this watchlist; use one of its ids'))
+            continue
+        floors.append(floor)
+    return overall.model_copy(update={"floors": floors})
 
 
 def load_definitions(folder: Path) -> Definitions:
@@ -165,13 +196,17 @@ def load_definitions(folder: Path) -> Definitions:
                 message = _describe_pydantic_error(detail)
                 field_path = _field_path(detail["loc"], message)
                 message = message.removeprefix(f"{field_path} ")
-                line = lines.line_of(("indicators", index) + tuple(field_path.split(".")[:2]))
+                # whole-indicator checks have no location: their field is named first in the message
+                located = tuple(detail["loc"][:3]) or tuple(field_path.split(".")[:1])
+                line = lines.line_of(("indicators", index) + located)
                 problems.append(Problem(WATCHLIST_FILE, line, f"indicator {indicator_id}: {field_path}",
                                         detail["type"], message))
             continue
         indicators.append(indicator)
     # A duplicated id makes both definitions ambiguous: drop the first as well.
     indicators = [indicator for indicator in indicators if indicator.id not in invalid]
+    if "overall" in header:
+        header["overall"] = _checked_overall(header["overall"], {i.id for i in indicators} | invalid, lines, problems)
     watchlist = None
     try:
         watchlist = Watchlist.model_validate({**header, "indicators": indicators or []})

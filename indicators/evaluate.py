@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .models import LEVEL_SCORES, NON_COUNTING_STATUSES, Indicator, Level, Watchlist
+from .models import LEVEL_SCORES, NON_COUNTING_STATUSES, Cutoffs, Floor, Indicator, Level, Overall, Watchlist
 
-OVERALL_CUTOFFS = ((75.0, Level.CRITICAL), (50.0, Level.HIGH), (25.0, Level.ELEVATED))
 EPOCH = np.datetime64("1970-01-01", "D")
 
 
@@ -41,6 +40,9 @@ class IndicatorStatus:
     url: str = ""
     reliability: str = ""
     credibility: str = ""
+    change: float | None = None  # percent change over the baseline (inf when the baseline is 0)
+    baseline: float | None = None  # the baseline aggregate, scaled to the window's length
+    raw_level: Level | None = None  # the level before ``hold_days``; None: same as ``level``
 
     @property
     def label(self) -> str | None:
@@ -50,6 +52,11 @@ class IndicatorStatus:
     def is_current(self) -> bool:
         """Has data and is not stale: only current indicators enter the overall index."""
         return self.level is not Level.NO_DATA and not self.stale
+
+    @property
+    def held(self) -> bool:
+        """The level is held above today's own level by ``hold_days``."""
+        return self.raw_level is not None and self.raw_level != self.level
 
     @property
     def grade(self) -> str:
@@ -64,6 +71,8 @@ class OverallStatus:
     current: int
     total: int
     drivers: tuple[str, ...]  # ids of current indicators above normal, strongest first
+    index_level: Level = Level.NO_DATA  # the level from the index alone, before floors
+    reasons: tuple[str, ...] = ()  # plain sentences: why the level is what it is
 
 
 def to_day_numbers(dates) -> np.ndarray:
@@ -102,6 +111,23 @@ def level_scores_for_values(indicator: Indicator, values: np.ndarray) -> np.ndar
         reached = values >= threshold if indicator.direction == "up" else values <= threshold
         scores = np.where(reached & (scores >= 0), LEVEL_SCORES[Level(name)], scores)
     return scores
+
+
+def change_percent(value: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """100 x (value - baseline) / baseline; +inf when the baseline is 0 and the value is not, else 0."""
+    value, baseline = np.asarray(value, dtype=float), np.asarray(baseline, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = 100.0 * (value - baseline) / np.where(baseline == 0, 1.0, baseline)
+    return np.where(baseline == 0, np.where(value > 0, np.inf, 0.0), ratio)
+
+
+def change_level_scores(indicator: Indicator, value: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Level scores from percent change over the baseline, with the low-baseline guard: when the
+    baseline is at most ``min_baseline`` and the value at most ``min_value``, the level is normal."""
+    rule = indicator.change
+    scores = level_scores_for_values(indicator, np.where(np.isnan(value), np.nan, change_percent(value, baseline)))
+    guarded = (baseline <= rule.min_baseline) & (value <= rule.min_value)
+    return np.where(np.isnan(value), -1, np.where(guarded, 0, scores))
 
 
 def _first_per_group(codes: np.ndarray, candidates: np.ndarray, order_key: np.ndarray, size: int) -> np.ndarray:
@@ -182,6 +208,11 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     window_max = np.full(size, -np.inf)
     np.fmax.at(window_max, codes, np.where(in_window, values, -np.inf))
     window_row = _first_per_group(codes, in_window, -(days * 10**7 + lines), size)
+    # change rules: the same aggregate over the baseline_days before the window
+    baseline_days = np.array([i.change.baseline_days if i.change else 0 for i in indicators])
+    in_baseline = (days > d - windows[codes] - baseline_days[codes]) & (days <= d - windows[codes])
+    baseline_events = np.bincount(codes, weights=in_baseline & (values != 0), minlength=size)
+    baseline_sum = np.bincount(codes, weights=np.where(in_baseline, np.nan_to_num(values), 0.0), minlength=size)
 
     behind_rows = np.where(is_latest, latest_row, window_row)
     details_of = {}
@@ -193,8 +224,7 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     statuses = []
     for position, indicator in enumerate(indicators):
         if not has_rows[position]:  # missing is never green: no counting row at all is no data
-            statuses.append(IndicatorStatus(indicator, Level.NO_DATA, None, None, None,
-                                            indicator.stale_after_days is not None, False, 0))
+            statuses.append(IndicatorStatus(indicator, Level.NO_DATA, None, None, None, False, False, 0))
             continue
         newest_date = (EPOCH + np.timedelta64(int(newest[position]), "D")).astype(dt.date)
         age = (as_of - newest_date).days
@@ -218,28 +248,59 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
             else:
                 value = float(window_sum[position] / counted)
         details = details_of.get(int(behind_rows[position]), {}) if behind_rows[position] >= 0 else {}
-        statuses.append(IndicatorStatus(indicator, level_for_value(indicator, value), value, newest_date, age,
-                                        stale, disagreement, counted, **details))
+        level = level_for_value(indicator, value)
+        if indicator.change is not None:
+            raw = baseline_events[position] if indicator.aggregate == "count" else baseline_sum[position]
+            baseline = float(raw * indicator.window_days / indicator.change.baseline_days)
+            details["baseline"] = round(baseline, 9)
+            details["change"] = float(change_percent(value, baseline))
+            level = SCORE_LEVELS[int(change_level_scores(indicator, np.array([value]), np.array([baseline]))[0])]
+        statuses.append(IndicatorStatus(indicator, level, value, newest_date, age, stale, disagreement, counted,
+                                        **details))
     return statuses
 
 
-def overall_status(statuses: list[IndicatorStatus]) -> OverallStatus:
-    """Weighted index over current indicators, its level, coverage and drivers."""
+def overall_status(statuses: list[IndicatorStatus], rules: Overall | None = None) -> OverallStatus:
+    """Weighted index over current indicators, its level by the cut-offs, each floor that holds, and
+    the reasons in plain sentences; coverage and drivers."""
+    rules = rules or Overall()
     current = [status for status in statuses if status.is_current]
     if not current:
-        return OverallStatus(Level.NO_DATA, None, 0, len(statuses), ())
+        return OverallStatus(Level.NO_DATA, None, 0, len(statuses), (), Level.NO_DATA,
+                             ("no current indicator -> no data",))
     weights = sum(status.indicator.weight for status in current)
     points = sum(status.indicator.weight * status.level.score for status in current)
-    index = 100.0 * points / (3.0 * weights)
-    level = overall_level_for_index(index)
+    index = round(100.0 * points / (3.0 * weights), 1)  # judged as shown
+    index_level = overall_level_for_index(index, rules.cutoffs)
+    level, reasons = index_level, [f"index {index:.1f} -> {index_level.value}"]
+    for floor in rules.floors:
+        lifted = floor.lifted_level
+        scores = {s.indicator.id: s.level.score for s in current}
+        if floor_holds(floor, scores):
+            if floor.indicator:
+                condition = f"{floor.indicator} is {SCORE_LEVELS[scores[floor.indicator]].value}"
+            else:
+                reached = sum(score >= LEVEL_SCORES[Level(floor.at)] for score in scores.values())
+                condition = f"{reached} indicators are {floor.at} or above"
+            reasons.append(f"{condition} -> at least {lifted.value}")
+            level = max(level, lifted, key=lambda item: item.score)
     drivers = sorted((s for s in current if s.level.score > 0),
                      key=lambda s: (-s.indicator.weight * s.level.score, s.indicator.name))
-    return OverallStatus(level, round(index, 1), len(current), len(statuses),
-                         tuple(s.indicator.id for s in drivers))
+    return OverallStatus(level, index, len(current), len(statuses), tuple(s.indicator.id for s in drivers),
+                         index_level, tuple(reasons))
 
 
-def overall_level_for_index(index: float | None) -> Level:
-    """Overall level for an index value: >= 75 critical, >= 50 high, >= 25 elevated, else normal."""
+def floor_holds(floor: Floor, current_scores: dict[str, int]) -> bool:
+    """Whether a floor's condition holds, given the level scores of the current indicators."""
+    at = LEVEL_SCORES[Level(floor.at)]
+    if floor.indicator is not None:
+        return current_scores.get(floor.indicator, -1) >= at
+    return sum(score >= at for score in current_scores.values()) >= floor.count
+
+
+def overall_level_for_index(index: float | None, cutoffs: Cutoffs | None = None) -> Level:
+    """Overall level for an index value (default cut-offs: >= 75 critical, >= 50 high, >= 25 elevated)."""
     if index is None or np.isnan(index):
         return Level.NO_DATA
-    return next((level for cutoff, level in OVERALL_CUTOFFS if index >= cutoff), Level.NORMAL)
+    cutoffs = cutoffs or Cutoffs()
+    return next((level for cutoff, level in cutoffs.levels() if index >= cutoff), Level.NORMAL)

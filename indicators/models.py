@@ -57,6 +57,21 @@ class Thresholds(BaseModel):
         return [(key, getattr(self, key)) for key in THRESHOLD_KEYS if getattr(self, key) is not None]
 
 
+RAISED_LEVELS = ("elevated", "high", "critical")
+RaisedLevel = Literal["elevated", "high", "critical"]
+
+
+class Change(BaseModel):
+    """Change over a baseline: the window aggregate against the same aggregate over the
+    ``baseline_days`` before the window (scaled to the window's length), in percent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline_days: int = Field(ge=1)
+    min_baseline: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    min_value: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
 class Indicator(BaseModel):
     """One indicator as declared in ``watchlist.yaml``."""
 
@@ -74,11 +89,15 @@ class Indicator(BaseModel):
     stale_after_days: int | None = Field(default=None, ge=1)
     weight: float = Field(default=1.0, gt=0)
     levels: dict[float, str] | None = None
+    hold_days: int | None = Field(default=None, ge=1)  # the level holds for this many days (most escalatory)
+    change: Change | None = None  # thresholds then apply to percent change over a baseline
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Indicator:
         if self.aggregate != "latest" and self.window_days is None:
             raise ValueError(f"window_days is required when aggregate is {self.aggregate}")
+        if self.change is not None and (self.aggregate not in ("sum", "count") or self.window_days is None):
+            raise ValueError(f"change needs aggregate sum or count and window_days (got aggregate {self.aggregate})")
         present = self.thresholds.present()
         values = [value for _, value in present]
         ordered = sorted(values) if self.direction == "up" else sorted(values, reverse=True)
@@ -102,6 +121,58 @@ class Indicator(BaseModel):
         return self.levels.get(float(value))
 
 
+class Cutoffs(BaseModel):
+    """Index values (0-100) from which the overall level is elevated, high and critical."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    elevated: float = Field(default=25.0, ge=0, le=100, allow_inf_nan=False)
+    high: float = Field(default=50.0, ge=0, le=100, allow_inf_nan=False)
+    critical: float = Field(default=75.0, ge=0, le=100, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Cutoffs:
+        if not self.elevated <= self.high <= self.critical:
+            raise ValueError(f"cutoffs must be ordered: elevated <= high <= critical (got elevated={self.elevated:g}, "
+                             f"high={self.high:g}, critical={self.critical:g})")
+        return self
+
+    def levels(self) -> list[tuple[float, Level]]:
+        """(cut-off, level) from the most escalatory down."""
+        return [(self.critical, Level.CRITICAL), (self.high, Level.HIGH), (self.elevated, Level.ELEVATED)]
+
+
+class Floor(BaseModel):
+    """A tripwire: lifts the overall level to at least ``lifts_to`` when one indicator (``indicator``)
+    or at least ``count`` current indicators are at ``at`` or above."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: str | None = Field(default=None, pattern=INDICATOR_ID_PATTERN)
+    count: int | None = Field(default=None, ge=1)
+    at: RaisedLevel
+    lifts_to: RaisedLevel | None = None
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Floor:
+        if (self.indicator is None) == (self.count is None):
+            raise ValueError("give either indicator or count (one of them)")
+        return self
+
+    @property
+    def lifted_level(self) -> Level:
+        return Level(self.lifts_to or self.at)
+
+
+class Overall(BaseModel):
+    """How the overall level is judged: index cut-offs and tripwire floors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cutoffs: Cutoffs = Field(default_factory=Cutoffs)
+    floors: list[Floor] = Field(default_factory=list)
+
+
 class Watchlist(BaseModel):
     """A whole ``watchlist.yaml``."""
 
@@ -112,6 +183,7 @@ class Watchlist(BaseModel):
     description: str = ""
     marking: str = ""
     as_of: dt.date | None = None
+    overall: Overall = Field(default_factory=Overall)
     indicators: list[Indicator] = Field(min_length=1)
 
     @field_validator("as_of", mode="before")

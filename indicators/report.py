@@ -46,6 +46,16 @@ def value_phrase(status: IndicatorStatus) -> str:
     return text
 
 
+def change_phrase(status: IndicatorStatus) -> str:
+    """ "+150% over baseline 2" or "new: baseline 0" for an indicator with a change rule."""
+    if status.change is None:
+        return ""
+    baseline = format_value(status.baseline)
+    if status.change == float("inf"):
+        return f"new activity over a baseline of {baseline}"
+    return f"{status.change:+.0f}% over baseline {baseline}"
+
+
 def value_for_row(indicator, value: float | None) -> str:
     """One observation's value as text: the ordinal label where the scale has one, else the number."""
     if value is None or value != value:
@@ -75,12 +85,17 @@ def status_as_dict(status: IndicatorStatus) -> dict:
         "source": status.source or None,
         "url": status.url or None,
         "grade": status.grade or None,
+        "raw_level": (status.raw_level or status.level).value,
+        "held": status.held,
+        "change": None if status.change is None or status.change == float("inf") else round(status.change, 1),
+        "baseline": status.baseline,
     }
 
 
 def overall_as_dict(overall: OverallStatus) -> dict:
-    return {"level": overall.level.value, "index": overall.index, "current": overall.current,
-            "total": overall.total, "drivers": list(overall.drivers)}
+    return {"level": overall.level.value, "index": overall.index, "index_level": overall.index_level.value,
+            "reasons": list(overall.reasons), "current": overall.current, "total": overall.total,
+            "drivers": list(overall.drivers)}
 
 
 def status_report(title: str, as_of: dt.date, overall: OverallStatus, statuses: list[IndicatorStatus]) -> dict:
@@ -102,6 +117,10 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
             notes.append("stale" if status.date is None else f"stale: no report for {status.age_days} days")
         if status.disagreement:
             notes.append("sources disagree")
+        if status.held:
+            notes.append(f"held: {status.raw_level.word} today")
+        if status.change is not None:
+            notes.append(f"{change_phrase(status)}")
         if status.grade:
             notes.append(f"grade {status.grade}")
         rows.append((status.indicator.id, status.level.word, value,
@@ -114,6 +133,7 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
     else:
         lines.append(f"Overall: {overall.level.word} (index {overall.index:.1f}; "
                      f"{overall.current} of {overall.total} indicators current)")
+    lines.extend(f"  because {reason}" for reason in overall.reasons)
     if overall.drivers:
         lines.append("Driven by: " + ", ".join(overall.drivers))
     for heading, ids in not_current(statuses).items():
@@ -155,3 +175,25 @@ def neutralise_formulas(frame):
 def csv_download(frame) -> bytes:
     """UTF-8 (with BOM, for Excel) CSV bytes of a frame, with formulas neutralised and ISO dates."""
     return neutralise_formulas(frame).to_csv(index=False, date_format="%Y-%m-%d").encode("utf-8-sig")
+
+
+def backtest_table(title: str, result) -> str:
+    """``watchfloor backtest`` as text: one line per target, which indicators warned first, false alarms."""
+    lines = [f"{title} - backtest at {result.level.value} or above, {result.start.isoformat()} to "
+             f"{result.end.isoformat()} ({result.days} days)", ""]
+    rows = [("TARGET", "WARNED", "FIRST WARNING", "LEAD")]
+    for target in result.targets:
+        rows.append((target.date.isoformat(), "yes" if target.warned else "no",
+                     target.first_warning.isoformat() if target.first_warning else "-",
+                     f"{target.lead_days} days" if target.lead_days is not None else "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    for target in result.targets:
+        early = sorted((date, indicator_id) for indicator_id, date in target.indicators.items() if date)
+        named = ", ".join(f"{indicator_id} from {date.isoformat()}" for date, indicator_id in early)
+        lines.append(f"{target.date.isoformat()}: indicators at {result.level.value} or above on the eve: "
+                     f"{named or 'none'}")
+    noun = "day" if result.false_alarm_days == 1 else "days"
+    lines.append(f"False alarms: {result.false_alarm_days} {noun} at {result.level.value} or above outside "
+                 "every target's window")
+    return "\n".join(lines)

@@ -11,8 +11,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .evaluate import day_number, indicator_codes, level_scores_for_values, to_day_numbers
-from .models import NON_COUNTING_STATUSES, Indicator, Watchlist
+from dataclasses import dataclass
+
+from .evaluate import change_level_scores, day_number, indicator_codes, level_scores_for_values, to_day_numbers
+from .models import LEVEL_SCORES, NON_COUNTING_STATUSES, Indicator, Level, Watchlist
 
 NEVER = -(10**9)  # day number standing for "no counting row yet"; far below any real date
 
@@ -44,30 +46,45 @@ def _newest_dates(days, visible, grid) -> np.ndarray:
     return np.where(position >= 0, best[np.clip(position, 0, None)], NEVER)
 
 
+def _spread(first: np.ndarray, last: np.ndarray, amounts: np.ndarray, size: int) -> np.ndarray:
+    """Each amount added to every grid position from ``first`` to ``last`` (clipped to the grid)."""
+    live = (last >= 0) & (first < size) & (first <= last)
+    totals = np.zeros(size + 1)
+    np.add.at(totals, np.clip(first[live], 0, None), amounts[live])
+    np.add.at(totals, np.minimum(last[live] + 1, size), -amounts[live])
+    return np.round(np.cumsum(totals)[:size], 9)
+
+
+def _amounts(aggregate: str, values: np.ndarray) -> np.ndarray:
+    """What a row adds: count, one event (a nil report, value 0, adds none); sum, its value."""
+    if aggregate == "count":
+        return (values != 0).astype(float)
+    return np.nan_to_num(values)
+
+
+def _baseline_values(indicator: Indicator, days, visible, values, grid) -> np.ndarray:
+    """The change rule's baseline for each grid day: the aggregate over the baseline_days before the
+    window, scaled to the window's length (a row is in it from date+window_days for baseline_days)."""
+    window, baseline_days = indicator.window_days, indicator.change.baseline_days
+    first = np.maximum(visible, days + window) - grid[0]
+    last = days + window + baseline_days - 1 - grid[0]
+    raw = _spread(first, last, _amounts(indicator.aggregate, values), len(grid))
+    return raw * window / baseline_days
+
+
 def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndarray:
     """sum/count/max/mean over the window for each grid day (rows count from visible to date+w-1)."""
     start, size, window = grid[0], len(grid), indicator.window_days
     first = visible - start
     last = days + window - 1 - start
+    if indicator.aggregate in ("sum", "count"):
+        return _spread(first, last, _amounts(indicator.aggregate, values), size)
+    if indicator.aggregate == "mean":
+        counts = _spread(first, last, np.ones(len(values)), size)
+        sums = _spread(first, last, np.nan_to_num(values), size)
+        return np.where(counts > 0.5, sums / np.where(counts > 0.5, counts, 1), np.nan)
     live = (last >= 0) & (first < size) & (first <= last)
     first, last, values = np.clip(first[live], 0, None), last[live], values[live]
-    if indicator.aggregate in ("sum", "count", "mean"):
-        # count: a row with value 0 is a nil report and adds no event
-        ones = (values != 0).astype(float) if indicator.aggregate == "count" else np.ones(len(values))
-        counts = np.zeros(size + 1)
-        np.add.at(counts, first, ones)
-        np.add.at(counts, np.minimum(last + 1, size), -ones)
-        counts = np.round(np.cumsum(counts)[:size], 9)
-        if indicator.aggregate == "count":
-            return counts
-        sums = np.zeros(size + 1)
-        clean = np.nan_to_num(values)
-        np.add.at(sums, first, clean)
-        np.add.at(sums, np.minimum(last + 1, size), -clean)
-        sums = np.cumsum(sums)[:size]
-        if indicator.aggregate == "sum":
-            return np.round(sums, 9)
-        return np.where(counts > 0.5, sums / np.where(counts > 0.5, counts, 1), np.nan)
     # max: rows whose interval is the full window share a rolling maximum; late reports are few.
     full = (last - first) == (window - 1)
     daily = np.full(size, np.nan)  # NaN, not -inf: pandas' rolling max ignores NaN
@@ -95,29 +112,77 @@ def _counting_arrays(observations: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarr
             counting["value"].to_numpy(dtype=float))
 
 
-def level_scores_over_time(watchlist: Watchlist, observations: pd.DataFrame,
-                           start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Frame indexed by day, one column per indicator id, holding the level score that day:
-    -1 no data, 0 normal, 1 elevated, 2 high, 3 critical; stale days are -2."""
-    grid = np.arange(day_number(start), day_number(end) + 1)
+@dataclass(frozen=True)
+class DailyLevels:
+    """Every indicator's level score for every day (rows: days, columns: indicators in watchlist order).
+
+    ``raw``: the level each day by itself (-1 no data, 0 normal ... 3 critical); ``held``: after
+    ``hold_days``; ``stale``: the indicator is stale that day.
+    """
+
+    days: pd.DatetimeIndex
+    raw: np.ndarray
+    held: np.ndarray
+    stale: np.ndarray
+
+    def scores(self) -> np.ndarray:
+        """Held levels with stale days as -2: what the state timeline and the index use."""
+        return np.where(self.stale, -2, self.held)
+
+
+def _rolling_max(scores: np.ndarray, days: int) -> np.ndarray:
+    """Each day's maximum over itself and the ``days - 1`` days before it."""
+    if days <= 1 or not len(scores):
+        return scores
+    padded = np.concatenate([np.full(days - 1, scores.min()), scores])
+    return np.lib.stride_tricks.sliding_window_view(padded, days).max(axis=1)
+
+
+def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.date, end: dt.date) -> DailyLevels:
+    """Raw and held level scores and staleness of every indicator for every day from start to end.
+
+    Each day is judged as known that day (rows count from their reported date); a held level looks
+    back ``hold_days`` days, including days before ``start``."""
+    longest_hold = max([indicator.hold_days or 1 for indicator in watchlist.indicators] + [1])
+    grid = np.arange(day_number(start) - (longest_hold - 1), day_number(end) + 1)
     counting, days_all, visible_all, values_all = _counting_arrays(observations)
     codes = indicator_codes(watchlist, counting["indicator"])
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
-    columns = {}
+    size = len(watchlist.indicators)
+    raw = np.empty((len(grid), size), dtype=np.int64)
+    held = np.empty_like(raw)
+    stale = np.zeros((len(grid), size), dtype=bool)
     for position, indicator in enumerate(watchlist.indicators):
         rows = order[bounds[position]:bounds[position + 1]]
-        value, newest = _daily_values(indicator, days_all[rows], visible_all[rows], values_all[rows], grid)
-        scores = level_scores_for_values(indicator, value)
+        days, visible, values = days_all[rows], visible_all[rows], values_all[rows]
+        value, newest = _daily_values(indicator, days, visible, values, grid)
+        if indicator.change is not None:
+            scores = change_level_scores(indicator, value, _baseline_values(indicator, days, visible, values, grid))
+        else:
+            scores = level_scores_for_values(indicator, value)
+        raw[:, position] = scores
+        held[:, position] = _rolling_max(scores, indicator.hold_days or 1)
         if indicator.stale_after_days is not None:
-            scores = np.where(grid - newest > indicator.stale_after_days, -2, scores)
-        columns[indicator.id] = scores
-    index = pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date")
-    return pd.DataFrame(columns, index=index)
+            stale[:, position] = (newest != NEVER) & (grid - newest > indicator.stale_after_days)
+    keep = slice(longest_hold - 1, None)
+    index = pd.DatetimeIndex(grid[keep].astype("datetime64[D]"), name="date")
+    return DailyLevels(index, raw[keep], held[keep], stale[keep])
+
+
+def level_scores_over_time(watchlist: Watchlist, observations: pd.DataFrame,
+                           start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Frame indexed by day, one column per indicator id, holding the (held) level score that day:
+    -1 no data, 0 normal, 1 elevated, 2 high, 3 critical; stale days are -2."""
+    levels = daily_levels(watchlist, observations, start, end)
+    return pd.DataFrame(levels.scores(), index=levels.days, columns=[i.id for i in watchlist.indicators])
 
 
 def composite_index_over_time(watchlist: Watchlist, scores: pd.DataFrame) -> pd.DataFrame:
-    """Daily overall index (0-100, NaN when nothing is current) and coverage from level scores."""
+    """Daily overall index (0-100, NaN when nothing is current), coverage, and the overall level score
+    (-1 no data, 0 normal ... 3 critical) from the index by the cut-offs, lifted by every floor that
+    holds; ``index_level`` is the level from the index alone."""
+    rules = watchlist.overall
     weights = np.array([indicator.weight for indicator in watchlist.indicators])
     matrix = scores[[indicator.id for indicator in watchlist.indicators]].to_numpy()
     current = matrix >= 0
@@ -125,7 +190,22 @@ def composite_index_over_time(watchlist: Watchlist, scores: pd.DataFrame) -> pd.
     points = (np.where(current, matrix, 0) * weights).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         index = np.where(weight_sum > 0, 100.0 * points / (3.0 * np.where(weight_sum > 0, weight_sum, 1)), np.nan)
-    return pd.DataFrame({"index": index, "current": current.sum(axis=1)}, index=scores.index)
+    shown = np.round(index, 1)  # judged as shown
+    index_level = np.zeros(len(index), dtype=np.int64)
+    for cutoff, level in reversed(rules.cutoffs.levels()):  # elevated, high, critical: the highest reached wins
+        index_level = np.where(shown >= cutoff, LEVEL_SCORES[level], index_level)
+    index_level = np.where(np.isnan(shown), -1, index_level)
+    level = index_level.copy()
+    positions = {indicator.id: number for number, indicator in enumerate(watchlist.indicators)}
+    for floor in rules.floors:
+        at = LEVEL_SCORES[Level(floor.at)]
+        if floor.indicator is not None:
+            holds = matrix[:, positions[floor.indicator]] >= at if floor.indicator in positions else False
+        else:
+            holds = (matrix >= at).sum(axis=1) >= floor.count
+        level = np.where(holds & (level >= 0), np.maximum(level, LEVEL_SCORES[floor.lifted_level]), level)
+    return pd.DataFrame({"index": index, "current": current.sum(axis=1), "level": level,
+                         "index_level": index_level}, index=scores.index)
 
 
 def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame, start: dt.date,

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indicators.evaluate import evaluate_statuses, overall_status
-from indicators.models import Indicator, Watchlist
+from indicators.models import Change, Cutoffs, Floor, Indicator, Overall, Watchlist
+from indicators.rules import evaluate_watchlist
 from indicators.timeseries import composite_index_over_time, level_scores_over_time
 
 START = dt.date(2022, 1, 1)
@@ -27,6 +28,21 @@ INDICATORS = [
 ]
 WATCHLIST = Watchlist(title="P", indicators=INDICATORS)
 STATUSES = ["reported", "confirmed", "disputed", "retracted"]
+RULED = Watchlist(title="R", overall=Overall(cutoffs=Cutoffs(elevated=20, high=40, critical=70),
+                                             floors=[Floor(indicator="changed", at="high"),
+                                                     Floor(count=2, at="elevated", lifts_to="critical")]),
+                  indicators=[
+    Indicator(id="latest_up", name="A", category="C", thresholds={"elevated": 3, "high": 6, "critical": 9},
+              stale_after_days=5, hold_days=4),
+    Indicator(id="changed", name="G", category="C", aggregate="count", window_days=3, thresholds={"elevated": 10,
+              "high": 50, "critical": 100}, change=Change(baseline_days=6, min_baseline=1, min_value=1)),
+    Indicator(id="summed", name="C", category="C", aggregate="sum", window_days=4, thresholds={"elevated": 0,
+              "high": 100}, change=Change(baseline_days=4), hold_days=3, stale_after_days=8),
+    Indicator(id="counted", name="D", category="C", aggregate="count", window_days=3,
+              thresholds={"elevated": 1, "critical": 3}, stale_after_days=6),
+])
+ruled_rows = st.lists(st.tuples(st.sampled_from([i.id for i in RULED.indicators]), st.integers(0, 30),
+                                st.integers(0, 6), st.integers(0, 10), st.sampled_from(STATUSES)), max_size=40)
 
 rows = st.lists(st.tuples(st.sampled_from([i.id for i in INDICATORS]), st.integers(0, 30), st.integers(0, 6),
                           st.integers(0, 10), st.sampled_from(STATUSES)), max_size=40)
@@ -98,6 +114,25 @@ def test_daily_levels_and_index_agree_with_evaluating_each_day(row_tuples):
         else:
             assert round(float(got), 1) == overall.index
             assert index["current"].iloc[offset] == overall.current
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(ruled_rows)
+def test_rules_day_by_day_agree_with_evaluating_each_day(row_tuples):
+    """Holds, change over a baseline, cut-offs and floors: the daily arrays (history, backtests) and the
+    as-of evaluation (cards, status) are two routes to the same answer."""
+    observations = frame(row_tuples)
+    end = START + dt.timedelta(days=40)
+    scores = level_scores_over_time(RULED, observations, START, end)
+    daily = composite_index_over_time(RULED, scores)
+    for offset in range(41):
+        day = START + dt.timedelta(days=offset)
+        statuses, overall = evaluate_watchlist(RULED, observations, day)
+        expected = [-2 if s.stale else (s.level.score if s.level.score is not None else -1) for s in statuses]
+        assert scores.iloc[offset].tolist() == expected, day
+        assert daily["level"].iloc[offset] == (overall.level.score if overall.level.score is not None else -1), day
+        assert daily["index_level"].iloc[offset] == (overall.index_level.score
+                                                     if overall.index_level.score is not None else -1), day
 
 
 cells = st.sampled_from(["2022-10-16", "troops", "5", "", " x ", "9,000", "retracted", "B", "7", "2099-01-01",
