@@ -51,6 +51,17 @@ def load_or_fail(folder: Path):
         fail_usage(str(error))
 
 
+def loaded_watchlist_or_fail(folder: Path):
+    """The loaded watchlist; exits 1 with the problems when watchlist.yaml cannot be used."""
+    loaded = load_or_fail(folder)
+    if loaded.watchlist is None:
+        for problem in loaded.problems:
+            typer.echo(problem.format(f"{folder}/"), err=True)
+        typer.echo(f"{folder}: watchlist.yaml cannot be used; see: {command_name()} validate {folder}", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    return loaded
+
+
 @app.command()
 def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
              as_json: bool = typer.Option(False, "--json", help="Print the problems as JSON.")) -> None:
@@ -85,12 +96,7 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
     from .rules import evaluate_watchlist
 
     date = parse_date_option(as_of, "--as-of")
-    loaded = load_or_fail(folder)
-    if loaded.watchlist is None:
-        for problem in loaded.problems:
-            typer.echo(problem.format(f"{folder}/"), err=True)
-        typer.echo(f"{folder}: watchlist.yaml cannot be used, so there is no status to show", err=True)
-        raise typer.Exit(EXIT_PROBLEMS)
+    loaded = loaded_watchlist_or_fail(folder)
     date = date or loaded.default_as_of()
     statuses, overall = evaluate_watchlist(loaded.watchlist, loaded.observations, date)
     if as_json:
@@ -173,17 +179,6 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
     values = {"date": date, "title": title, "category": category, "description": description, "source": source,
               "url": url, "end_date": end_date}
     write_or_fail(lambda: append_event(folder, values), folder)
-
-
-def loaded_watchlist_or_fail(folder: Path):
-    """The loaded watchlist; exits 1 with the problems when watchlist.yaml cannot be used."""
-    loaded = load_or_fail(folder)
-    if loaded.watchlist is None:
-        for problem in loaded.problems:
-            typer.echo(problem.format(f"{folder}/"), err=True)
-        typer.echo(f"{folder}: watchlist.yaml cannot be used; see: {command_name()} validate {folder}", err=True)
-        raise typer.Exit(EXIT_PROBLEMS)
-    return loaded
 
 
 def first_observation_date(loaded, fallback: dt.date) -> dt.date:
@@ -291,11 +286,7 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
     made: dict = {}
 
     def make_page() -> str:
-        loaded = load_or_fail(folder)
-        if loaded.watchlist is None:
-            typer.echo(f"Error: {folder}/watchlist.yaml cannot be used; see: {command_name()} validate {folder}",
-                       err=True)
-            raise typer.Exit(EXIT_PROBLEMS)
+        loaded = loaded_watchlist_or_fail(folder)
         from dashboard.briefing import build_briefing_html, default_options
 
         ids = tuple(part.strip() for part in indicators.split(",") if part.strip()) if indicators else ()
