@@ -65,10 +65,8 @@ def overall(folder: Path, as_of: dt.date) -> OverallStatus:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _history(folder: str, signature: tuple, today: dt.date, end: dt.date):
     loaded = _load(folder, signature, today)
-    observations = loaded.observations
-    first = observations["date"].min() if len(observations) else pd.Timestamp(end)
-    start = min(first.date(), end)
-    levels = daily_levels(loaded.watchlist, observations, start, end)
+    start = min(loaded.first_observation_date(end), end)
+    levels = daily_levels(loaded.watchlist, loaded.observations, start, end)
     ids = [indicator.id for indicator in loaded.watchlist.indicators]
     scores = pd.DataFrame(levels.scores(), index=levels.days, columns=ids)
     held = pd.DataFrame(levels.held > levels.raw, index=levels.days, columns=ids)

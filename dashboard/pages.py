@@ -102,8 +102,7 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
     known = known_observations(loaded.observations, as_of)
     observations = loaded.observations if show_later else known
     events = loaded.events if show_later else known_events(loaded.events, as_of)
-    first = observations["date"].min().date() if len(observations) else as_of - dt.timedelta(days=365)
-    first = min(first, as_of)
+    first = min(loaded.first_observation_date(as_of - dt.timedelta(days=365)), as_of)
     last = as_of
     if show_later:
         latest = [frame["date"].max() for frame in (observations, events) if len(frame)]
@@ -186,8 +185,7 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
         st.info("Give the dates of known events (for the bundled watchlist: 2022-02-24, the invasion from "
                 "Belarus) to see how early the overall level reached the warning level before each.")
         return
-    observations = loaded.observations
-    first = observations["date"].min().date() if len(observations) else min(dates)
+    first = loaded.first_observation_date(min(dates))
     start = min(first, min(dates) - dt.timedelta(days=1))
     end = max(dates) + dt.timedelta(days=int(after_window))
     scores, index, _ = data.history(folder, end)

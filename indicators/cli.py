@@ -181,11 +181,6 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
     write_or_fail(lambda: append_event(folder, values), folder)
 
 
-def first_observation_date(loaded, fallback: dt.date) -> dt.date:
-    observations = loaded.observations
-    return observations["date"].min().date() if len(observations) else fallback
-
-
 def parse_level_option(text: str) -> "Level":
     from .models import RAISED_LEVELS, Level
 
@@ -207,7 +202,7 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
     loaded = loaded_watchlist_or_fail(folder)
     last = last or loaded.default_as_of()
-    first = first or first_observation_date(loaded, last)
+    first = first or loaded.first_observation_date(last)
     if first > last:
         fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
     frame = level_history(loaded.watchlist, loaded.observations, first, last)
@@ -240,7 +235,7 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
     loaded = loaded_watchlist_or_fail(folder)
     last = last or max(dates) + dt.timedelta(days=after_window)
-    first = first or first_observation_date(loaded, min(dates))
+    first = first or loaded.first_observation_date(min(dates))
     if first > last:
         fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
     # the history also covers every target's eve, inside the period or not

@@ -273,9 +273,9 @@ def overall_status(statuses: list[IndicatorStatus], rules: Overall | None = None
     index = round(100.0 * points / (3.0 * weights), 1)  # judged as shown
     index_level = overall_level_for_index(index, rules.cutoffs)
     level, reasons = index_level, [f"index {index:.1f} -> {index_level.value}"]
+    scores = {s.indicator.id: s.level.score for s in current}
     for floor in rules.floors:
         lifted = floor.lifted_level
-        scores = {s.indicator.id: s.level.score for s in current}
         if floor_holds(floor, scores):
             if floor.indicator:
                 condition = f"{floor.indicator} is {SCORE_LEVELS[scores[floor.indicator]].value}"

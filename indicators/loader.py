@@ -52,6 +52,10 @@ class LoadedWatchlist:
             return self.watchlist.as_of
         return today or dt.date.today()
 
+    def first_observation_date(self, fallback: dt.date) -> dt.date:
+        """The date of the earliest valid observation, or ``fallback`` when there is none."""
+        return self.observations["date"].min().date() if len(self.observations) else fallback
+
     def problems_for(self, indicator_id: str) -> list[Problem]:
         """Problems that concern one indicator: its definition and rows that name it."""
         marker = f"indicator {indicator_id}:"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .evaluate import IndicatorStatus, OverallStatus
+from .models import Level
 from .problems import Problem
 
 
@@ -113,14 +114,14 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
         if status.label:
             value = f"{format_value(status.value)} ({status.label})"
         notes = []
-        if status.stale:
-            notes.append("stale" if status.date is None else f"stale: no report for {status.age_days} days")
+        if status.stale:  # a stale indicator always has a newest row (no row at all is no data)
+            notes.append(f"stale: no report for {status.age_days} days")
         if status.disagreement:
             notes.append("sources disagree")
         if status.held:
             notes.append(f"held: {status.raw_level.word} today")
         if status.change is not None:
-            notes.append(f"{change_phrase(status)}")
+            notes.append(change_phrase(status))
         if status.grade:
             notes.append(f"grade {status.grade}")
         rows.append((status.indicator.id, status.level.word, value,
@@ -147,8 +148,8 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
 
 def not_current(statuses: list[IndicatorStatus]) -> dict[str, list[str]]:
     """Ids of the indicators left out of the overall index, by reason: {"No data": [...], "Stale": [...]}."""
-    return {"No data": [s.indicator.id for s in statuses if s.level.value == "no_data"],
-            "Stale": [s.indicator.id for s in statuses if s.stale and s.level.value != "no_data"]}
+    return {"No data": [s.indicator.id for s in statuses if s.level is Level.NO_DATA],
+            "Stale": [s.indicator.id for s in statuses if s.stale and s.level is not Level.NO_DATA]}
 
 
 def problems_summary(problems: list[Problem]) -> str:

@@ -130,6 +130,14 @@ class DailyLevels:
         return np.where(self.stale, -2, self.held)
 
 
+def _stale_days(indicator: Indicator, newest: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Days on which the newest counting row is more than ``stale_after_days`` old (never before the
+    first row: that is no data, not stale)."""
+    if indicator.stale_after_days is None:
+        return np.zeros(len(grid), dtype=bool)
+    return (newest != NEVER) & (grid - newest > indicator.stale_after_days)
+
+
 def _rolling_max(scores: np.ndarray, days: int) -> np.ndarray:
     """Each day's maximum over itself and the ``days - 1`` days before it."""
     if days <= 1 or not len(scores):
@@ -152,7 +160,7 @@ def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.dat
     size = len(watchlist.indicators)
     raw = np.empty((len(grid), size), dtype=np.int64)
     held = np.empty_like(raw)
-    stale = np.zeros((len(grid), size), dtype=bool)
+    stale = np.empty((len(grid), size), dtype=bool)
     for position, indicator in enumerate(watchlist.indicators):
         rows = order[bounds[position]:bounds[position + 1]]
         days, visible, values = days_all[rows], visible_all[rows], values_all[rows]
@@ -163,8 +171,7 @@ def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.dat
             scores = level_scores_for_values(indicator, value)
         raw[:, position] = scores
         held[:, position] = _rolling_max(scores, indicator.hold_days or 1)
-        if indicator.stale_after_days is not None:
-            stale[:, position] = (newest != NEVER) & (grid - newest > indicator.stale_after_days)
+        stale[:, position] = _stale_days(indicator, newest, grid)
     keep = slice(longest_hold - 1, None)
     index = pd.DatetimeIndex(grid[keep].astype("datetime64[D]"), name="date")
     return DailyLevels(index, raw[keep], held[keep], stale[keep])
@@ -217,7 +224,5 @@ def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame,
     counting, days, visible, values = _counting_arrays(observations)
     mine = (counting["indicator"] == indicator.id).to_numpy()
     value, newest = _daily_values(indicator, days[mine], visible[mine], values[mine], grid)
-    limit = indicator.stale_after_days
-    stale = (newest != NEVER) & (grid - newest > limit) if limit is not None else np.zeros(len(grid), dtype=bool)
-    return pd.DataFrame({"value": value, "stale": stale},
+    return pd.DataFrame({"value": value, "stale": _stale_days(indicator, newest, grid)},
                         index=pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date"))
