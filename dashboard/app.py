@@ -64,13 +64,15 @@ COMPARE_DAYS = 7
 def follow_as_of() -> None:
     """The as-of date moved: the comparison date follows (as-of minus 7 days) unless the user set it,
     and never stays after the as-of date."""
-    as_of, compare = st.session_state["as_of"], st.session_state.get("compare")
-    if not st.session_state.get("_compare_pinned") or (compare and compare > as_of):
-        if compare and compare > as_of and st.session_state.get("_compare_pinned"):
-            st.session_state["_date_message"] = (f"Compare with {compare.isoformat()} was after the new as-of date; "
-                                                 f"it moved to {(as_of - dt.timedelta(days=COMPARE_DAYS)).isoformat()}.")
-        st.session_state["compare"] = as_of - dt.timedelta(days=COMPARE_DAYS)
-        st.session_state["_compare_pinned"] = False
+    as_of, compare = st.session_state["as_of"], st.session_state["compare"]
+    following = as_of - dt.timedelta(days=COMPARE_DAYS)
+    if st.session_state.get("_compare_pinned"):
+        if compare <= as_of:
+            return  # the user's choice stays
+        st.session_state["_date_message"] = (f"Compare with {compare.isoformat()} was after the new as-of date; "
+                                             f"it moved to {following.isoformat()}.")
+    st.session_state["compare"] = following
+    st.session_state["_compare_pinned"] = False
 
 
 def check_compare() -> None:

@@ -121,7 +121,7 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
     chosen = st.multiselect("Indicators", list(names), default=default, format_func=names.get, key="chosen")
     scores, index, held = data.history(folder, end)
     window = slice(pd.Timestamp(start), pd.Timestamp(end))
-    marks = [(target.date, target.first_warning) for target in target_results(folder, loaded, scores, index)
+    marks = [(target.date, target.first_warning) for target in target_results(scores, index)
              if start <= target.date <= end]
     st.plotly_chart(build_index_figure(index.loc[window], events, as_of, start, end, show_events,
                                        loaded.watchlist.overall.cutoffs, marks), width="stretch",
@@ -150,13 +150,19 @@ def parse_targets(text: str) -> tuple[list[dt.date], list[str]]:
     return sorted(set(dates)), bad
 
 
-def target_results(folder: Path, loaded: LoadedWatchlist, scores: pd.DataFrame, index: pd.DataFrame):
+def backtest_history(scores: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """The daily overall level beside every indicator's level: what ``backtest`` reads (as
+    ``indicators.backtest.level_history`` builds it, here from the app's cached history)."""
+    return pd.concat([index[["level"]], scores], axis=1)
+
+
+def target_results(scores: pd.DataFrame, index: pd.DataFrame):
     """The backtest of the targets set on the Backtest page (none: an empty list)."""
     dates, _ = parse_targets(st.session_state.get("targets", ""))
     if not dates:
         return []
     level = Level(st.session_state.get("target_level", "high"))
-    history = pd.concat([index[["level"]], scores], axis=1)
+    history = backtest_history(scores, index)
     inside = [date for date in dates if pd.Timestamp(date - dt.timedelta(days=1)) in history.index]
     if not inside:
         return []
@@ -189,7 +195,7 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
     start = min(first, min(dates) - dt.timedelta(days=1))
     end = max(dates) + dt.timedelta(days=int(after_window))
     scores, index, _ = data.history(folder, end)
-    history = pd.concat([index[["level"]], scores], axis=1).loc[pd.Timestamp(start):pd.Timestamp(end)]
+    history = backtest_history(scores, index).loc[pd.Timestamp(start):pd.Timestamp(end)]
     ids = list(scores.columns)
     result = backtest(history, ids, dates, Level(level), first, end, int(lead_window), int(after_window))
     names = indicator_names(loaded)
