@@ -92,12 +92,13 @@ def test_status_works_on_a_watchlist_with_problems_and_says_so_on_stderr(tmp_pat
                              f"(see: watchfloor validate {folder})\n")
 
 
-def test_status_with_unusable_definitions_exits_1_without_traceback(tmp_path):
+@pytest.mark.parametrize("command", [["status"], ["history"], ["backtest", "--target", "2022-02-24"]])
+def test_unusable_definitions_exit_1_without_traceback(tmp_path, command):
     folder = tmp_path / "w"
     folder.mkdir()
     (folder / "watchlist.yaml").write_text("title: [\n")
     (folder / "observations.csv").write_text("date,indicator,value\n")
-    result = run("status", folder)
+    result = run(command[0], folder, *command[1:])
     assert result.exit_code == 1
     assert "watchlist.yaml cannot be used" in result.stderr
     assert "Traceback" not in result.output

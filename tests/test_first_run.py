@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from browser import free_port
 from helpers import DEFAULT_WATCHLIST, REPO, indicator, write_watchlist
 from indicators.cli import app
 from indicators.models import Watchlist
+from indicators.serving import is_healthy
 from indicators.skeleton import SCHEMA_LINE, watchlist_schema
 
 runner = CliRunner()
@@ -30,11 +30,7 @@ def run(*args, **environment):
 
 
 def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
+    return is_healthy(f"http://127.0.0.1:{port}")
 
 
 def start_serve(*args, cwd=None, env=None) -> subprocess.Popen:

@@ -95,25 +95,39 @@ def test_rows_reported_after_the_as_of_date_change_nothing(row_tuples, day):
         evaluate_statuses(WATCHLIST, frame(visible), as_of))
 
 
+def score_of(level) -> int:
+    return level.score if level.score is not None else -1
+
+
+def assert_daily_route_agrees_with_each_day(watchlist, observations, evaluate) -> None:
+    """The daily arrays (timelines, history, backtests) and ``evaluate(day)`` -> (statuses, overall)
+    (cards, status) give the same levels, index, coverage and overall level on each of 41 days."""
+    end = START + dt.timedelta(days=40)
+    scores = level_scores_over_time(watchlist, observations, START, end)
+    daily = composite_index_over_time(watchlist, scores)
+    for offset in range(41):
+        day = START + dt.timedelta(days=offset)
+        statuses, overall = evaluate(day)
+        assert scores.iloc[offset].tolist() == [-2 if s.stale else score_of(s.level) for s in statuses], day
+        if overall.index is None:
+            assert np.isnan(daily["index"].iloc[offset]), day
+        else:
+            assert round(float(daily["index"].iloc[offset]), 1) == overall.index, day
+            assert daily["current"].iloc[offset] == overall.current, day
+        assert daily["level"].iloc[offset] == score_of(overall.level), day
+        assert daily["index_level"].iloc[offset] == score_of(overall.index_level), day
+
+
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
 @given(rows)
 def test_daily_levels_and_index_agree_with_evaluating_each_day(row_tuples):
     observations = frame(row_tuples)
-    end = START + dt.timedelta(days=40)
-    scores = level_scores_over_time(WATCHLIST, observations, START, end)
-    index = composite_index_over_time(WATCHLIST, scores)
-    for offset in range(41):
-        day = START + dt.timedelta(days=offset)
+
+    def evaluate(day):
         statuses = evaluate_statuses(WATCHLIST, observations, day)
-        expected = [-2 if s.stale else (s.level.score if s.level.score is not None else -1) for s in statuses]
-        assert scores.iloc[offset].tolist() == expected, day
-        overall = overall_status(statuses)
-        got = index["index"].iloc[offset]
-        if overall.index is None:
-            assert np.isnan(got)
-        else:
-            assert round(float(got), 1) == overall.index
-            assert index["current"].iloc[offset] == overall.current
+        return statuses, overall_status(statuses)
+
+    assert_daily_route_agrees_with_each_day(WATCHLIST, observations, evaluate)
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
@@ -122,17 +136,8 @@ def test_rules_day_by_day_agree_with_evaluating_each_day(row_tuples):
     """Holds, change over a baseline, cut-offs and floors: the daily arrays (history, backtests) and the
     as-of evaluation (cards, status) are two routes to the same answer."""
     observations = frame(row_tuples)
-    end = START + dt.timedelta(days=40)
-    scores = level_scores_over_time(RULED, observations, START, end)
-    daily = composite_index_over_time(RULED, scores)
-    for offset in range(41):
-        day = START + dt.timedelta(days=offset)
-        statuses, overall = evaluate_watchlist(RULED, observations, day)
-        expected = [-2 if s.stale else (s.level.score if s.level.score is not None else -1) for s in statuses]
-        assert scores.iloc[offset].tolist() == expected, day
-        assert daily["level"].iloc[offset] == (overall.level.score if overall.level.score is not None else -1), day
-        assert daily["index_level"].iloc[offset] == (overall.index_level.score
-                                                     if overall.index_level.score is not None else -1), day
+    assert_daily_route_agrees_with_each_day(RULED, observations,
+                                            lambda day: evaluate_watchlist(RULED, observations, day))
 
 
 cells = st.sampled_from(["2022-10-16", "troops", "5", "", " x ", "9,000", "retracted", "B", "7", "2099-01-01",

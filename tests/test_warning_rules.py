@@ -188,15 +188,6 @@ def test_history_command_json_and_csv_have_the_documented_shape():
     assert lines[2].startswith(f"2022-02-24,{overall.level.value},{overall.index:.1f},")
 
 
-def test_history_of_an_unusable_watchlist_exits_1(tmp_path):
-    folder = tmp_path / "w"
-    folder.mkdir()
-    (folder / "watchlist.yaml").write_text("title: [\n")
-    (folder / "observations.csv").write_text("date,indicator,value\n")
-    result = run("history", folder)
-    assert result.exit_code == 1 and "watchlist.yaml cannot be used" in result.stderr
-
-
 def test_backtest_page_shows_the_table_and_marks_the_targets_on_timelines(monkeypatch):
     from test_app import run_app
     from test_app_as_of import chart_specs
