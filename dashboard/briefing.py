@@ -46,16 +46,40 @@ body.a4 .wf-group-cards .wf-card {width:282px;}
 body.a4 .wf-card, body.a4 .wf-group {break-inside:avoid;}
 body.a4 .wf-footer .wf-sources {columns:2;}
 .wf-group-cards .wf-card {min-height:0; width:240px; padding:6px 10px;}
-body.slide .wf-card h4 {font-size:14px; margin:4px 0 2px 0;}
-body.slide .wf-value {font-size:19px; line-height:1.15;}
-body.slide .wf-label {font-size:16px;}
-body.slide .wf-group h3 {margin:2px 0 4px 0; font-size:13px;}
+body.slide .wf-group-cards .wf-card {width:190px; padding:4px 8px;}
+body.slide .wf-side {flex-basis:430px; font-size:13px;}
+body.slide .wf-changes {font-size:12.5px;}
+body.slide .wf-groups {gap:2px 16px;}
+body.slide .wf-group-cards {gap:8px;}
+body.slide .wf-card h4 {font-size:13px; margin:3px 0 1px 0;}
+body.slide .wf-value {font-size:16px; line-height:1.15;}
+body.slide .wf-label {font-size:15px;}
+body.slide .wf-muted {font-size:12px;}
+body.slide .wf-group h3 {margin:2px 0 3px 0; font-size:12px;}
 body.slide .wf-overall {padding:6px 12px;}
 body.slide .wf-head {margin:4px 0 4px 0;}
 body.slide .wf-head h1 {font-size:26px;}
 @page {size:A4 portrait; margin:14mm 8mm 14mm 8mm;}
 </style>
 """
+
+
+# A slide is one screen: when the cards leave too little room, the last charts (the least escalated)
+# make way, and the footer names them. The names are set as text, never as HTML.
+FIT_SLIDE_JS = """<script>
+(function () {
+  var limit = %d, charts = Array.prototype.slice.call(document.querySelectorAll('.wf-chart')), left = [];
+  var note = document.getElementById('wf-left-out');
+  function tooTall() { return document.documentElement.scrollHeight > limit; }
+  while (tooTall() && charts.length) {
+    var chart = charts.pop();
+    left.unshift(chart.getAttribute('data-name'));
+    chart.parentNode.removeChild(chart);
+    note.textContent = left.length + (left.length === 1 ? ' chart' : ' charts') +
+      ' left out to fit the slide (see the app): ' + left.join(', ') + '.';
+  }
+})();
+</script>""" % SIZES["slide"][1]
 
 
 @dataclass(frozen=True)
@@ -142,7 +166,7 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         figure.update_layout(width=width, height=height, margin=dict(l=55, r=70, t=32, b=26),
                              title=dict(font=dict(size=15)), showlegend=False)
         figure.update_xaxes(nticks=4, tickangle=0)
-        charts.append('<div class="wf-chart">' + figure.to_html(
+        charts.append(f'<div class="wf-chart" data-name="{escape(indicator.name)}">' + figure.to_html(
             full_html=False, include_plotlyjs=False, div_id=f"chart-{status.indicator.id}",
             config={"staticPlot": False, "displaylogo": False, "responsive": False}) + "</div>")
     made_at = options.made_at or dt.datetime.now().replace(microsecond=0)
@@ -165,6 +189,7 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         '<div class="wf-footer"><b>Sources cited</b> (Admiralty grade)'
         f'<div class="wf-sources">{"<br>".join(escape(source) for source in sources) or "none"}</div>',
         f"<div>Made {made_at.isoformat(sep=' ')} by Watchfloor from {escape(loaded.folder.name)}; "
-        f"data fingerprint SHA-256 {watchlist_fingerprint(loaded.folder)}</div></div>",
-        marking, "</div></body></html>\n",
+        f"data fingerprint SHA-256 {watchlist_fingerprint(loaded.folder)}</div>",
+        '<div id="wf-left-out"></div></div>',
+        marking, "</div>", FIT_SLIDE_JS if options.size == "slide" else "", "</body></html>\n",
     ])

@@ -169,9 +169,12 @@ def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.dat
             scores = change_level_scores(indicator, value, _baseline_values(indicator, days, visible, values, grid))
         else:
             scores = level_scores_for_values(indicator, value)
+        stale_days = _stale_days(indicator, newest, grid)
         raw[:, position] = scores
-        held[:, position] = _rolling_max(scores, indicator.hold_days or 1)
-        stale[:, position] = _stale_days(indicator, newest, grid)
+        # a stale day holds nothing: an old level must not come back with the next, lower report
+        current_scores = np.where(stale_days, -1, scores)
+        held[:, position] = np.where(stale_days, scores, _rolling_max(current_scores, indicator.hold_days or 1))
+        stale[:, position] = stale_days
     keep = slice(longest_hold - 1, None)
     index = pd.DatetimeIndex(grid[keep].astype("datetime64[D]"), name="date")
     return DailyLevels(index, raw[keep], held[keep], stale[keep])

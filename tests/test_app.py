@@ -53,19 +53,19 @@ def test_overview_shows_one_card_per_indicator_with_the_library_level(monkeypatc
     assert card_levels(app) == library_levels(dt.date(2022, 10, 17))
     body = html_of(app)
     assert 'data-overall-level="elevated"' in body
-    assert "8 of 8 indicators current" in body
+    assert "9 of 12 indicators current" in body
     assert body.count('class="wf-banner"') == 2  # marking at top and bottom
 
 
 def test_changing_the_as_of_date_changes_the_cards(monkeypatch):
     app = run_app(monkeypatch)
-    app.sidebar.date_input(key="as_of").set_value(dt.date(2022, 2, 5)).run()
+    app.sidebar.date_input(key="as_of").set_value(dt.date(2022, 2, 10)).run()
     assert not app.exception
     levels = card_levels(app)
-    assert levels == library_levels(dt.date(2022, 2, 5))
-    assert levels["russian_troops_in_belarus"] == "critical"
-    assert "sources disagree" in html_of(app)
-    assert app.query_params["as_of"] == ["2022-02-05"] or app.query_params["as_of"] == "2022-02-05"
+    assert levels == library_levels(dt.date(2022, 2, 10))
+    assert levels["russian_troops_in_belarus"] == "critical"  # Lithuania's "approaching 30,000" of 02-09
+    assert levels["belarus_threat_level"] == "no_data"
+    assert app.query_params["as_of"] == ["2022-02-10"] or app.query_params["as_of"] == "2022-02-10"
 
 
 def test_query_parameters_restore_the_view(monkeypatch):
@@ -79,11 +79,11 @@ def test_query_parameters_restore_the_view(monkeypatch):
 
 def test_stale_indicator_card_is_grey_with_a_badge(monkeypatch):
     app = run_app(monkeypatch, as_of="2022-09-01")
-    # the last troop figure before September is NATO's 30,000 of 2022-02-03; stale after 45 days
+    # the last troop figure before September is Lithuania's 30,000 of 2022-02-09; stale after 45 days
     card = re.search(r'<div class="wf-card" data-indicator="russian_troops_in_belarus".*?</div></div>', html_of(app))
-    assert "STALE: no report for 210 days" in card.group(0)
+    assert "STALE: no report for 204 days" in card.group(0)
     assert f"border-left-color:{STALE_COLOUR}" in card.group(0)
-    assert 'data-overall-level="normal"' in html_of(app) and "6 of 8 indicators current" in html_of(app)
+    assert 'data-overall-level="normal"' in html_of(app) and "6 of 12 indicators current" in html_of(app)
 
 
 def test_watchlist_with_problems_opens_with_a_banner_and_lists_them(monkeypatch, tmp_path):

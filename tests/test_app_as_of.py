@@ -32,13 +32,13 @@ def dates_in(trace: dict) -> list[pd.Timestamp]:
 
 def test_timelines_hide_what_came_later_until_asked(monkeypatch):
     app = run_app(monkeypatch, page="timelines", as_of=EARLY.isoformat())
-    troops = chart_specs(app)["Russian troops in Belarus"]
+    troops = chart_specs(app)["Russian troops present in Belarus"]
     points = [x for trace in troops["data"] if trace.get("mode") == "markers" for x in dates_in(trace)]
     assert points and max(points) <= pd.Timestamp(EARLY)
     assert pd.Timestamp(troops["layout"]["xaxis"]["range"][1]) < pd.Timestamp(EARLY + dt.timedelta(days=10))
     assert any("dated or reported after the as-of date hidden" in caption.value for caption in app.caption)
     app.sidebar.toggle(key="show_later").set_value(True).run()
-    troops = chart_specs(app)["Russian troops in Belarus"]
+    troops = chart_specs(app)["Russian troops present in Belarus"]
     points = [x for trace in troops["data"] if trace.get("mode") == "markers" for x in dates_in(trace)]
     assert max(points) > pd.Timestamp("2022-10-01")
     assert "later: not known on the as-of date" in " ".join(note["text"] for note in troops["layout"]["annotations"])
@@ -103,7 +103,7 @@ def test_a_stale_card_is_muted_grey_and_the_overall_panel_names_what_it_leaves_o
     assert "last: CRITICAL" in card and 'class="wf-badge wf-badge-stale"' in card
     assert not re.search(r'<span class="wf-badge" style="background:#D55E00', card)  # no bright CRITICAL
     panel = re.search(r'<div class="wf-overall".*?</div></div>', body, re.S).group(0)
-    assert "Stale: Russian troops in Belarus" in panel
+    assert "Stale: Russian troops present in Belarus, Exercises in Belarus" in panel
     assert "No data: Belarus national terrorist-threat regime" in panel
 
 

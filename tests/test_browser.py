@@ -29,7 +29,7 @@ def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
             wait_for_app(page)
             page.wait_for_function(f"() => document.querySelectorAll('.wf-card').length === {len(names)}",
                                    timeout=60000)
-            text = wait_for_text(page, names + ["UNCLASSIFIED // OPEN SOURCE", "8 of 8 indicators current"])
+            text = wait_for_text(page, names + ["UNCLASSIFIED // OPEN SOURCE", "9 of 12 indicators current"])
             assert "Traceback" not in text
             # nothing of Streamlit's developer chrome in a screenshot
             assert not page.locator("[data-testid='stAppDeployButton']").is_visible()
@@ -39,7 +39,7 @@ def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
             page.set_viewport_size({"width": 1600, "height": 3200})  # every chart on screen at once
             page.goto(f"{url}/?page=timelines&as_of=2022-10-17")
             wait_for_app(page)
-            raised = 6  # indicators above normal on 2022-10-17, charted by default
+            raised = 7  # current indicators above normal on 2022-10-17, charted by default
             page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {2 + raised}",
                                    timeout=60000)
             assert page.locator(".js-plotly-plot .scatterlayer .trace").count() > 0

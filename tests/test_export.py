@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from browser import require_chromium
+from browser import chromium_page, require_chromium
 from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
 from indicators.cli import app
 from indicators.loader import load_watchlist, watchlist_fingerprint
@@ -41,7 +41,7 @@ def test_html_is_self_contained_with_every_card_marking_and_fingerprint(tmp_path
     assert "Status as of <b>2022-10-17</b>; changes since <b>2022-10-10</b>" in html
     assert f"data fingerprint SHA-256 {watchlist_fingerprint(DEFAULT_WATCHLIST)}" in html
     assert "Made 2026-01-02 03:04:05" in html
-    assert "NewsGram (RFE/RL); Jerusalem Post; Censor.net (C3)" in html  # a cited source with its grade
+    assert "Interfax; Novaya Gazeta Europe; Rusmk (RIA) (B2)" in html  # a cited source with its grade
     # nothing loaded from the network: no external script, stylesheet or image
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html)
     assert "Plotly.newPlot" in html and "plotly.js (basic - minified) v4.1.1" in html  # plotly.js inline
@@ -102,6 +102,25 @@ def test_png_slide_is_1920_by_1080(tmp_path):
     again = tmp_path / "again.png"
     assert snapshot(DEFAULT_WATCHLIST, "--out", again, "--made-at", PINNED).exit_code == 0
     assert png_size(again) == png_size(out)
+
+
+@pytest.mark.browser
+def test_a_full_slide_leaves_out_the_last_charts_and_names_them(tmp_path):
+    require_chromium()
+    out = tmp_path / "briefing.html"
+    assert snapshot(DEFAULT_WATCHLIST, "--out", out, "--made-at", PINNED).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    assert html.count('class="wf-chart"') == 6  # six raised indicators are charted before the fit
+    with chromium_page(1920, 1080) as page:
+        page.set_content(html)
+        kept = page.eval_on_selector_all(".wf-chart", "charts => charts.map(c => c.dataset.name)")
+        note = page.inner_text("#wf-left-out")
+        height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 1080
+    assert kept == ["Russian-Belarusian grouping against Ukraine", "Mobilization reports",
+                    "Belarus national terrorist-threat regime"]
+    assert note == ("3 charts left out to fit the slide (see the app): Exercises in Belarus, Forces and closed "
+                    "zones near the Ukrainian border, Putin-Lukashenko and defence-ministry contacts.")
 
 
 @pytest.mark.browser

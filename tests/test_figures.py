@@ -55,7 +55,7 @@ def test_timeline_has_bands_points_by_status_and_an_event_strip():
     daily = indicator_values_over_time(TROOPS, LOADED.observations, START, END)
     figure = build_timeline_figure(TROOPS, rows, LOADED.events, START, END, AS_OF, daily)
     names = [trace.name for trace in figure.data]
-    assert names == ["value", "stale (too old to count)", "reported", "confirmed", "event"]
+    assert names == ["value", "stale (too old to count)", "reported", "disputed", "event"]
     # events are markers along the bottom, not lines across the chart
     assert [shape for shape in figure.layout.shapes if shape.type == "line"] == [
         shape for shape in figure.layout.shapes if shape.type == "line" and shape.x0 == np.datetime64(AS_OF)]
@@ -70,7 +70,7 @@ def test_timeline_has_bands_points_by_status_and_an_event_strip():
     assert band_colours[:4] == [LEVEL_COLOURS[level] for level in (Level.NORMAL, Level.ELEVATED, Level.HIGH,
                                                                    Level.CRITICAL)]
     reported = next(trace for trace in figure.data if trace.name == "reported")
-    assert any("NewsGram (RFE/RL)" in text and "(C3)" in text for text in reported.hovertext)
+    assert any("The Baltic Times (BNS); LRT" in text and "(B2)" in text for text in reported.hovertext)
     assert figure.layout.xaxis.tickformat == "%Y-%m-%d"
 
 
@@ -79,7 +79,7 @@ def test_disputed_points_are_drawn_differently():
     rows = LOADED.observations[LOADED.observations["indicator"] == threat.id]
     figure = build_timeline_figure(threat, rows, LOADED.events.iloc[0:0], START, END, AS_OF)
     symbols = {trace.name: trace.marker.symbol for trace in figure.data if trace.mode == "markers"}
-    assert symbols == {"reported": "circle", "disputed": "x-thin-open"}
+    assert symbols == {"confirmed": "diamond", "disputed": "x-thin-open"}
 
 
 def test_hover_text_from_data_is_escaped():
@@ -91,7 +91,7 @@ def test_hover_text_from_data_is_escaped():
 
 
 def test_the_last_value_is_carried_to_the_as_of_date_and_drawn_stale_once_too_old():
-    as_of = dt.date(2022, 9, 1)  # the last troop figure known then is NATO's 30,000 of 2022-02-03
+    as_of = dt.date(2022, 9, 1)  # the last troop figure known then is Lithuania's 30,000 of 2022-02-09
     rows = LOADED.observations[LOADED.observations["indicator"] == TROOPS.id]
     daily = indicator_values_over_time(TROOPS, LOADED.observations, START, as_of)
     figure = build_timeline_figure(TROOPS, rows, LOADED.events.iloc[0:0], START, as_of, as_of, daily)
@@ -118,7 +118,7 @@ def test_index_and_state_timeline_share_aligned_x_axes():
     scores = level_scores_over_time(LOADED.watchlist, LOADED.observations, START, END)
     index = composite_index_over_time(LOADED.watchlist, scores)
     figure = build_index_figure(index, LOADED.events, AS_OF, START, END)
-    assert round(float(figure.data[0].y[(AS_OF - START).days]), 1) == 33.3  # the overview's index that day
+    assert round(float(figure.data[0].y[(AS_OF - START).days]), 1) == 36.1  # the overview's index that day
     assert [shape.y0 for shape in figure.layout.shapes if shape.type == "rect"][:4] == [0, 25, 50, 75]
     state = build_state_timeline_figure(scores, {i.id: i.name for i in LOADED.watchlist.indicators}, AS_OF, START,
                                         END)

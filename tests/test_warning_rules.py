@@ -81,6 +81,15 @@ def test_a_level_reported_late_is_held_only_from_its_reported_day(tmp_path):
     assert evaluate(folder, D(2022, 10, 4))[0]["troops"].level is Level.NORMAL  # known, but 10-03 is newer
 
 
+def test_a_stale_level_is_not_held_over_the_next_fresh_report(tmp_path):
+    # critical on 09-01, stale from 09-12 (10 days); a fresh normal report on 10-01 is what stands
+    folder = write_watchlist(tmp_path, [indicator(hold_days=14, stale_after_days=10)],
+                             "2022-09-01,troops,35,,,,,,,\n2022-10-01,troops,5,,,,,,,\n")
+    assert evaluate(folder, D(2022, 9, 20))[0]["troops"].stale
+    fresh = evaluate(folder, D(2022, 10, 1))[0]["troops"]
+    assert (fresh.level, fresh.held, fresh.stale) == (Level.NORMAL, False, False)
+
+
 def test_floors_by_indicator_and_by_count_lift_the_overall_level_with_reasons(tmp_path):
     folder = write_watchlist(
         tmp_path, [indicator("a", weight=2), indicator("b"), indicator("c"), indicator("d")],
