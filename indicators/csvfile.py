@@ -76,11 +76,15 @@ def _decode_problem(label: str, raw: bytes) -> Problem | None:
     return None
 
 
-def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd.DataFrame | None:
-    """Parse ``raw[start:]`` with pyarrow (no copy); None when records do not map one-to-one onto lines."""
+def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
+                keep: list[int]) -> pd.DataFrame | None:
+    """Parse ``raw[start:]`` with pyarrow (no copy), keeping the columns at positions ``keep``; None
+    when records do not map one-to-one onto lines."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    if raw.count(b'"', start) % 2:
+        return None  # an odd number of quotes: one is unclosed (pyarrow would close it at the end)
     invalid_rows = []
 
     def on_invalid(row):
@@ -93,7 +97,8 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd
             read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))], skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=raw.find(b'"', start) >= 0,
                                              invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.large_string() for i in range(len(header))},
+            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.large_string() for i in keep},
+                                                 include_columns=[f"c{i}" for i in keep],
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -110,26 +115,52 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str) -> pd
     return frame
 
 
-def _parse_slow(text: str, header: list[str], delimiter: str, label: str) -> tuple[pd.DataFrame, list[Problem]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+FIELD_SIZE_LIMIT = (1 << 31) - 1  # the csv module's own limit (128 KiB) refuses a pasted long note
+
+
+def _parse_slow(text: str, header: list[str], delimiter: str, label: str,
+                keep: list[int]) -> tuple[pd.DataFrame, list[Problem]]:
+    """Parse with the csv module in strict mode, so that an unclosed quote is reported where it
+    opened, with the lines it would swallow, instead of silently merging them into one cell."""
+    csv.field_size_limit(FIELD_SIZE_LIMIT)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     next(reader, None)
     rows, lines, problems = [], [], []
     width = len(header)
+    last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
     start = reader.line_num + 1
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            line, start = start, reader.line_num + 1
+            if "unexpected end of data" in str(error) or reader.line_num >= last_line:
+                problems.append(Problem(label, line, "row", "unclosed_quote",
+                                        f"a quoted cell opens here and is never closed: lines {line}-{last_line} "
+                                        f"would be swallowed into it ({last_line - line + 1} lines); "
+                                        "close the quote (write a quote inside a cell as two quotes)"))
+                break
+            problems.append(Problem(label, line, "row", "bad_quote",
+                                    f"has a quote in the wrong place ({error}); quote the whole cell and "
+                                    "write a quote inside it as two quotes"))
+            continue
         line = start
         start = reader.line_num + 1
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # blank line
         if len(record) != width:
+            spans = f" (the record spans lines {line}-{reader.line_num}: a quote may be unclosed)" \
+                if reader.line_num > line else ""
             problems.append(Problem(label, line, "row", "wrong_field_count",
-                                    f"has {len(record)} fields but the header has {width}; "
+                                    f"has {len(record)} fields but the header has {width}{spans}; "
                                     "check for a missing or extra separator or an unclosed quote"))
             continue
-        rows.append(record)
+        rows.append([record[i] for i in keep])
         lines.append(line)
-    frame = pd.DataFrame(rows, columns=range(width), dtype="str") if rows else pd.DataFrame(
-        {i: pd.Series([], dtype="str") for i in range(width)})
+    frame = pd.DataFrame(rows, columns=range(len(keep)), dtype="str") if rows else pd.DataFrame(
+        {i: pd.Series([], dtype="str") for i in range(len(keep))})
     frame[LINE_COLUMN] = pd.Series(lines, dtype="int64")
     return frame, problems
 
@@ -159,6 +190,7 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
         empty.problems.append(_decode_problem(label, raw))
         return empty
     delimiter = detect_delimiter(first_line)
+    csv.field_size_limit(FIELD_SIZE_LIMIT)
     header = next(csv.reader([first_line], delimiter=delimiter))
     table = CsvTable(pd.DataFrame(), header, delimiter, sha256=empty.sha256)
     canonical = []
@@ -171,19 +203,27 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
                                       f"the header has no {', '.join(missing)} column; it must name "
                                       f"{', '.join(required)} (found: {', '.join(header) or 'nothing'})"))
         return table
-    duplicated = sorted({name for name in canonical if canonical.count(name) > 1 and name in known})
+    seen: set[str] = set()
+    duplicated = sorted({name for name in canonical if name in known and (name in seen or seen.add(name))})
     if duplicated:
         table.problems.append(Problem(label, 1, ", ".join(duplicated), "duplicate_column",
                                       "appears more than once in the header; keep one column of each name"))
         return table
-    frame = _parse_fast(raw, start, header, delimiter)
+    # only the columns Watchfloor reads (the first of each name): other columns are kept in the file
+    # by the writers, which never rewrite a line, so a file 100,000 columns wide costs what its cells do
+    first = {}
+    for position, name in enumerate(canonical):
+        if name in known:
+            first.setdefault(name, position)
+    keep = sorted(first.values())
+    frame = _parse_fast(raw, start, header, delimiter, keep)
     if frame is None:
         problem = _decode_problem(label, raw)
         if problem:
             table.problems.append(problem)
             return table
-        frame, row_problems = _parse_slow(raw[start:].decode("utf-8"), header, delimiter, label)
+        frame, row_problems = _parse_slow(raw[start:].decode("utf-8"), header, delimiter, label, keep)
         table.problems.extend(row_problems)
-    frame.columns = canonical + [LINE_COLUMN]
+    frame.columns = [canonical[i] for i in keep] + [LINE_COLUMN]
     table.frame = frame
     return table

@@ -7,6 +7,7 @@ Each case folder holds the files of a watchlist (watchlist.yaml defaults to the 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -35,10 +36,57 @@ def test_case_reports_exactly_the_expected_problems(name, tmp_path):
 
 @pytest.mark.parametrize("name", CASES)
 def test_validation_never_changes_the_files(name, tmp_path):
-    before = {p.name: p.read_bytes() for p in (CORPUS / name).iterdir()}
-    load_case(name, tmp_path)
-    after = {p.name: p.read_bytes() for p in (CORPUS / name).iterdir()}
+    load_case(name, tmp_path)  # the copy is made here; now watch the folder that is loaded
+    folder = tmp_path / name
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+    load_watchlist(folder, today=FIXED_TODAY)
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
     assert before == after
+
+
+HEADER = "date,indicator,value,source,url,reliability,credibility,status,reported,note\n"
+
+
+def write_observations(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "w"
+    folder.mkdir()
+    shutil.copy(CORPUS / "watchlist.yaml", folder / "watchlist.yaml")
+    (folder / "observations.csv").write_text(HEADER + text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("bomb_line", [2, 4, 6])
+def test_an_unclosed_quote_is_reported_where_it_opens_with_the_lines_it_would_swallow(bomb_line, tmp_path):
+    rows = [f"2022-10-0{n},troops,{n}00,MoD,,,,,,note {n}" for n in range(1, 6)]  # lines 2-6
+    rows[bomb_line - 2] = rows[bomb_line - 2].replace("note", '"never closed')
+    loaded = load_watchlist(write_observations(tmp_path, "\n".join(rows) + "\n"), today=FIXED_TODAY)
+    swallowed = 6 - bomb_line + 1
+    assert [p.format() for p in loaded.problems] == [
+        f"observations.csv:{bomb_line}: row: a quoted cell opens here and is never closed: lines {bomb_line}-6 "
+        f"would be swallowed into it ({swallowed} lines); close the quote (write a quote inside a cell as two "
+        "quotes)"]
+    assert loaded.observations["line"].tolist() == list(range(2, bomb_line))  # only the rows before it
+
+
+def test_a_ten_megabyte_note_is_read(tmp_path):
+    note = "x" * 10_000_000
+    loaded = load_watchlist(write_observations(tmp_path, f'2022-10-01,troops,100,MoD,,,,,,"{note}"\n'
+                                                         '2022-10-02,troops,200,MoD,,,,,,"two\nlines"\n'),
+                            today=FIXED_TODAY)
+    assert loaded.problems == []
+    assert loaded.observations["note"].str.len().tolist() == [10_000_000, 9]
+
+
+def test_a_header_with_100000_columns_loads_in_linear_time(tmp_path):
+    extra = [f"extra{i}" for i in range(100_000)]
+    folder = write_observations(tmp_path, "")
+    (folder / "observations.csv").write_text(
+        HEADER.rstrip("\n") + "," + ",".join(extra) + "\n" + "2022-10-01,troops,100,MoD,,,,,," + "," * 100_000 + "\n",
+        encoding="utf-8")
+    started = time.perf_counter()
+    loaded = load_watchlist(folder, today=FIXED_TODAY)
+    assert time.perf_counter() - started < 10  # a quadratic header check took minutes
+    assert loaded.problems == [] and loaded.observations["value"].tolist() == [100]
 
 
 def test_problems_carry_file_line_field_and_code(tmp_path):
