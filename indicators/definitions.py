@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _describe_pydantic_error(error: dict) -> str:
     if error["type"] == "string_pattern_mismatch":
         return f'"{value}" is not a valid id; use lower-case letters, digits and _, starting with a letter'
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        shown = f'"{value}"' if isinstance(value, str) else f"{value:g}"
+        shown = f'"{value}"' if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
         if error["type"] == "string_type":
             return f"{shown} is not text; put it in quotes"
         if message.startswith("is "):
@@ -93,13 +94,58 @@ def _field_path(loc: tuple, message: str) -> str:
     return ".".join(parts)
 
 
-def _pure_python_yaml_error(text: str) -> yaml.YAMLError:
+MAX_NESTING = 40  # watchlist.yaml needs five levels; anything far deeper is a mistake or an attack
+PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")}
+
+
+def _shape_problem(root: yaml.Node) -> Problem | None:
+    """The first thing in the composed document that watchlist.yaml must not hold, before any value
+    is built: an alias (a "billion laughs" file expands to gigabytes), a key given twice (a second
+    ``marking:`` would silently win), a tag such as ``!!python/object``, or absurd nesting. The walk
+    visits each node once, whatever the aliases would expand to."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int, int]] = [(root, 1, 1)]  # node, depth, the line it is used on
+    while stack:
+        node, depth, used_on = stack.pop()
+        line = node.start_mark.line + 1
+        if id(node) in seen:
+            line = used_on
+            return Problem(WATCHLIST_FILE, line, "file", "yaml_alias",
+                           "uses an alias (*name) to repeat a value; aliases are not allowed in watchlist.yaml: "
+                           "write the value out")
+        seen.add(id(node))
+        if node.tag not in PLAIN_TAGS:
+            return Problem(WATCHLIST_FILE, line, "file", "yaml_tag",
+                           f"has the tag {node.tag.replace('tag:yaml.org,2002:', '!!')}, which watchlist.yaml "
+                           "does not allow; write plain text, numbers, lists and mappings")
+        if depth > MAX_NESTING:
+            return Problem(WATCHLIST_FILE, line, "file", "yaml_nesting",
+                           f"is nested more than {MAX_NESTING} levels deep; a watchlist needs five at most")
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in keys:
+                        return Problem(WATCHLIST_FILE, key.start_mark.line + 1, str(key.value)[:80], "duplicate_key",
+                                       f"is given twice in the same mapping (first on line {keys[key.value]}); "
+                                       "keep one: a second value would silently replace the first")
+                    keys[key.value] = key.start_mark.line + 1
+                stack.append((key, depth + 1, key.start_mark.line + 1))
+                stack.append((value, depth + 1, key.start_mark.line + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1, line) for item in reversed(node.value))
+    return None
+
+
+def _pure_python_yaml_error(text: str, fallback: yaml.YAMLError) -> yaml.YAMLError:
     """The syntax error as PyYAML's own parser words it (libyaml words some differently)."""
     try:
         yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         return error
-    return yaml.YAMLError("the file could not be parsed")
+    except RecursionError:
+        return fallback
+    return fallback
 
 
 def _checked_overall(raw, known_ids: set[str], lines: _LineMap, problems: list[Problem]) -> Overall:
@@ -127,8 +173,9 @@ def _checked_overall(raw, known_ids: set[str], lines: _LineMap, problems: list[P
     return overall.model_copy(update={"floors": floors})
 
 
-def load_definitions(folder: Path) -> Definitions:
-    """Read and check ``watchlist.yaml`` in ``folder``; never raises for bad content."""
+def load_definitions(folder: Path, today: dt.date | None = None) -> Definitions:
+    """Read and check ``watchlist.yaml`` in ``folder``; never raises for bad content. An ``as_of``
+    after ``today`` is reported and left out (the watchlist then opens as of today)."""
     path = folder / WATCHLIST_FILE
     if not path.is_file():
         return Definitions(None, [Problem(WATCHLIST_FILE, None, "file", "missing_file",
@@ -142,15 +189,21 @@ def load_definitions(folder: Path) -> Definitions:
         return Definitions(None, [Problem(WATCHLIST_FILE, line, "file", "encoding",
                                           f"byte 0x{raw[error.start]:02x} is not UTF-8; save the file as UTF-8")])
     try:
-        # one parse: the node tree gives line numbers, the same tree gives the data
+        # one parse: the node tree gives line numbers and is checked, then the same tree gives the data
         loader = YAML_LOADER(text)
         try:
             node = loader.get_single_node()
+            shape = _shape_problem(node) if node is not None else None
+            if shape is not None:
+                return Definitions(None, [shape])
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
-    except yaml.YAMLError:
-        error = _pure_python_yaml_error(text)
+    except RecursionError:
+        return Definitions(None, [Problem(WATCHLIST_FILE, None, "file", "yaml_nesting",
+                                          "is nested too deeply to read; a watchlist needs five levels at most")])
+    except yaml.YAMLError as libyaml_error:
+        error = _pure_python_yaml_error(text, libyaml_error)
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(error, "problem", None) or str(error)
@@ -225,4 +278,10 @@ def load_definitions(folder: Path) -> Definitions:
                 watchlist = Watchlist.model_validate({**safe_header, "indicators": indicators})
             except ValidationError:
                 watchlist = None
+    if watchlist is not None and watchlist.as_of is not None and watchlist.as_of > (today or dt.date.today()):
+        today = today or dt.date.today()
+        problems.append(Problem(WATCHLIST_FILE, lines.line_of(("as_of",)), "as_of", "in_future",
+                                f"{watchlist.as_of.isoformat()} is after today ({today.isoformat()}); "
+                                "the as-of date must be a day already known (check the year)"))
+        watchlist = watchlist.model_copy(update={"as_of": None})
     return Definitions(watchlist, problems, invalid)

@@ -108,7 +108,7 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
         raise NotAWatchlist(f"{folder} is not a folder; give the path of a watchlist folder "
                             "(one holding watchlist.yaml and observations.csv)")
     today = today or dt.date.today()
-    definitions = load_definitions(folder)
+    definitions = load_definitions(folder, today)
     problems = list(definitions.problems)
     observations, events = empty_observations(), empty_events()
     total_observations = total_events = 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import Enum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+MAX_DAYS = 3660  # ten years: windows, staleness, holds and baselines beyond that are typing mistakes
+MAX_WEIGHT = 100.0
 INDICATOR_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
@@ -42,9 +45,9 @@ CREDIBILITY_GRADES = ("1", "2", "3", "4", "5", "6")
 class Thresholds(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    elevated: float | None = None
-    high: float | None = None
-    critical: float | None = None
+    elevated: float | None = Field(default=None, allow_inf_nan=False)
+    high: float | None = Field(default=None, allow_inf_nan=False)
+    critical: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Thresholds:
@@ -67,7 +70,7 @@ class Change(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    baseline_days: int = Field(ge=1)
+    baseline_days: int = Field(ge=1, le=MAX_DAYS)
     min_baseline: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     min_value: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
@@ -85,12 +88,20 @@ class Indicator(BaseModel):
     direction: Literal["up", "down"] = "up"
     thresholds: Thresholds
     aggregate: Literal["latest", "sum", "count", "max", "mean"] = "latest"
-    window_days: int | None = Field(default=None, ge=1)
-    stale_after_days: int | None = Field(default=None, ge=1)
-    weight: float = Field(default=1.0, gt=0)
+    window_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    stale_after_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT, allow_inf_nan=False)
     levels: dict[float, str] | None = None
-    hold_days: int | None = Field(default=None, ge=1)  # the level holds for this many days (most escalatory)
+    hold_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)  # the level holds for this many days (most escalatory)
     change: Change | None = None  # thresholds then apply to percent change over a baseline
+
+    @field_validator("levels")
+    @classmethod
+    def _finite_levels(cls, levels: dict[float, str] | None) -> dict[float, str] | None:
+        for key in levels or {}:
+            if not math.isfinite(key):
+                raise ValueError(f"{key} is not a finite number; levels are numbered 0, 1, 2 ...")
+        return levels
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Indicator:

@@ -23,7 +23,7 @@ OBSERVATION_COLUMNS = OBSERVATION_REQUIRED + ("source", "url", "reliability", "c
                                              "reported", "note")
 EVENT_REQUIRED = ("date", "title")
 EVENT_COLUMNS = EVENT_REQUIRED + ("category", "description", "source", "url", "end_date")
-ISO_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+ISO_DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # ASCII digits only
 MAX_LISTED_IDS = 8
 
 
@@ -81,25 +81,37 @@ class RowChecker:
         return self._columns[name]
 
 
-def parse_dates(checker: RowChecker, name: str, *, required: bool, what_is_right: str) -> np.ndarray:
-    """Parse an ISO date column to datetime64[ns] (NaT where empty or bad); reject bad cells."""
+MAX_VALUE = 1e15
+LAST_USABLE_DAY = dt.date(2262, 4, 11)  # the last day of nanosecond timestamps: later years overflow
+
+
+def parse_dates(checker: RowChecker, name: str, *, required: bool, what_is_right: str,
+                not_after: dt.date | None = None) -> np.ndarray:
+    """Parse an ISO date column to datetime64[ns] (NaT where empty or bad); reject bad cells, and
+    cells after ``not_after`` (today, for observations). The limits are compared on the text, by
+    day, before any conversion: 9999-12-31 is refused, not wrapped round."""
     column = checker.column(name)
     uniques = column.uniques
     well_formed = uniques.str.fullmatch(ISO_DATE_PATTERN).fillna(False).to_numpy(dtype=bool)
-    parsed = pd.to_datetime(uniques.where(well_formed), format="%Y-%m-%d", errors="coerce").to_numpy()
+    limit = min(not_after, LAST_USABLE_DAY) if not_after else LAST_USABLE_DAY
+    too_late = well_formed & (uniques > limit.isoformat()).to_numpy(dtype=bool)
+    usable = well_formed & ~too_late
+    parsed = pd.to_datetime(uniques.where(usable), format="%Y-%m-%d", errors="coerce").to_numpy()
+    parsed = parsed.astype("datetime64[ns]")
     empty = (uniques == "").to_numpy()
     if required:
         checker.reject(column.rows(empty), name, "empty", lambda _: f"is empty; {what_is_right}")
-    checker.reject(column.rows(~empty & np.isnat(parsed)), name, "not_a_date",
+    checker.reject(column.rows(~empty & ~too_late & np.isnat(parsed)), name, "not_a_date",
                    lambda p: f'"{column.cell(p)}" is not a date; use YYYY-MM-DD, e.g. 2022-10-16')
+    if not_after is not None:
+        checker.reject(column.rows(too_late), name, "in_future",
+                       lambda p: f"{column.cell(p)} is after today ({not_after.isoformat()}); "
+                                 "observations cannot be dated in the future (check the year)")
+    else:
+        checker.reject(column.rows(too_late), name, "too_far_ahead",
+                       lambda p: f"{column.cell(p)} is too far ahead to be used (the last usable day is "
+                                 f"{LAST_USABLE_DAY.isoformat()}); check the year")
     return column.rows(parsed)
-
-
-def reject_future(checker: RowChecker, dates: np.ndarray, name: str, today: dt.date) -> None:
-    column = checker.column(name)
-    checker.reject(dates > np.datetime64(today, "ns"), name, "in_future",
-                   lambda p: f"{column.cell(p)} is after today ({today.isoformat()}); "
-                             "observations cannot be dated in the future (check the year)")
 
 
 def reject_bad_urls(checker: RowChecker) -> None:
@@ -166,6 +178,9 @@ def check_values(checker: RowChecker, watchlist: Watchlist | None, ids: Column) 
     checker.reject(~empty & np.isnan(numbers), "value", "not_a_number",
                    lambda p: _explain_not_a_number(column.cell(p), labels.get(ids.cell(p), {})))
     checker.reject(np.isinf(numbers), "value", "not_finite", lambda p: f'"{column.cell(p)}" is not a finite number')
+    # sums over hundreds of thousands of rows must stay finite: 1e308 + 1e308 is infinity
+    checker.reject(np.isfinite(numbers) & (np.abs(numbers) > MAX_VALUE), "value", "too_large",
+                   lambda p: f'"{column.cell(p)}" is too large; values up to {MAX_VALUE:,.0f} (10^15) are accepted')
     for indicator in watchlist.indicators:
         if not indicator.levels:
             continue
@@ -200,10 +215,9 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
     """Check every observation row; return the typed frame of the valid rows and all problems."""
     checker = RowChecker(frame, OBSERVATIONS_FILE)
     ids = check_indicator_ids(checker, watchlist, invalid_ids)
-    dates = parse_dates(checker, "date", required=True, what_is_right="give the date the value applies to as YYYY-MM-DD")
-    reported = parse_dates(checker, "reported", required=False, what_is_right="")
-    reject_future(checker, dates, "date", today)
-    reject_future(checker, reported, "reported", today)
+    dates = parse_dates(checker, "date", required=True, what_is_right="give the date the value applies to as YYYY-MM-DD",
+                        not_after=today)
+    reported = parse_dates(checker, "reported", required=False, what_is_right="", not_after=today)
     date_column, reported_column = checker.column("date"), checker.column("reported")
     checker.reject(reported < dates, "reported", "reported_before_date",
                    lambda p: f"{reported_column.cell(p)} is before the observation's date {date_column.cell(p)}; "

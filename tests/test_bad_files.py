@@ -122,3 +122,35 @@ def test_semicolon_file_from_dutch_excel_is_read_with_its_quoted_semicolons(tmp_
     loaded = load_case("semicolon_excel", tmp_path)
     assert loaded.observations["note"].tolist() == ["Revenko; a little less than 9,000"]
     assert loaded.observations["value"].tolist() == [9000.0]
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        loaded = load_case("yaml_alias_bomb", tmp_path)  # 402 bytes; expanded: a billion strings
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [p.code for p in loaded.problems] == ["yaml_alias"] and loaded.watchlist is None
+    assert peak < 20_000_000  # bytes; expanding it took gigabytes and ended in MemoryError
+
+
+def test_a_later_duplicate_key_never_replaces_the_first(tmp_path):
+    loaded = load_case("yaml_duplicate_key", tmp_path)
+    assert loaded.watchlist is None  # not opened with the lower marking
+
+
+def test_an_as_of_date_after_today_is_refused_and_the_watchlist_opens_as_of_today(tmp_path):
+    folder = tmp_path / "w"
+    folder.mkdir()
+    text = (CORPUS / "watchlist.yaml").read_text(encoding="utf-8")
+    (folder / "watchlist.yaml").write_text(text.replace('marking: "TEST"\n', 'marking: "TEST"\nas_of: 9999-12-31\n'),
+                                           encoding="utf-8")
+    (folder / "observations.csv").write_text(HEADER, encoding="utf-8")
+    loaded = load_watchlist(folder, today=FIXED_TODAY)
+    assert [p.format() for p in loaded.problems] == [
+        "watchlist.yaml:3: as_of: 9999-12-31 is after today (2026-01-01); the as-of date must be a day already known "
+        "(check the year)"]
+    assert loaded.watchlist.as_of is None
