@@ -28,8 +28,17 @@ def command_name() -> str:
     return os.environ.get("WATCHFLOOR_COMMAND") or "watchfloor"
 
 
+def echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """Print ``text`` with terminal control characters from data shown as escapes, never acted on."""
+    from .report import json_terminal_safe, terminal_safe
+
+    stripped = text.lstrip()
+    safe = json_terminal_safe(text) if stripped.startswith(("{", "[")) else terminal_safe(text)
+    typer.echo(safe, err=err, nl=nl)
+
+
 def fail_usage(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    echo(f"Error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -56,8 +65,8 @@ def loaded_watchlist_or_fail(folder: Path):
     loaded = load_or_fail(folder)
     if loaded.watchlist is None:
         for problem in loaded.problems:
-            typer.echo(problem.format(f"{folder}/"), err=True)
-        typer.echo(f"{folder}: watchlist.yaml cannot be used; see: {command_name()} validate {folder}", err=True)
+            echo(problem.format(f"{folder}/"), err=True)
+        echo(f"{folder}: watchlist.yaml cannot be used; see: {command_name()} validate {folder}", err=True)
         raise typer.Exit(EXIT_PROBLEMS)
     return loaded
 
@@ -70,19 +79,19 @@ def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
     loaded = load_or_fail(folder)
     if as_json:
-        typer.echo(json.dumps({"valid": not loaded.problems, "folder": str(folder),
+        echo(json.dumps({"valid": not loaded.problems, "folder": str(folder),
                                "observations": loaded.total_observation_rows, "events": loaded.total_event_rows,
                                "problems": [problem.as_dict() for problem in loaded.problems]},
                               indent=2, ensure_ascii=False))
     else:
         prefix = f"{folder}/"
         for problem in loaded.problems:
-            typer.echo(problem.format(prefix))
+            echo(problem.format(prefix))
         left_out = loaded.total_observation_rows - len(loaded.observations)
-        typer.echo(f"{folder}: {problems_summary(loaded.problems)}; "
+        echo(f"{folder}: {problems_summary(loaded.problems)}; "
                    f"{len(loaded.observations)} of {loaded.total_observation_rows} observations and "
                    f"{len(loaded.events)} of {loaded.total_event_rows} events valid"
-                   + (f" ({left_out} observations left out of evaluation)" if left_out else ""))
+                   + (f" ({left_out} observation{'' if left_out == 1 else 's'} left out of evaluation)" if left_out else ""))
     raise typer.Exit(EXIT_PROBLEMS if loaded.problems else 0)
 
 
@@ -100,11 +109,11 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
     date = date or loaded.default_as_of()
     statuses, overall = evaluate_watchlist(loaded.watchlist, loaded.observations, date)
     if as_json:
-        typer.echo(json.dumps(status_report(loaded.title, date, overall, statuses), indent=2, ensure_ascii=False))
+        echo(json.dumps(status_report(loaded.title, date, overall, statuses), indent=2, ensure_ascii=False))
     else:
-        typer.echo(status_table(loaded.title, date, overall, statuses))
+        echo(status_table(loaded.title, date, overall, statuses))
     if loaded.problems:
-        typer.echo(f"{folder}: {problems_summary(loaded.problems)}; the status uses the valid rows only "
+        echo(f"{folder}: {problems_summary(loaded.problems)}; the status uses the valid rows only "
                    f"(see: {command_name()} validate {folder})", err=True)
 
 
@@ -121,8 +130,8 @@ def init(folder: Path = typer.Argument(..., help="New watchlist folder."),
     except OSError as error:
         fail_usage(f"cannot create {folder}: {error.strerror}")
     for path in written:
-        typer.echo(f"created {path}")
-    typer.echo(f"next: edit {folder}/watchlist.yaml, then run: {command_name()} validate {folder}")
+        echo(f"created {path}")
+    echo(f"next: edit {folder}/watchlist.yaml, then run: {command_name()} validate {folder}")
 
 
 def write_or_fail(write, folder: Path) -> None:
@@ -134,16 +143,19 @@ def write_or_fail(write, folder: Path) -> None:
         line = write()
     except RowRejected as error:
         for problem in error.problems:
-            typer.echo(f"Error: {problem.field}: {problem.message}", err=True)
-        typer.echo("Nothing was written.", err=True)
+            echo(f"Error: {problem.field}: {problem.message}", err=True)
+        echo("Nothing was written.", err=True)
         raise typer.Exit(EXIT_PROBLEMS)
     except WriteRefused as error:
-        typer.echo(f"Error: {error}", err=True)
+        echo(f"Error: {error}", err=True)
         raise typer.Exit(EXIT_PROBLEMS)
     except TimeoutError:
-        typer.echo(f"Error: another program is writing to {folder}; nothing was written, try again", err=True)
+        echo(f"Error: another program is writing to {folder}; nothing was written, try again", err=True)
         raise typer.Exit(EXIT_PROBLEMS)
-    typer.echo(f"added: {line.rstrip()}")
+    except OSError as error:
+        echo(f"Error: {system_error_sentence(error)}; nothing was written (the file is as it was)", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    echo(f"added: {line.rstrip()}")
 
 
 @app.command()
@@ -207,7 +219,7 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
         fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
     frame = level_history(loaded.watchlist, loaded.observations, first, last)
     ids = [indicator.id for indicator in loaded.watchlist.indicators]
-    typer.echo(history_csv(frame, ids) if as_csv else json.dumps(history_records(frame, ids), ensure_ascii=False),
+    echo(history_csv(frame, ids) if as_csv else json.dumps(history_records(frame, ids), ensure_ascii=False),
                nl=not as_csv)
 
 
@@ -244,7 +256,7 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     frame = level_history(loaded.watchlist, loaded.observations, span_start, span_end)
     ids = [indicator.id for indicator in loaded.watchlist.indicators]
     result = run_backtest(frame, ids, dates, wanted, first, last, lead_window, after_window)
-    typer.echo(json.dumps(result.as_dict(), indent=2) if as_json else backtest_table(loaded.title, result))
+    echo(json.dumps(result.as_dict(), indent=2) if as_json else backtest_table(loaded.title, result))
 
 
 SNAPSHOT_FORMATS = {".png": "png", ".pdf": "pdf", ".html": "html", ".htm": "html"}
@@ -298,7 +310,7 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
             try:
                 data = render(make_page, fmt, size, timeout, lambda: made["loaded"].watchlist.marking)
             except ExportError as error:
-                typer.echo(f"Error: {error}", err=True)
+                echo(f"Error: {error}", err=True)
                 raise typer.Exit(EXIT_PROBLEMS)
     except KeyError as error:
         fail_usage(f"--indicators: {error.args[0]}")
@@ -311,9 +323,9 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
     except OSError as error:
         fail_usage(f"cannot write {out}: {error.strerror}")
     if loaded.problems:
-        typer.echo(f"{folder}: {len(loaded.problems)} problem(s) in the files; the briefing uses the valid rows "
+        echo(f"{folder}: {len(loaded.problems)} problem(s) in the files; the briefing uses the valid rows "
                    f"only (see: {command_name()} validate {folder})", err=True)
-    typer.echo(f"wrote {out} ({fmt.upper()}, {size}, as of {options.as_of.isoformat()})")
+    echo(f"wrote {out} ({fmt.upper()}, {size}, as of {options.as_of.isoformat()})")
 
 
 @app.command()
@@ -331,7 +343,7 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give a watchlist folder or a folder of watchlists")
     try:
-        code = run_server(folder, port, host, browser, lambda text, error: typer.echo(text, err=error))
+        code = run_server(folder, port, host, browser, lambda text, error: echo(text, err=error))
     except ServeError as error:
         fail_usage(str(error))
     raise typer.Exit(code)
@@ -342,7 +354,21 @@ def schema() -> None:
     """Print the JSON Schema of watchlist.yaml (for editors that complete and check YAML)."""
     from .skeleton import watchlist_schema_json
 
-    typer.echo(watchlist_schema_json(), nl=False)
+    echo(watchlist_schema_json(), nl=False)
+
+
+def system_error_sentence(error: OSError) -> str:
+    """A plain sentence for an error of the operating system, naming the path."""
+    import errno
+
+    reasons = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+               errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+               errno.EISDIR: "it is a folder, not a file", errno.ENOTDIR: "part of the path is not a folder",
+               errno.ENOENT: "it does not exist", errno.EROFS: "the disk is read-only",
+               errno.EIO: "the disk reported an input/output error"}
+    reason = reasons.get(error.errno, (error.strerror or str(error)).lower())
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{reason}"
 
 
 def main() -> None:
@@ -351,8 +377,14 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as error:
+        echo(f"Error: {system_error_sentence(error)}", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    except RecursionError:
+        echo("Error: a file is nested too deeply to read; check the file named in the command", err=True)
+        sys.exit(EXIT_PROBLEMS)
     except Exception as error:  # noqa: BLE001 - the last guard before the user's terminal
-        typer.echo(f"Error: {type(error).__name__}: {error}. This is a bug in Watchfloor; please report it "
+        echo(f"Error: {type(error).__name__}: {error}. This is a bug in Watchfloor; please report it "
                    "with the command you ran.", err=True)
         sys.exit(3)
 

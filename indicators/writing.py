@@ -4,7 +4,12 @@
   delimiter, quoting and column order are kept, and a missing final newline is added first.
 - An edit rewrites the one record it changes, writes the whole file to a temporary file, flushes it to
   disk and renames it over the old one; the previous version is kept under ``.history/``.
-- Every writer takes a lock beside the file (``.NAME.lock``) that works across processes.
+- Every writer takes a lock beside the file (``.NAME.lock``, group-writable so that every member of a
+  shared folder can take it) that works across processes. A file that is a symbolic link is written
+  through the link: the target changes, the link stays, the lock sits beside the target.
+- An append that fails for any reason (a full disk, an I/O error) cuts the file back to its size
+  before the append: no half line is left to be read as an observation.
+- Temporary files left by a killed writer (``.NAME.*.tmp``) are removed by the next writer.
 - A write that carries the snapshot the caller read is refused when the file changed since.
 - Rows are checked by the same rules as the files; a rejected row writes nothing.
 """
@@ -58,7 +63,26 @@ class Layout:
 
 
 def file_lock(path: Path) -> FileLock:
-    return FileLock(str(path.parent / f".{path.name}.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+    """The lock beside ``path``. In a folder its group may write to (a shared folder), the lock file
+    is group-writable too, whatever the umask, so that a colleague can take it after us."""
+    shared = path.parent.stat().st_mode & 0o020
+    return FileLock(str(path.parent / f".{path.name}.lock"), timeout=LOCK_TIMEOUT_SECONDS,
+                    mode=0o664 if shared else 0o644)
+
+
+def target_of(path: Path) -> Path:
+    """The file a write really changes: a symbolic link is followed, so the link itself stays."""
+    return Path(os.path.realpath(path))
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Remove temporary files a killed writer left beside ``path`` (call with the lock held: no
+    live writer of this file can own one then)."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            leftover.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def read_layout(data: bytes, default_columns: tuple[str, ...]) -> Layout:
@@ -105,9 +129,18 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], today: dt.date) -> None:
     columns = [name.strip().lower() for name in layout.header]
     cells = {name: str(values.get(name, "") or "").strip() for name in columns}
+    controls = [Problem("", None, name, "control_character",
+                        f"contains the control character {_shown(match.group())}; remove it (a NUL would make "
+                        "the whole file unreadable)")
+                for name, cell in cells.items() for match in [CONTROL_CHARACTERS.search(cell)] if match]
+    if controls:
+        raise RowRejected(controls)
     frame = pd.DataFrame({name: pd.Series([cells[name]], dtype="str") for name in columns})
     frame[LINE_COLUMN] = 0
     if kind == "observation":
@@ -119,6 +152,10 @@ def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], t
         _, problems = check_events(frame)
     if problems:
         raise RowRejected(problems)
+
+
+def _shown(character: str) -> str:
+    return "NUL" if character == "\x00" else f"\\x{ord(character):02x}"
 
 
 def preview_line(path: Path, values: dict[str, str], columns: tuple[str, ...] = OBSERVATION_COLUMNS) -> str:
@@ -151,22 +188,40 @@ def identical_observations(observations: pd.DataFrame, values: dict[str, str]) -
 def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapshot | None,
             today: dt.date | None) -> str:
     columns = OBSERVATION_COLUMNS if kind == "observation" else EVENT_COLUMNS
+    folder, path = path.parent, target_of(path)
     with file_lock(path):
         _check_unchanged(path, expected)
+        _remove_leftovers(path)
         data = path.read_bytes() if path.exists() else b""
         layout = read_layout(data, columns)
-        _validate(kind, path.parent, layout, values, today or dt.date.today())
+        _validate(kind, folder, layout, values, today or dt.date.today())
         line = format_line(layout, values)
         prefix = ""
         if not data.strip(UTF8_BOM):
             prefix = format_line(layout, {name: name for name in layout.header})  # a new file gets its header
         elif not layout.ends_with_newline:
             prefix = layout.newline
-        with open(path, "ab") as handle:
-            handle.write((prefix + line).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_bytes(path, (prefix + line).encode("utf-8"), len(data))
         return line
+
+
+def append_bytes(path: Path, payload: bytes, size_before: int) -> None:
+    """Append ``payload`` and flush it to disk; on any failure (ENOSPC, EIO, an interrupt) cut the
+    file back to ``size_before`` bytes, so that it is byte for byte as it was."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        written = 0
+        while written < len(payload):
+            written += os.write(descriptor, payload[written:])
+        os.fsync(descriptor)
+    except BaseException as error:
+        os.ftruncate(descriptor, size_before)
+        os.fsync(descriptor)
+        if isinstance(error, OSError) and not error.filename:
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
+    finally:
+        os.close(descriptor)
 
 
 def append_observation(folder: Path, values: dict[str, str], expected: FileSnapshot | None = None,
@@ -198,17 +253,20 @@ def _record_spans(text: str, delimiter: str) -> dict[int, tuple[int, int, list[s
 
 
 def keep_history(path: Path, data: bytes) -> Path:
-    """Save the previous version of a file as .history/NAME.YYYYMMDDTHHMMSSffffff before it is replaced."""
+    """Save the previous version of a file as .history/NAME.YYYYMMDDTHHMMSSffffff before it is
+    replaced: written to a temporary file and renamed, so a copy is whole or absent."""
     folder = path.parent / HISTORY_FOLDER
     folder.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
     target = folder / f"{path.name}.{stamp}"
-    target.write_bytes(data)
+    _remove_leftovers(target.parent / path.name)  # history copies of this file: .NAME.*.tmp in .history/
+    replace_atomically(target, data, mode_from=path)
     return target
 
 
-def replace_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, and rename it over ``path``."""
+def replace_atomically(path: Path, data: bytes, mode_from: Path | None = None) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, and rename it over ``path``
+    (with the permissions of ``path``, or of ``mode_from`` for a new file when given)."""
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -217,6 +275,8 @@ def replace_atomically(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         if path.exists():
             os.chmod(temporary, path.stat().st_mode & 0o777)
+        elif mode_from is not None and mode_from.exists():
+            os.chmod(temporary, mode_from.stat().st_mode & 0o777)
         else:  # mkstemp creates 0600; a new file gets the usual permissions
             umask = os.umask(0)
             os.umask(umask)
@@ -236,9 +296,11 @@ def edit_observation(folder: Path, line: int, changes: dict[str, str], expected:
     Only that record's bytes change. To confirm, dispute or retract a row, change its ``status``: the
     row is kept. The previous file is saved under ``.history/`` first.
     """
-    path = Path(folder) / OBSERVATIONS_FILE
+    folder = Path(folder)
+    path = target_of(folder / OBSERVATIONS_FILE)
     with file_lock(path):
         _check_unchanged(path, expected)
+        _remove_leftovers(path)
         data = path.read_bytes()
         layout = read_layout(data, OBSERVATION_COLUMNS)
         bom = UTF8_BOM if layout.bom else b""
@@ -250,7 +312,7 @@ def edit_observation(folder: Path, line: int, changes: dict[str, str], expected:
         columns = [name.strip().lower() for name in layout.header]
         values = dict(zip(columns, cells))
         values.update({name.lower(): value for name, value in changes.items()})
-        _validate("observation", path.parent, layout, values, today or dt.date.today())
+        _validate("observation", folder, layout, values, today or dt.date.today())
         new_line = format_line(layout, values)
         if not text[start:end].endswith(("\n", "\r")):
             new_line = new_line.rstrip("\r\n")  # the last record had no final newline: keep it so

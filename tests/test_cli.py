@@ -35,7 +35,7 @@ def test_validate_prints_path_line_field_message_and_exits_1(tmp_path):
         f'{folder}/observations.csv:2: value: "about 9000" is not a number; write digits only, with . for decimals '
         "(put remarks in the note column)",
         f"{folder}: 1 problem in observations.csv; 0 of 1 observations and 0 of 0 events valid "
-        "(1 observations left out of evaluation)",
+        "(1 observation left out of evaluation)",
     ]
 
 

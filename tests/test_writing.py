@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import multiprocessing
 import os
 import random
@@ -218,3 +220,171 @@ def test_cli_add_event(tmp_path):
     result = CliRunner().invoke(app, ["add-event", str(folder), "--date", "2022-10-10", "--title", "Grouping"])
     assert result.exit_code == 0
     assert load_watchlist(folder, today=FIXED_TODAY).events["title"].tolist() == ["Grouping"]
+
+
+FULL_DISK_BYTES = 256 * 1024
+
+
+@contextlib.contextmanager
+def small_disk(tmp_path):
+    """A folder on a real 256 KiB tmpfs when this machine lets the test mount one (as root), else None."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FULL_DISK_BYTES}", "tmpfs", str(mount_point)],
+                             capture_output=True).returncode == 0
+    try:
+        yield mount_point if mounted else None
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_an_append_on_a_full_disk_leaves_the_file_byte_for_byte_as_it_was(tmp_path, monkeypatch):
+    with small_disk(tmp_path) as disk:
+        folder = watchlist(disk or tmp_path)
+        path = folder / "observations.csv"
+        before = path.read_bytes()
+        if disk is not None:  # fill the disk but for a few KiB: the row below cannot fit
+            filler = disk / "filler"
+            with open(filler, "wb", buffering=0) as handle:
+                with contextlib.suppress(OSError):
+                    while True:
+                        handle.write(b"x" * 4096)
+            os.truncate(filler, filler.stat().st_size - 8192)
+        else:  # no mount allowed here: the disk fills up half-way through the write
+            real_write = os.write
+
+            def write_then_full(descriptor, data):
+                if len(data) > 1000:
+                    real_write(descriptor, data[: len(data) // 2])
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                return real_write(descriptor, data)
+
+            monkeypatch.setattr(os, "write", write_then_full)
+        result = CliRunner().invoke(app, ["add", str(folder), "--indicator", "troops", "--date", "2022-10-16",
+                                     "--value", "12", "--note", "n" * 20000])
+        assert result.exit_code == 1
+        assert result.stderr == (f"Error: {path}: the disk is full; nothing was written (the file is as it was)\n")
+        assert path.read_bytes() == before  # no half line left to be read as an observation
+
+
+def test_a_nul_or_control_character_is_refused_on_write(tmp_path):
+    folder = watchlist(tmp_path)
+    before = (folder / "observations.csv").read_bytes()
+    with pytest.raises(RowRejected) as refused:
+        append_observation(folder, {**ROW, "note": "ok\x00bad"}, today=FIXED_TODAY)
+    assert str(refused.value) == ("note: contains the control character NUL; remove it (a NUL would make the whole "
+                                  "file unreadable)")
+    with pytest.raises(RowRejected, match=r"source: contains the control character \\x1b"):
+        append_observation(folder, {**ROW, "source": "\x1b[2J"}, today=FIXED_TODAY)
+    assert (folder / "observations.csv").read_bytes() == before
+
+
+def test_a_writer_waits_while_another_holds_the_lock(tmp_path):
+    from filelock import FileLock
+
+    folder = watchlist(tmp_path)
+    path = folder / "observations.csv"
+    before = path.read_bytes()
+    held = FileLock(str(folder / ".observations.csv.lock"))
+    held.acquire()
+    try:
+        process = subprocess.Popen([sys.executable, "-c", APPEND_ONE, str(folder)], cwd=REPO)
+        time.sleep(3)
+        assert process.poll() is None  # still waiting for the lock
+        assert path.read_bytes() == before  # and nothing written meanwhile
+    finally:
+        held.release()
+    assert process.wait(timeout=60) == 0
+    assert path.read_bytes().startswith(before) and path.read_bytes().count(b"\n") == before.count(b"\n") + 1
+
+
+APPEND_ONE = """
+import sys
+from pathlib import Path
+from indicators.writing import append_observation
+append_observation(Path(sys.argv[1]), {"date": "2022-10-16", "indicator": "troops", "value": "12"})
+"""
+
+PAUSED_EDIT = """
+import os, sys, time
+from pathlib import Path
+marker = Path(sys.argv[2])
+real_fdopen = os.fdopen
+
+
+class HalfThenPause:
+    # writes half of the new data file, then waits to be killed: a writer caught mid-write
+    def __init__(self, handle):
+        self.handle = handle
+    def write(self, data):
+        if b"troops,12345," not in data:
+            return self.handle.write(data)  # the history copy of the old file
+        self.handle.write(data[: len(data) // 2])
+        self.handle.flush()
+        marker.write_text("paused")
+        time.sleep(600)
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+    def __enter__(self):
+        return self
+    def __exit__(self, *args):
+        return self.handle.__exit__(*args)
+
+
+os.fdopen = lambda *args, **kwargs: HalfThenPause(real_fdopen(*args, **kwargs))
+from indicators.writing import edit_observation
+edit_observation(Path(sys.argv[1]), 2, {"value": "12345"})
+"""
+
+
+def test_a_writer_killed_half_way_through_an_edit_leaves_the_old_file_and_the_next_writer_tidies_up(tmp_path):
+    folder = watchlist(tmp_path, "".join(f"2022-10-01,troops,{n},source {n},,,,,,note {n}\n" for n in range(5000)))
+    path = folder / "observations.csv"
+    old = path.read_bytes()
+    marker = tmp_path / "paused"
+    process = subprocess.Popen([sys.executable, "-c", PAUSED_EDIT, str(folder), str(marker)], cwd=REPO)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the writer never reached the write"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert path.read_bytes() == old  # killed mid-write: the data file is untouched
+    assert [p.name for p in folder.glob(".observations.csv.*.tmp")]  # it left its half temporary file
+    edit_observation(folder, 3, {"status": "disputed"}, today=FIXED_TODAY)
+    assert list(folder.glob(".observations.csv.*.tmp")) == []  # the next writer removed it
+    assert load_watchlist(folder, today=FIXED_TODAY).problems == []
+
+
+def test_a_group_shared_folder_stays_writable_for_the_group(tmp_path):
+    folder = watchlist(tmp_path)
+    path = folder / "observations.csv"
+    os.chmod(folder, 0o2775)  # setgid, group-writable: a shared folder
+    os.chmod(path, 0o664)
+    old_umask = os.umask(0o022)  # a member whose umask would make new files private to them
+    try:
+        append_observation(folder, ROW, today=FIXED_TODAY)
+        edit_observation(folder, 2, {"status": "confirmed"}, today=FIXED_TODAY)
+    finally:
+        os.umask(old_umask)
+    lock = folder / ".observations.csv.lock"
+    assert lock.stat().st_mode & 0o060 == 0o060  # every member can take the lock after us
+    assert path.stat().st_mode & 0o777 == 0o664  # the edited file keeps its group write bit
+    history = next((folder / ".history").iterdir())
+    assert history.stat().st_mode & 0o777 == 0o664
+
+
+def test_a_symlinked_file_is_edited_through_the_link(tmp_path):
+    folder = watchlist(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "observations.csv"
+    (folder / "observations.csv").rename(target)
+    (folder / "observations.csv").symlink_to(target)
+    append_observation(folder, ROW, today=FIXED_TODAY)
+    edit_observation(folder, 2, {"status": "disputed"}, today=FIXED_TODAY)
+    link = folder / "observations.csv"
+    assert link.is_symlink() and link.resolve() == target  # the link stays a link
+    assert b"disputed" in target.read_bytes() and b"2022-10-16,troops,12" in target.read_bytes()
+    assert (shared / ".observations.csv.lock").exists() and not (folder / ".observations.csv.lock").exists()
