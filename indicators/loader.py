@@ -91,13 +91,15 @@ def watchlist_fingerprint(folder: Path) -> str:
 
 
 def files_signature(folder: Path) -> tuple:
-    """(name, size, mtime_ns) of each watchlist file: changes whenever a file is saved."""
+    """(name, size, mtime_ns, ctime_ns, inode) of each watchlist file: changes whenever a file is
+    saved, even by an edit of the same size whose modification time was put back (the change time
+    cannot be set back, and a save as a new file has a new inode)."""
     signature = []
     for name in WATCHLIST_FILES:
         path = folder / name
         if path.is_file():
             stat = path.stat()
-            signature.append((name, stat.st_size, stat.st_mtime_ns))
+            signature.append((name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino))
     return tuple(signature)
 
 
@@ -117,7 +119,13 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
     def read(name: str, required: tuple[str, ...], columns: tuple[str, ...], check):
         """(typed rows or None, number of rows) of one CSV file; its problems and snapshot recorded."""
         path = folder / name
-        table = read_csv_table(path, name, required, columns)
+        try:
+            table = read_csv_table(path, name, required, columns)
+        except OSError as error:  # unreadable: permissions, a disk error
+            problems.append(Problem(name, None, "file", "unreadable",
+                                    f"cannot be read ({(error.strerror or str(error)).lower()}); check its "
+                                    "permissions and the disk"))
+            return None, 0
         snapshots[name] = FileSnapshot(path.stat().st_size, 0, table.sha256)
         problems.extend(table.problems)
         if not len(table.frame.columns):
@@ -126,7 +134,11 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
         problems.extend(row_problems)
         return typed, len(table.frame)
 
-    if not (folder / OBSERVATIONS_FILE).is_file():
+    if (folder / OBSERVATIONS_FILE).is_dir():
+        problems.append(Problem(OBSERVATIONS_FILE, None, "file", "not_a_file",
+                                f"{OBSERVATIONS_FILE} is a folder, not a file; it must be a CSV file with the "
+                                "header line: " + ",".join(OBSERVATION_COLUMNS)))
+    elif not (folder / OBSERVATIONS_FILE).is_file():
         problems.append(Problem(OBSERVATIONS_FILE, None, "file", "missing_file",
                                 f"{OBSERVATIONS_FILE} is missing; create it with the header line: "
                                 + ",".join(OBSERVATION_COLUMNS)))

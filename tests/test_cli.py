@@ -157,3 +157,28 @@ def test_no_input_makes_the_cli_print_a_traceback(tmp_path, content, target, cap
         assert "Traceback" not in output.out + output.err
         assert "This is a bug in Watchfloor" not in output.err
         assert exited.value.code in (0, 1)
+
+
+def test_terminal_controls_from_data_are_shown_escaped_never_sent_raw(tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()],
+                             "2022-10-01,troops,100,\x1b[2JEvil\u202e,,,,,,\x1b]0;pwned\x07\n"
+                             "2022-10-0\x1b[31m2,troops,100,MoD,,,,,,\n")
+    validated = run("validate", folder)
+    assert validated.stdout.splitlines()[0] == (
+        f'{folder}/observations.csv:3: date: "2022-10-0\\x1b[31m2" is not a date; use YYYY-MM-DD, e.g. 2022-10-16')
+    status = run("status", folder, "--as-of", "2022-10-05", "--json")
+    assert json.loads(status.stdout)["indicators"][0]["source"] == "\x1b[2JEvil\u202e"  # the same JSON ...
+    assert "\x1b" not in status.stdout and "\u202e" not in status.stdout  # ... with nothing a terminal acts on
+    for result in (validated, status, run("status", folder, "--as-of", "2022-10-05")):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", result.output)
+
+
+def test_a_folder_where_a_file_should_be_is_named_in_plain_words(tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "")
+    (folder / "observations.csv").unlink()
+    (folder / "observations.csv").mkdir()
+    result = run("validate", folder)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        f"{folder}/observations.csv: file: observations.csv is a folder, not a file; it must be a CSV file with "
+        "the header line: date,indicator,value,source,url,reliability,credibility,status,reported,note")

@@ -7,7 +7,6 @@ import datetime as dt
 import errno
 import multiprocessing
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -156,38 +155,6 @@ def test_four_processes_appending_250_rows_each_lose_nothing(tmp_path):
         f"row {w}-{n}" for w in range(4) for n in range(250))
     loaded = load_watchlist(folder, today=FIXED_TODAY)
     assert loaded.problems == [] and len(loaded.observations) == 1001
-
-
-KILLED_EDIT = """
-import sys
-from pathlib import Path
-from indicators.writing import edit_observation
-edit_observation(Path(sys.argv[1]), 2, {"value": "99"})
-"""
-
-
-def test_a_writer_killed_mid_edit_leaves_the_old_or_the_new_file(tmp_path):
-    folder = watchlist(tmp_path)
-    path = folder / "observations.csv"
-    rows = "".join(f"2022-10-01,troops,{n % 50},source {n},,,,,,note {n}\n" for n in range(200_000))
-    path.write_text(OBSERVATION_HEADER + rows)
-    old = path.read_bytes()
-    new = old.replace(b"\n2022-10-01,troops,0,source 0,", b"\n2022-10-01,troops,99,source 0,", 1)
-    outcomes = set()
-    rng = random.Random(4)
-    for attempt in range(8):
-        process = subprocess.Popen([sys.executable, "-c", KILLED_EDIT, str(folder)])
-        time.sleep(rng.uniform(0.3, 1.2))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        current = path.read_bytes()
-        assert current in (old, new), f"attempt {attempt}: the file is neither version"
-        outcomes.add(current == new)
-        if current == new:
-            path.write_bytes(old)
-    assert load_watchlist(folder, today=FIXED_TODAY).problems == []
-    leftovers = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
-    assert len(leftovers) <= 8  # a killed writer may leave its temporary file, never a half-written data file
 
 
 def test_cli_add_writes_one_checked_line(tmp_path):
