@@ -16,7 +16,7 @@ if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import data, forms, pages  # noqa: E402
-from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner  # noqa: E402
+from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 
 PAGES = {"overview": "Overview", "timelines": "Timelines", "indicator": "Indicator detail",
          "events": "Events", "backtest": "Backtest", "quality": "Data quality", "update": "Add data"}
@@ -98,8 +98,8 @@ def main() -> None:
     root = data.data_root()
     watchlists = data.find_watchlists(root)
     if not watchlists:
-        st.error(f"No watchlist found in {root}. A watchlist folder holds watchlist.yaml and observations.csv; "
-                 "create one with: watchfloor init DIR --title T")
+        st.error(plain(f"No watchlist found in {root}. A watchlist folder holds watchlist.yaml and "
+                       "observations.csv; create one with: watchfloor init DIR --title T"))
         return
     init_view_from_url(watchlists)
     with st.sidebar:
@@ -110,7 +110,7 @@ def main() -> None:
     folder = watchlists[name]
     loaded = data.load(folder)
     if loaded.watchlist is None:
-        st.error(f"{folder}/watchlist.yaml cannot be used, so there is nothing to show. Fix the problems below.")
+        st.error(plain(f"{folder}/watchlist.yaml cannot be used, so there is nothing to show. Fix the problems below."))
         pages.render_problem_table(loaded)
         write_view_to_url({"watchlist": name if len(watchlists) > 1 else None, "page": page})
         return
@@ -132,7 +132,7 @@ def main() -> None:
         show_later = st.toggle("Show what came later", key="show_later",
                                help="Rows and events dated or reported after the as-of date: hidden by default, "
                                     "so that every page shows the world as it was known on that date.")
-        st.caption(f"Folder: {folder}")
+        st.caption(plain(f"Folder: {folder}"))
     date_message = st.session_state.pop("_date_message", None)
     if date_message:
         st.error(date_message)

@@ -18,6 +18,8 @@ from indicators.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
 from indicators.writing import (RowRejected, WriteRefused, append_event, append_observation, edit_observation,
                                 identical_observations, preview_line)
 
+from .render import plain
+
 OBSERVATION_FORM_KEYS = ("new_value", "new_source", "new_url", "new_reliability", "new_credibility", "new_status",
                          "new_reported", "new_note", "new_level", "confirm_duplicate")
 EVENT_FORM_KEYS = ("event_end", "event_title", "event_category", "event_source", "event_url", "event_description")
@@ -30,10 +32,11 @@ def _report_write(write, success: str, clear: tuple[str, ...] = ()) -> None:
         line = write()
     except RowRejected as error:
         for problem in error.problems:
-            st.error(f"{problem.field}: {problem.message}. Nothing was written.")
+            st.error(plain(f"{problem.field}: {problem.message}. Nothing was written."))
         return
     except (WriteRefused, TimeoutError) as error:
-        st.error(f"{error or 'Another program is writing this file; try again.'}")
+        st.error(plain(f"{error or 'Another program is writing this file; try again.'}"))
+        st.button("Reload the files as they are now", key="reload_after_refusal")
         return
     st.session_state["last_write"] = (success, line.rstrip("\r\n"))
     st.session_state["_clear_form"] = clear
@@ -51,7 +54,7 @@ def show_last_write() -> None:
     written = st.session_state.pop("last_write", None)
     if written:
         message, line = written
-        st.success(message, icon="✅")
+        st.success(plain(message), icon="✅")
         st.code(line, language=None)
 
 
@@ -75,7 +78,7 @@ def render_add_observation(folder: Path, loaded: LoadedWatchlist, today: dt.date
         value = format_value(level)
     else:
         hint = " (may stay empty: each row counts once)" if indicator.aggregate == "count" else ""
-        value = right.text_input(f"Value{hint}", key="new_value", help=f"a number, in {indicator.unit or 'units'}")
+        value = right.text_input(f"Value{hint}", key="new_value", help=plain(f"a number, in {indicator.unit or 'units'}"))
     source = left.text_input("Source", key="new_source")
     url = right.text_input("URL", key="new_url", placeholder="https://")
     reliability = left.selectbox("Reliability (Admiralty A-F)", ("",) + RELIABILITY_GRADES, key="new_reliability")
@@ -91,7 +94,7 @@ def render_add_observation(folder: Path, loaded: LoadedWatchlist, today: dt.date
     try:
         line = preview_line(path, values)
     except WriteRefused as error:
-        st.error(str(error))
+        st.error(plain(str(error)))
         return
     st.caption(f"This line will be added to {OBSERVATIONS_FILE}:")
     st.code(line.rstrip("\r\n"), language=None)
@@ -122,7 +125,7 @@ def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
     try:
         line = preview_line(path, values, EVENT_COLUMNS)
     except WriteRefused as error:
-        st.error(str(error))
+        st.error(plain(str(error)))
         return
     st.caption(f"This line will be added to {EVENTS_FILE}:")
     st.code(line.rstrip("\r\n"), language=None)
@@ -144,7 +147,13 @@ def render_row_actions(folder: Path, loaded: LoadedWatchlist, rows, today: dt.da
         st.session_state.pop("edit_line", None)
     line = st.selectbox("Row", list(labels), format_func=labels.get, key="edit_line")
     row = rows[rows["line"] == line].iloc[0]
-    snapshot = loaded.snapshots.get(OBSERVATIONS_FILE)
+    # A click reruns the script, which reads the files afresh: the edit must be checked against the
+    # file as the page showed it when the user clicked, or a colleague's save in between (a row
+    # inserted above) would move another row onto the clicked line number.
+    current = loaded.snapshots.get(OBSERVATIONS_FILE)
+    shown_folder, shown = st.session_state.get("rows_as_shown", (None, None))
+    snapshot = shown if shown_folder == str(folder) and shown is not None else current
+    st.session_state["rows_as_shown"] = (str(folder), current)
     reason = st.text_input("Reason for a dispute (added to the note)", key="dispute_reason")
     columns = st.columns(3)
     for column, (word, label) in zip(columns, (("confirmed", "Confirm"), ("disputed", "Dispute"),

@@ -19,7 +19,7 @@ from indicators.timeseries import indicator_values_over_time
 
 from . import data, forms
 from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, recent_scores)
-from .render import changes_list, overall_panel, status_cards
+from .render import changes_list, overall_panel, plain, status_cards
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
 
@@ -64,7 +64,7 @@ def render_briefing_download(folder: Path, loaded: LoadedWatchlist, as_of: dt.da
                                                                                 marking=loaded.watchlist.marking)
             except ExportError as error:
                 progress.update(label="Briefing failed", state="error")
-                st.error(str(error))
+                st.error(plain(str(error)))
                 return
             progress.update(label=f"{fmt.upper()} briefing ready", state="complete")
         name = f"{loaded.folder.name}-briefing-{as_of.isoformat()}-since-{compare.isoformat()}.{fmt}"
@@ -186,7 +186,7 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
     after_window = columns[3].number_input("After window (days)", 0, 3650, 30, key="bt_after")
     dates, bad = parse_targets(text)
     if bad:
-        st.error(f"Not a date: {', '.join(bad)}. Write dates as YYYY-MM-DD, separated by commas.")
+        st.error(plain(f"Not a date: {', '.join(bad)}. Write dates as YYYY-MM-DD, separated by commas."))
     if not dates:
         st.info("Give the dates of known events (for the bundled watchlist: 2022-02-24, the invasion from "
                 "Belarus) to see how early the overall level reached the warning level before each.")
@@ -229,7 +229,7 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
     indicator_id = st.selectbox("Indicator", ids, format_func=names.get, key="indicator")
     indicator = loaded.watchlist.indicator(indicator_id)
     status = next(s for s in data.statuses(folder, as_of) if s.indicator.id == indicator_id)
-    st.subheader(indicator.name, anchor=False)
+    st.subheader(plain(indicator.name), anchor=False)
     st.text(indicator.description or "No description given.")
     facts = {"id": indicator.id, "category": indicator.category, "unit": indicator.unit or "-",
              "direction": indicator.direction, "aggregate": indicator.aggregate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import escape
 
 from indicators.changes import value_change
@@ -55,6 +56,16 @@ HIDE_CHROME_CSS = """
 .block-container {padding-top:1.2rem; padding-left:2rem; padding-right:2rem;}
 </style>
 """
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: str) -> str:
+    """Text from data made safe for Streamlit's Markdown (messages, headers, labels, help): every
+    ASCII punctuation character is backslash-escaped, so an image, link, colour or formula in a
+    name or note shows as the characters it is made of and is never fetched or rendered."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
 
 
 def level_badge(level: Level, stale: bool = False) -> str:

@@ -179,21 +179,42 @@ def test_retract_button_keeps_the_row_with_its_status_changed(monkeypatch, tmp_p
     assert card_levels(app) == {"troops": "no_data"}
 
 
-def test_a_file_saved_elsewhere_meanwhile_is_not_overwritten_by_the_app(monkeypatch, tmp_path):
-    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,25,,,,,,,\n", as_of="2022-10-17")
-    from dashboard import data
-
+@pytest.mark.parametrize("action", ["retract", "fix"])
+def test_a_row_saved_elsewhere_above_the_clicked_line_is_not_overwritten(monkeypatch, tmp_path, action):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,25,MoD,,,,,,\n", as_of="2022-10-17")
     app = run_app(monkeypatch, root=folder, page="indicator", indicator="troops")
-    # Excel saves the file between the page's read and the click; pin the cache key to the old files so
-    # that the click acts on the page as it was read
-    as_read = data.files_signature(folder)
-    monkeypatch.setattr(data, "files_signature", lambda folder: as_read)
+    assert app.selectbox(key="edit_line").value == 2  # the user looks at line 2: the MoD row
+    # a colleague's Excel save inserts a row above it before the click: line 2 is now their row
     path = folder / "observations.csv"
-    path.write_text(path.read_text() + "2022-10-17,troops,3,Excel,,,,,,\n")
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + "2022-10-17,troops,3,Colleague,,,,,,their row\n" + "".join(lines[1:]))
     saved = path.read_bytes()
-    app.button(key="set_disputed").click().run()
-    assert path.read_bytes() == saved
-    assert "changed on disk since it was read" in app.error[0].value
+    if action == "retract":
+        app.button(key="set_retracted").click().run()
+    else:
+        app.text_input(key="fix_source_2").input("MoD (fixed)")
+        app.button(key="save_fix").click().run()
+    assert path.read_bytes() == saved  # the colleague's row is intact, nothing was written
+    assert "changed on disk since it was read" in app.error[0].value and not app.success
+    assert app.button(key="reload_after_refusal")  # a reload is offered ...
+    app.button(key="reload_after_refusal").click().run()
+    assert not app.error  # ... and works: the page now shows the file as it is
+    labels = app.selectbox(key="edit_line").options
+    assert any("Colleague" in label for label in labels)
+
+
+def test_text_from_data_is_never_markdown_in_headers_messages_and_help(monkeypatch, tmp_path):
+    beacon = "![x](http://127.0.0.1:9/b.png) $$x$$ :red[x]"
+    folder = write_watchlist(tmp_path / "w", [indicator(name=f"Troops {beacon}", unit=f"men {beacon}")],
+                             "2022-10-16,troops,25,MoD,,,,,,\n", as_of="2022-10-17")
+    app = run_app(monkeypatch, root=folder, page="indicator", indicator="troops")
+    header = app.subheader[0].value
+    assert header == r"Troops \!\[x\]\(http\:\/\/127\.0\.0\.1\:9\/b\.png\) \$\$x\$\$ \:red\[x\]"
+    app.sidebar.radio(key="page").set_value("update").run()
+    assert app.text_input(key="new_value").proto.help.startswith(r"a number\, in men \!\[x\]")
+    app.text_input(key="new_value").input(beacon).run()
+    app.button(key="add_observation").click().run()
+    assert app.error[0].value.startswith(r"value\: \"\!\[x\]\(http")  # the refused cell, as text
 
 
 def test_briefing_button_makes_an_html_download_of_the_view(monkeypatch):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+
 import pytest
 
 from browser import chromium_page, require_chromium, served_dashboard, wait_for_app
-from helpers import DEFAULT_WATCHLIST
+from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
 from indicators.loader import load_watchlist
 
 pytestmark = pytest.mark.browser
@@ -95,3 +98,60 @@ def test_run_dashboard_without_a_terminal_and_an_empty_home_comes_up_and_opens_a
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+class _CountingHandler(http.server.BaseHTTPRequestHandler):
+    fetched: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - the http.server name
+        type(self).fetched.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_markdown_and_html_in_every_data_field_never_fetch_anything_on_any_page(tmp_path):
+    """A tracking beacon in every field that comes from the files: a local server counts fetches (zero)."""
+    require_chromium()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    def beacon(field: str) -> str:
+        return (f"![b](http://127.0.0.1:{port}/md-{field}.png) <img src=http://127.0.0.1:{port}/html-{field}.png> "
+                f"$$x^{{{field}}}$$ :red[{field}]")
+
+    folder = write_watchlist(
+        tmp_path / "w",
+        [indicator(name=f"Troops {beacon('name')}", category=f"Mil {beacon('category')}", unit=beacon("unit"),
+                   description=beacon("description")),
+         indicator("alert", name=f"Alert {beacon('name2')}", thresholds={"elevated": 1},
+                   levels={0: "calm", 1: f"raised {beacon('label')}"})],
+        f'2022-10-16,troops,25,"{beacon("source")}",http://127.0.0.1:{port}/link,C,3,reported,,"{beacon("note")}"\n'
+        f'2022-10-16,alert,1,MoD,,,,,,"{beacon("note2")}"\n'
+        f"2022-10-17,troops,not a number {beacon('bad')},MoD,,,,,,\n",
+        events=("date,title,category,description,source,url,end_date\n"
+                f'2022-10-15,"{beacon("title")}","{beacon("ecat")}","{beacon("edesc")}","{beacon("esource")}",,\n'),
+        title=f"Watch {beacon('title')}", theatre=beacon("theatre"), marking=beacon("marking"), as_of="2022-10-17")
+    pages = ["overview", "timelines", "indicator", "events", "backtest", "quality", "update"]
+    try:
+        with served_dashboard(folder) as url, chromium_page() as page:
+            for name in pages:
+                page.goto(f"{url}/?page={name}&as_of=2022-10-17&indicator=troops&targets=2022-10-17")
+                wait_for_app(page)
+                page.wait_for_timeout(1500)  # let images and fonts load, if anything asked for them
+                text = page.inner_text("[data-testid='stMain']")
+                assert "Traceback" not in text, name
+            overview_text = text
+            page.goto(f"{url}/?page=indicator&as_of=2022-10-17&indicator=troops")
+            wait_for_app(page)
+            page.wait_for_timeout(1500)
+            detail = page.inner_text("[data-testid='stMain']")
+    finally:
+        server.shutdown()
+    assert _CountingHandler.fetched == [], _CountingHandler.fetched
+    assert "![b](http://127.0.0.1" in detail  # the header shows the characters, not an image
+    assert overview_text
