@@ -66,6 +66,8 @@ def create_watchlist(folder: Path, title: str) -> list[Path]:
         "observations.csv": ",".join(OBSERVATION_COLUMNS) + "\n",
         "events.csv": ",".join(EVENT_COLUMNS) + "\n",
         SCHEMA_FILE: watchlist_schema_json(),
+        # what writers leave beside the data: previous versions, locks, a killed writer's temporary file
+        ".gitignore": ".history/\n.*.lock\n.*.tmp\n",
     }
     written = []
     for name, text in files.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 from pathlib import Path
 
@@ -42,3 +43,8 @@ def statuses_of(folder: Path, as_of: dt.date) -> dict:
     loaded = load_watchlist(folder, today=FIXED_TODAY)
     assert loaded.problems == [], [p.format() for p in loaded.problems]
     return {s.indicator.id: s for s in evaluate_statuses(loaded.watchlist, loaded.observations, as_of)}
+
+
+def shown(markdown: str) -> str:
+    """What Streamlit shows for a message whose data was escaped with ``dashboard.render.plain``."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.theme import STALE_COLOUR
-from helpers import DEFAULT_WATCHLIST, REPO, indicator, write_watchlist
+from helpers import DEFAULT_WATCHLIST, REPO, indicator, shown, write_watchlist
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
@@ -103,7 +103,7 @@ def test_unusable_definitions_show_an_error_not_a_traceback(monkeypatch, tmp_pat
     (folder / "watchlist.yaml").write_text("title: [\n")
     (folder / "observations.csv").write_text("date,indicator,value\n")
     app = run_app(monkeypatch, root=folder)
-    assert "watchlist.yaml cannot be used" in app.error[0].value
+    assert "watchlist.yaml cannot be used" in shown(app.error[0].value)
 
 
 def test_hostile_names_are_shown_as_text(monkeypatch, tmp_path):
@@ -148,7 +148,7 @@ def test_add_observation_form_writes_exactly_the_previewed_line(monkeypatch, tmp
     app.button(key="add_observation").click().run()
     assert not app.exception
     assert (folder / "observations.csv").read_bytes() == before + (preview + "\n").encode()
-    assert [message.value for message in app.success] == ["Added to observations.csv:"]
+    assert [shown(message.value) for message in app.success] == ["Added to observations.csv:"]
     assert app.code[0].value == preview  # the exact line written, shown as text
     # the form is cleared for the next row
     assert app.text_input(key="new_value").value == "" and app.text_input(key="new_source").value == ""
@@ -163,7 +163,7 @@ def test_add_observation_form_with_bad_input_shows_the_error_and_writes_nothing(
     app = run_app(monkeypatch, root=folder, page="update")
     app.text_input(key="new_value").input("about 12").run()
     app.button(key="add_observation").click().run()
-    assert [error.value for error in app.error] == [
+    assert [shown(error.value) for error in app.error] == [
         'value: "about 12" is not a number; write digits only, with . for decimals (put remarks in the note '
         "column). Nothing was written."]
     assert (folder / "observations.csv").read_bytes() == before
