@@ -383,6 +383,9 @@ def main() -> None:
     except RecursionError:
         echo("Error: a file is nested too deeply to read; check the file named in the command", err=True)
         sys.exit(EXIT_PROBLEMS)
+    except OverflowError as error:
+        echo(f"Error: a number or date is out of range ({error}); check the values and dates given", err=True)
+        sys.exit(EXIT_PROBLEMS)
     except Exception as error:  # noqa: BLE001 - the last guard before the user's terminal
         echo(f"Error: {type(error).__name__}: {error}. This is a bug in Watchfloor; please report it "
                    "with the command you ran.", err=True)

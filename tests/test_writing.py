@@ -355,3 +355,17 @@ def test_a_symlinked_file_is_edited_through_the_link(tmp_path):
     assert link.is_symlink() and link.resolve() == target  # the link stays a link
     assert b"disputed" in target.read_bytes() and b"2022-10-16,troops,12" in target.read_bytes()
     assert (shared / ".observations.csv.lock").exists() and not (folder / ".observations.csv.lock").exists()
+
+
+def test_the_file_signature_sees_a_same_size_edit_with_its_modification_time_put_back(tmp_path):
+    from indicators.loader import files_signature
+
+    folder = watchlist(tmp_path)
+    path = folder / "observations.csv"
+    before = files_signature(folder)
+    stat = path.stat()
+    time.sleep(0.05)  # file times tick in steps of a few milliseconds
+    path.write_bytes(path.read_bytes().replace(b"troops,5,", b"troops,6,"))  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old modification time
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    assert files_signature(folder) != before
