@@ -19,7 +19,8 @@ from dashboard import data, forms, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 
 PAGES = {"overview": "Overview", "timelines": "Timelines", "indicator": "Indicator detail",
-         "events": "Events", "backtest": "Backtest", "quality": "Data quality", "update": "Add data"}
+         "events": "Events", "backtest": "Backtest", "alerts": "Alerts", "quality": "Data quality",
+         "update": "Add data"}
 
 
 def parse_date(text: str | None) -> dt.date | None:
@@ -159,6 +160,8 @@ def main() -> None:
         pages.render_events(loaded, as_of, show_later)
     elif page == "backtest":
         pages.render_backtest(folder, loaded, as_of)
+    elif page == "alerts":
+        pages.render_alerts(folder, loaded, as_of)
     elif page == "update":
         pages.render_update(folder, loaded)
     else:

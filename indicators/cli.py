@@ -259,6 +259,52 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     echo(json.dumps(result.as_dict(), indent=2) if as_json else backtest_table(loaded.title, result))
 
 
+@app.command()
+def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
+          every: str = typer.Option("10m", "--every", help="Evaluate at least this often (30s, 10m, 1h), and "
+                                    "whenever a file changes."),
+          once: bool = typer.Option(False, "--once", help="One evaluation and delivery round, then exit (cron)."),
+          notify: list[str] = typer.Option([], "--notify", help="An Apprise URL to send to, besides the "
+                                           "watchlist's alerts.notify (repeat for several)."),
+          url_base: str = typer.Option("http://localhost:8501", "--url-base", help="The dashboard's address, "
+                                       "for the link in each message."),
+          as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this day instead of today "
+                                              "(to replay a period, one day per run).")) -> None:
+    """Tell the watch officer when a level changes: record each alert, then send it through Apprise."""
+    from .watching import WatchError, parse_every, watch as run_watch
+
+    day = parse_date_option(as_of, "--as-of")
+    if not folder.is_dir():
+        fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
+    try:
+        seconds = parse_every(every)
+        if day is not None and not once:
+            fail_usage("--as-of replays one day: use it with --once")
+        result = run_watch(folder, seconds, once, url_base, notify, day, lambda text: echo(text))
+    except WatchError as error:
+        fail_usage(str(error))
+    except KeyboardInterrupt:
+        raise typer.Exit(0)
+    if result is not None and result.failed:
+        raise typer.Exit(EXIT_PROBLEMS)  # --once: an alert is still pending (cron mails this)
+
+
+@app.command()
+def alerts(folder: Path = typer.Argument(..., help="Watchlist folder."),
+           since: Optional[str] = typer.Option(None, "--since", help="Only alerts as of this day or later."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The alerts recorded by watch, with the delivery state of each."""
+    from .alerts import read_history
+    from .report import alerts_table
+
+    first = parse_date_option(since, "--since")
+    if not folder.is_dir():
+        fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
+    entries = [entry.as_dict() for entry in read_history(folder).alerts
+               if first is None or entry.record["as_of"] >= first.isoformat()]
+    echo(json.dumps(entries, indent=2, ensure_ascii=False) if as_json else alerts_table(entries))
+
+
 SNAPSHOT_FORMATS = {".png": "png", ".pdf": "pdf", ".html": "html", ".htm": "html"}
 
 

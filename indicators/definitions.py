@@ -20,7 +20,7 @@ class YAML_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml whe
 YAML_LOADER.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in YAML_LOADER.yaml_implicit_resolvers.items()}
-HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall")
+HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall", "alerts")
 
 
 @dataclass
@@ -268,8 +268,10 @@ def load_definitions(folder: Path, today: dt.date | None = None) -> Definitions:
             key = str(detail["loc"][0]) if detail["loc"] else "file"
             if key == "indicators":
                 continue  # already reported per indicator above
-            problems.append(Problem(WATCHLIST_FILE, lines.line_of((key,)), key, detail["type"],
-                                    _describe_pydantic_error(detail)))
+            message = _describe_pydantic_error(detail)
+            field_path = _field_path(detail["loc"], message) if detail["loc"] else key
+            problems.append(Problem(WATCHLIST_FILE, lines.line_of(tuple(detail["loc"][:3])), field_path,
+                                    detail["type"], message))
         if indicators:
             safe_header = {key: value for key, value in header.items()
                            if key not in {str(d["loc"][0]) for d in error.errors() if d["loc"]}}

@@ -184,6 +184,31 @@ class Overall(BaseModel):
     floors: list[Floor] = Field(default_factory=list)
 
 
+NOTIFY_ENV_PATTERN = r"^env:[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class Alerts(BaseModel):
+    """When ``watchfloor watch`` notifies: the overall level entering or leaving ``overall_at`` or
+    above (and changing while there), the same for any indicator and ``indicators_at``; where to:
+    Apprise URLs, or ``env:NAME`` for an environment variable holding them (secrets stay out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overall_at: RaisedLevel = "elevated"
+    indicators_at: RaisedLevel | None = None
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("notify")
+    @classmethod
+    def _urls_or_variables(cls, notify: list[str]) -> list[str]:
+        import re
+
+        for entry in notify:
+            if not (re.fullmatch(NOTIFY_ENV_PATTERN, entry) or re.fullmatch(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S*", entry)):
+                raise ValueError(f'"{entry}" is neither an Apprise URL (scheme://...) nor env:NAME')
+        return notify
+
+
 class Watchlist(BaseModel):
     """A whole ``watchlist.yaml``."""
 
@@ -195,6 +220,7 @@ class Watchlist(BaseModel):
     marking: str = ""
     as_of: dt.date | None = None
     overall: Overall = Field(default_factory=Overall)
+    alerts: Alerts | None = None
     indicators: list[Indicator] = Field(min_length=1)
 
     @field_validator("as_of", mode="before")

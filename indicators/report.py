@@ -223,3 +223,24 @@ def json_terminal_safe(text: str) -> str:
     """JSON text (``json.dumps`` escapes C0 controls already) with C1 controls and bidirectional
     overrides written as ``\\u`` escapes too: the same JSON, safe on a terminal."""
     return _TERMINAL_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def alerts_table(entries: list[dict]) -> str:
+    """The alert history as text: one line per alert, then one per target with its delivery state."""
+    from .alerts import level_word
+
+    if not entries:
+        return "No alerts recorded (watchfloor watch records them in .watchfloor/alerts.jsonl)."
+    lines = []
+    for entry in entries:
+        changes = "; ".join(f"{change['name']} {level_word(change['from'])} -> {level_word(change['to'])}"
+                            for change in entry["changes"])
+        lines.append(f"{entry['as_of']}  {entry['id']}  {entry['state'].upper()}  {changes}")
+        for target in entry["targets"]:
+            if target["delivered"]:
+                lines.append(f"    {target['label']}: delivered {target['delivered']}")
+            else:
+                error = f"; last error: {target['last_error']}" if target["last_error"] else ""
+                lines.append(f"    {target['label']}: pending after {target['attempts']} attempt"
+                             f"{'' if target['attempts'] == 1 else 's'}{error}")
+    return "\n".join(lines)

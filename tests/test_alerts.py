@@ -1,0 +1,289 @@
+"""`watchfloor watch` and `alerts`: level changes reach real receivers on localhost (an SMTP server
+and a JSON webhook), at least once and without flapping, whatever fails in between."""
+
+from __future__ import annotations
+
+import email
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import OBSERVATION_HEADER, REPO, indicator, write_watchlist
+from indicators.alerts import read_history
+from indicators.cli import app
+
+MARKING = "TEST // NOT FOR RELEASE"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Webhook:
+    """A JSON webhook receiver on localhost (what Apprise's json:// posts to); it can be down."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.received: list[dict] = []
+        self.server = None
+
+    def start(self) -> Webhook:
+        received = self.received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server name
+                length = int(self.headers["Content-Length"])
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    def ids(self) -> list[str]:
+        return [message["message"].rsplit("Alert id: ", 1)[1].split("\n", 1)[0] for message in self.received]
+
+
+@contextmanager
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    class Mailbox:
+        def __init__(self):
+            self.messages: list[email.message.Message] = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            self.messages.append(email.message_from_bytes(envelope.content))
+            return "250 OK"
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield mailbox, (f"mailto://127.0.0.1:{controller.port}?from=watch@example.org&to=officer@example.org"
+                        "&mode=insecure")
+    finally:
+        controller.stop()
+
+
+def troops_watchlist(tmp_path: Path, rows: str = "2022-10-01,troops,5,MoD,,,,,,\n", **troops) -> Path:
+    folder = write_watchlist(tmp_path / "w", [indicator(unit="troops", **troops)], rows, marking=MARKING,
+                             alerts={"overall_at": "elevated", "indicators_at": "high",
+                                     "notify": ["env:WATCHFLOOR_NOTIFY"]})
+    return folder
+
+
+def add_rows(folder: Path, rows: str) -> None:
+    with open(folder / "observations.csv", "a", encoding="utf-8") as handle:
+        handle.write(rows)
+
+
+def watch_once(folder: Path, day: str, *urls: str, env: dict | None = None):
+    arguments = ["watch", str(folder), "--once", "--as-of", day]
+    for url in urls:
+        arguments += ["--notify", url]
+    return CliRunner().invoke(app, arguments, env=env or {"WATCHFLOOR_NOTIFY": ""})
+
+
+def test_a_level_change_reaches_mail_and_webhook_with_the_marking_and_the_reasons(tmp_path):
+    folder = troops_watchlist(tmp_path)
+    hook = Webhook().start()
+    try:
+        with smtp_server() as (mailbox, mail_url):
+            first = watch_once(folder, "2022-10-01", env={"WATCHFLOOR_NOTIFY": f"{mail_url} {hook.url}"})
+            assert first.exit_code == 0, first.output
+            assert "first look; levels recorded, nothing to send" in first.output
+            assert (mailbox.messages, hook.received) == ([], [])
+            add_rows(folder, "2022-10-02,troops,25,Reuters,,B,2,,,convoy seen\n")
+            second = watch_once(folder, "2022-10-02", env={"WATCHFLOOR_NOTIFY": f"{mail_url} {hook.url}"})
+            assert second.exit_code == 0, second.output
+            assert len(mailbox.messages) == 1 and len(hook.received) == 1
+            mail, posted = mailbox.messages[0], hook.received[0]
+    finally:
+        hook.stop()
+    alert_id = read_history(folder).alerts[0].id
+    assert mail["Subject"] == f"[{MARKING}] Test watchlist: overall NORMAL -> HIGH [{alert_id}]"
+    assert posted["title"] == mail["Subject"]
+    body = posted["message"]
+    assert body.splitlines() == [
+        MARKING,
+        "Test watchlist - as of 2022-10-02",
+        "Overall level: NORMAL -> HIGH (index 66.7)",
+        "  because index 66.7 -> high",
+        "Troops: NORMAL -> HIGH (25 troops, 2022-10-02, Reuters (B2))",
+        "New since 2022-10-01:",
+        "  2022-10-02 Troops 25 - Reuters",
+        "View: http://localhost:8501/?page=alerts&as_of=2022-10-02",
+        f"Alert id: {alert_id}",
+        MARKING,
+    ]
+    assert mail.get_payload(decode=True).decode("utf-8").strip().splitlines() == body.splitlines()
+
+
+def test_no_message_when_nothing_changed(tmp_path):
+    folder = troops_watchlist(tmp_path)
+    hook = Webhook().start()
+    try:
+        for day in ("2022-10-01", "2022-10-02", "2022-10-03"):
+            assert watch_once(folder, day, hook.url).exit_code == 0
+        add_rows(folder, "2022-10-04,troops,6,MoD,,,,,,\n")  # a new row, still normal
+        assert watch_once(folder, "2022-10-04", hook.url).exit_code == 0
+    finally:
+        hook.stop()
+    assert hook.received == [] and read_history(folder).alerts == []
+
+
+def test_a_receiver_that_is_down_gets_the_alert_once_it_is_back_exactly_once(tmp_path):
+    folder = troops_watchlist(tmp_path)
+    hook = Webhook()  # not started: down
+    assert watch_once(folder, "2022-10-01", hook.url).exit_code == 0
+    add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
+    down = watch_once(folder, "2022-10-02", hook.url)
+    assert down.exit_code == 1  # --once: an alert is still pending
+    assert "it stays pending" in down.output
+    listed = json.loads(CliRunner().invoke(app, ["alerts", str(folder), "--json"]).stdout)
+    assert [(entry["state"], entry["targets"][0]["attempts"]) for entry in listed] == [("pending", 1)]
+    assert listed[0]["targets"][0]["last_error"]
+    hook.start()
+    try:
+        back = watch_once(folder, "2022-10-02", hook.url)
+        assert back.exit_code == 0, back.output
+        again = watch_once(folder, "2022-10-03", hook.url)  # nothing new, nothing pending
+        assert again.exit_code == 0
+    finally:
+        hook.stop()
+    alert_id = listed[0]["id"]
+    assert hook.ids() == [alert_id]
+    table = CliRunner().invoke(app, ["alerts", str(folder)]).stdout
+    assert table.splitlines()[0] == f"2022-10-02  {alert_id}  DELIVERED  Overall level NORMAL -> HIGH; Troops NORMAL -> HIGH"
+    assert table.splitlines()[1].startswith(f"    json://127.0.0.1:{hook.port}/hook: delivered ")
+
+
+def test_a_flapping_indicator_with_a_hold_sends_one_message_not_one_per_cycle(tmp_path):
+    days = [f"2022-10-{day:02d}" for day in range(1, 9)]
+    rows = "".join(f"{day},troops,{25 if n % 2 else 5},MoD,,,,,,\n" for n, day in enumerate(days))  # 5, 25, 5 ...
+    sent = {}
+    for hold in (None, 3):
+        folder = troops_watchlist(tmp_path / f"hold-{hold}", rows, **({"hold_days": hold} if hold else {}))
+        hook = Webhook().start()
+        try:
+            for day in days:
+                watch_once(folder, day, hook.url)
+        finally:
+            hook.stop()
+        sent[hold] = [message["title"].split(": ", 1)[1].rsplit(" [", 1)[0] for message in hook.received]
+    assert sent[None] == ["overall NORMAL -> HIGH", "overall HIGH -> NORMAL"] * 3 + ["overall NORMAL -> HIGH"]
+    assert sent[3] == ["overall NORMAL -> HIGH"]  # held high while it flaps
+
+
+WATCH = [sys.executable, "-m", "indicators.cli", "watch"]
+
+
+def test_killed_between_recording_and_sending_the_alert_is_delivered_after_a_restart(tmp_path):
+    folder = troops_watchlist(tmp_path)
+    assert watch_once(folder, "2022-10-01").exit_code == 0
+    add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
+    # a receiver that accepts the connection and never answers: watch is caught sending
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    process = subprocess.Popen(WATCH + [str(folder), "--as-of", "2022-10-02", "--once", "--notify",
+                                        f"json://127.0.0.1:{port}/hook"], cwd=REPO,
+                               env={**os.environ, "WATCHFLOOR_NOTIFY": ""}, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not read_history(folder).alerts:
+            time.sleep(0.05)
+        recorded = read_history(folder).alerts
+        assert len(recorded) == 1 and recorded[0].delivered == {}  # recorded, not yet sent
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        silent.close()
+    hook = Webhook(port).start()  # the receiver is back on the same address
+    try:
+        restarted = watch_once(folder, "2022-10-02", hook.url)
+        assert restarted.exit_code == 0, restarted.output
+    finally:
+        hook.stop()
+    assert hook.ids() == [recorded[0].id]
+    assert read_history(folder).alerts[0].state == "delivered"
+
+
+def test_a_second_watch_on_the_same_folder_refuses_to_run(tmp_path):
+    folder = troops_watchlist(tmp_path)
+    first = subprocess.Popen(WATCH + [str(folder), "--every", "1h"], cwd=REPO, stdout=subprocess.PIPE,
+                             env={**os.environ, "WATCHFLOOR_NOTIFY": ""}, text=True)
+    try:
+        assert "first look" in first.stdout.readline() + first.stdout.readline()
+        second = CliRunner().invoke(app, ["watch", str(folder), "--once"], env={"WATCHFLOOR_NOTIFY": ""})
+        assert second.exit_code == 2
+        assert second.stderr == (f"Error: another watchfloor watch is already running on {folder}; only one may send "
+                                 "its alerts\n")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+
+
+def test_alert_settings_are_checked_like_the_rest_of_the_file(tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "",
+                             alerts={"overall_at": "hihg", "notify": ["env:WATCHFLOOR_NOTIFY", "not a url"]})
+    result = CliRunner().invoke(app, ["validate", str(folder)])
+    assert result.stdout.splitlines()[:2] == [
+        f"{folder}/watchlist.yaml:3: alerts.overall_at: \"hihg\" is not valid: it must be 'elevated', 'high' or "
+        "'critical'",
+        f"{folder}/watchlist.yaml:4: alerts.notify: \"not a url\" is neither an Apprise URL (scheme://...) nor "
+        "env:NAME"]
+
+
+@pytest.mark.parametrize("every, message", [("soon", '--every "soon" is not a duration; write e.g. 30s, 10m or 1h'),
+                                            ("0s", "--every 0s is out of range; give between 1s and 7 days (168h)")])
+def test_watch_usage_errors_exit_2_with_the_reason(tmp_path, every, message):
+    folder = troops_watchlist(tmp_path)
+    result = CliRunner().invoke(app, ["watch", str(folder), "--every", every])
+    assert result.exit_code == 2 and result.stderr == f"Error: {message}\n"
+
+
+def test_the_alerts_page_lists_each_alert_with_its_delivery_state_and_marks_the_index(monkeypatch, tmp_path):
+    from test_app import run_app
+
+    folder = troops_watchlist(tmp_path)
+    assert watch_once(folder, "2022-10-01").exit_code == 0
+    add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
+    hook = Webhook()  # down: the alert stays pending
+    watch_once(folder, "2022-10-02", hook.url)
+    alert_id = read_history(folder).alerts[0].id
+    app = run_app(monkeypatch, root=folder, page="alerts", as_of="2022-10-02")
+    table = app.dataframe[0].value
+    assert table[["alert id", "state", "changes"]].values.tolist() == [
+        [alert_id, "pending", "Overall level NORMAL -> HIGH; Troops NORMAL -> HIGH"]]
+    assert table["delivery"].iloc[0] == f"json://127.0.0.1:{hook.port}/hook: pending (1 attempt)"
+    chart = json.loads(app.get("plotly_chart")[0].proto.spec)
+    marks = next(trace for trace in chart["data"] if trace.get("name") == "alert")
+    assert marks["x"][0].startswith("2022-10-02") and alert_id in marks["hovertext"][0]
