@@ -15,12 +15,13 @@ import streamlit as st
 if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import data, forms, pages  # noqa: E402
+from dashboard import auth, data, forms, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
+from indicators.models import Access  # noqa: E402
 
 PAGES = {"overview": "Overview", "timelines": "Timelines", "indicator": "Indicator detail",
          "events": "Events", "backtest": "Backtest", "alerts": "Alerts", "quality": "Data quality",
-         "update": "Add data"}
+         "update": "Add data", "activity": "Activity"}
 
 
 def parse_date(text: str | None) -> dt.date | None:
@@ -93,9 +94,18 @@ def show_marking(marking: str) -> None:
         st.html(marking_banner(marking))
 
 
+def render_sign_in() -> None:
+    st.markdown("### Watchfloor")
+    st.write("Sign in to see the watchlists served here.")
+    st.button("Sign in", key="sign_in", type="primary", on_click=st.login)
+
+
 def main() -> None:
     st.set_page_config(page_title="Watchfloor", layout="wide", initial_sidebar_state="expanded")
     st.html(CSS + HIDE_CHROME_CSS)
+    if auth.sign_in_required() and not st.user.is_logged_in:
+        render_sign_in()  # nothing of the data before sign-in, not even the watchlists' names
+        return
     root = data.data_root()
     watchlists = data.find_watchlists(root)
     if not watchlists:
@@ -110,6 +120,15 @@ def main() -> None:
         page = st.radio("Page", list(PAGES), format_func=PAGES.get, key="page")
     folder = watchlists[name]
     loaded = data.load(folder)
+    visitor = auth.identify(loaded.watchlist.access if loaded.watchlist else Access(), folder)
+    if visitor.signed_in:
+        with st.sidebar:
+            st.caption(plain(f"Signed in as {visitor.email} ({visitor.role or 'no access'})"))
+            st.button("Sign out", key="sign_out", on_click=st.logout)
+    if visitor.role is None:
+        st.error(plain(f"{visitor.email} has no access to this watchlist; ask an editor to add you under "
+                       "access.viewers in watchlist.yaml."))
+        return
     if loaded.watchlist is None:
         st.error(plain(f"{folder}/watchlist.yaml cannot be used, so there is nothing to show. Fix the problems below."))
         pages.render_problem_table(loaded)
@@ -139,6 +158,8 @@ def main() -> None:
         st.error(date_message)
     marking = loaded.watchlist.marking
     show_marking(marking)
+    if auth.anonymous_exposure():
+        st.warning("No sign-in: anyone who can reach this address can read and write.", icon="⚠️")
     subtitle = " · ".join(part for part in (loaded.watchlist.theatre, f"as of {as_of.isoformat()}") if part)
     st.html(f'<div class="wf-title">{escape(loaded.watchlist.title)}</div>'
             f'<div class="wf-muted">{escape(subtitle)}</div>')
@@ -155,7 +176,7 @@ def main() -> None:
     elif page == "timelines":
         pages.render_timelines(folder, loaded, as_of, show_later)
     elif page == "indicator":
-        view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of, show_later)
+        view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of, show_later, visitor)
     elif page == "events":
         pages.render_events(loaded, as_of, show_later)
     elif page == "backtest":
@@ -163,7 +184,9 @@ def main() -> None:
     elif page == "alerts":
         pages.render_alerts(folder, loaded, as_of)
     elif page == "update":
-        pages.render_update(folder, loaded)
+        pages.render_update(folder, loaded, visitor)
+    elif page == "activity":
+        pages.render_activity(folder)
     else:
         pages.render_data_quality(loaded)
     show_marking(marking)

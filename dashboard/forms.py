@@ -18,6 +18,7 @@ from indicators.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
 from indicators.writing import (RowRejected, WriteRefused, append_event, append_observation, edit_observation,
                                 identical_observations, preview_line)
 
+from . import auth
 from .render import plain
 
 OBSERVATION_FORM_KEYS = ("new_value", "new_source", "new_url", "new_reliability", "new_credibility", "new_status",
@@ -105,7 +106,8 @@ def render_add_observation(folder: Path, loaded: LoadedWatchlist, today: dt.date
                    "Add it again only if it is a second, separate report.")
         confirmed = st.checkbox("Yes, add it again", key="confirm_duplicate")
     if st.button("Add observation", key="add_observation", type="primary", disabled=not confirmed):
-        _report_write(lambda: append_observation(folder, values, loaded.snapshots.get(OBSERVATIONS_FILE), today),
+        _report_write(lambda: append_observation(folder, values, loaded.snapshots.get(OBSERVATIONS_FILE), today,
+                                                  auth.require_editor().email),
                       f"Added to {OBSERVATIONS_FILE}:", OBSERVATION_FORM_KEYS)
 
 
@@ -130,7 +132,8 @@ def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
     st.caption(f"This line will be added to {EVENTS_FILE}:")
     st.code(line.rstrip("\r\n"), language=None)
     if st.button("Add event", key="add_event"):
-        _report_write(lambda: append_event(folder, values, loaded.snapshots.get(EVENTS_FILE)),
+        _report_write(lambda: append_event(folder, values, loaded.snapshots.get(EVENTS_FILE),
+                                            auth.require_editor().email),
                       f"Added to {EVENTS_FILE}:", EVENT_FORM_KEYS)
 
 
@@ -163,7 +166,8 @@ def render_row_actions(folder: Path, loaded: LoadedWatchlist, rows, today: dt.da
             if word == "disputed" and reason.strip():
                 note = str(row["note"] or "").strip()
                 changes["note"] = f"{note} Disputed: {reason.strip()}".strip()
-            _report_write(lambda changes=changes: edit_observation(folder, line, changes, snapshot, today),
+            _report_write(lambda changes=changes: edit_observation(folder, line, changes, snapshot, today,
+                                                                     auth.require_editor().email),
                           f"Line {line} is now {word}:", ("dispute_reason",))
     with st.expander("Fix a typo in this row"):
         fixed = {
@@ -175,5 +179,6 @@ def render_row_actions(folder: Path, loaded: LoadedWatchlist, rows, today: dt.da
             "note": st.text_area("Note", value=str(row["note"]), key=f"fix_note_{line}"),
         }
         if st.button("Save the fix", key="save_fix"):
-            _report_write(lambda: edit_observation(folder, line, fixed, snapshot, today), f"Line {line} fixed:",
+            _report_write(lambda: edit_observation(folder, line, fixed, snapshot, today, auth.require_editor().email),
+                          f"Line {line} fixed:",
                           tuple(f"fix_{name}_{line}" for name in fixed))

@@ -265,7 +265,8 @@ def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None
     st.plotly_chart(figure, width="stretch", config=chart_config(loaded, "alerts", as_of), key="alerts_chart")
 
 
-def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> str:
+def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later: bool,
+                            visitor) -> str:
     names = indicator_names(loaded)
     ids = list(names)
     if st.session_state.get("indicator") not in ids:
@@ -304,7 +305,8 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
     })
     st.download_button("Download history (CSV)", csv_download(table), key="download_history",
                        file_name=f"{loaded.folder.name}-{indicator_id}-{as_of.isoformat()}.csv", mime="text/csv")
-    forms.render_row_actions(folder, loaded, rows, dt.date.today())
+    if visitor.can_edit:
+        forms.render_row_actions(folder, loaded, rows, dt.date.today())
     problems = loaded.problems_for(indicator_id)
     st.markdown(f"**Problems concerning this indicator**: {len(problems)}")
     if problems:
@@ -358,7 +360,11 @@ def render_data_quality(loaded: LoadedWatchlist) -> None:
     render_problem_table(loaded)
 
 
-def render_update(folder: Path, loaded: LoadedWatchlist) -> None:
+def render_update(folder: Path, loaded: LoadedWatchlist, visitor) -> None:
+    if not visitor.can_edit:
+        st.info(plain(f"{visitor.email} may view this watchlist; adding and changing rows needs the editor role "
+                      "(access.editors in watchlist.yaml)."))
+        return
     st.caption("Rows are checked by the same rules as the files and appended without touching any other line. "
                "You can also edit the CSV files by hand or use: watchfloor add / watchfloor add-event.")
     left, right = st.columns(2)
@@ -366,3 +372,26 @@ def render_update(folder: Path, loaded: LoadedWatchlist) -> None:
         forms.render_add_observation(folder, loaded, dt.date.today())
     with right:
         forms.render_add_event(folder, loaded)
+
+
+def render_activity(folder: Path) -> None:
+    """Who added, confirmed, disputed, retracted or fixed which row, and when; the previous versions of
+    the files; and, in a git repository, the commits that touched them."""
+    from indicators.activity import entries, git_commits, previous_versions
+
+    st.caption("Rows written from the app or the command line carry entered_by and entered_at (UTC); files "
+               "without those columns gain them with: watchfloor upgrade DIR.")
+    done = entries(folder)
+    st.markdown(f"**Rows entered or changed** ({len(done)})")
+    if done.empty:
+        st.info("No row carries entered_by and entered_at yet.")
+    else:
+        st.dataframe(done, hide_index=True, width="stretch")
+    versions = previous_versions(folder)
+    st.markdown(f"**Previous versions kept in .history/** ({len(versions)})")
+    if not versions.empty:
+        st.dataframe(versions, hide_index=True, width="stretch")
+    commits = git_commits(folder)
+    if not commits.empty:
+        st.markdown(f"**Commits that touched this folder** ({len(commits)})")
+        st.dataframe(commits, hide_index=True, width="stretch")

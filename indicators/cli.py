@@ -168,14 +168,17 @@ def add(folder: Path = typer.Argument(..., help="Watchlist folder."),
         credibility: str = typer.Option("", "--credibility", help="Admiralty grade 1-6."),
         status: str = typer.Option("", "--status", help="reported, confirmed, disputed or retracted."),
         reported: str = typer.Option("", "--reported", help="When the report became available, YYYY-MM-DD."),
-        note: str = typer.Option("", "--note")) -> None:
+        note: str = typer.Option("", "--note"),
+        by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: git's "
+                                         "user.email).")) -> None:
     """Append one observation to observations.csv (checked first; nothing written when bad)."""
     from .writing import append_observation
 
     values = {"date": date, "indicator": indicator, "value": value, "source": source, "url": url,
               "reliability": reliability, "credibility": credibility, "status": status, "reported": reported,
               "note": note}
-    write_or_fail(lambda: append_observation(folder, values), folder)
+    who = entered_by(folder, by)
+    write_or_fail(lambda: append_observation(folder, values, entered_by=who), folder)
 
 
 @app.command("add-event")
@@ -184,13 +187,38 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
               title: str = typer.Option(..., "--title"), category: str = typer.Option("", "--category"),
               description: str = typer.Option("", "--description"), source: str = typer.Option("", "--source"),
               url: str = typer.Option("", "--url"),
-              end_date: str = typer.Option("", "--end-date", help="Last day, for events that last.")) -> None:
+              end_date: str = typer.Option("", "--end-date", help="Last day, for events that last."),
+              by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: "
+                                               "git's user.email).")) -> None:
     """Append one event to events.csv (created when missing)."""
     from .writing import append_event
 
     values = {"date": date, "title": title, "category": category, "description": description, "source": source,
               "url": url, "end_date": end_date}
-    write_or_fail(lambda: append_event(folder, values), folder)
+    who = entered_by(folder, by)
+    write_or_fail(lambda: append_event(folder, values, entered_by=who), folder)
+
+
+@app.command()
+def upgrade(folder: Path = typer.Argument(..., help="Watchlist folder.")) -> None:
+    """Add the entered_by and entered_at columns to observations.csv and events.csv (once)."""
+    from .validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE
+    from .writing import upgrade_file
+
+    if not folder.is_dir():
+        fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
+    for name, columns in ((OBSERVATIONS_FILE, OBSERVATION_COLUMNS), (EVENTS_FILE, EVENT_COLUMNS)):
+        if upgrade_file(folder / name, columns):
+            echo(f"{folder / name}: added the columns entered_by, entered_at (the previous file is in .history/)")
+        elif (folder / name).exists():
+            echo(f"{folder / name}: already has entered_by and entered_at")
+
+
+def entered_by(folder: Path, given: Optional[str]) -> str:
+    """Who enters a row from the command line: --by, else git's user.email where the folder is."""
+    from .activity import git_user_email
+
+    return given if given is not None else git_user_email(folder)
 
 
 def parse_level_option(text: str) -> "Level":
@@ -380,16 +408,22 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
           port: int = typer.Option(8501, "--port", help="Port to listen on."),
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default keeps the "
                                    "dashboard on this machine."),
-          browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab once it is up.")) -> None:
+          browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab once it is up."),
+          auth: Optional[Path] = typer.Option(None, "--auth", help="A secrets file with an [auth] section: "
+                                              "OpenID Connect sign-in (see the README's Team section)."),
+          allow_anonymous: bool = typer.Option(False, "--allow-anonymous", help="Listen beyond this machine "
+                                               "without sign-in: anyone who reaches the address can read and "
+                                               "write.")) -> None:
     """Start the dashboard on a watchlist (http://localhost:8501 by default); never asks anything."""
     from .bundled import default_watchlist
-    from .serving import ServeError, run_server
+    from .serving import ServeError, check_exposure, run_server
 
     folder = folder or default_watchlist()
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give a watchlist folder or a folder of watchlists")
     try:
-        code = run_server(folder, port, host, browser, lambda text, error: echo(text, err=error))
+        exposure = check_exposure(host, auth, allow_anonymous)
+        code = run_server(folder, port, host, browser, lambda text, error: echo(text, err=error), exposure)
     except ServeError as error:
         fail_usage(str(error))
     raise typer.Exit(code)

@@ -20,7 +20,7 @@ class YAML_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml whe
 YAML_LOADER.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in YAML_LOADER.yaml_implicit_resolvers.items()}
-HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall", "alerts")
+HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall", "alerts", "access")
 
 
 @dataclass

@@ -209,6 +209,42 @@ class Alerts(BaseModel):
         return notify
 
 
+class Access(BaseModel):
+    """Who may do what when the dashboard is served with sign-in: e-mail addresses or ``*@domain``
+    (``*`` is everyone signed in). Viewers read; editors may also add, dispute, retract and fix rows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    viewers: list[str] = Field(default_factory=lambda: ["*"])
+    editors: list[str] = Field(default_factory=list)
+
+    @field_validator("viewers", "editors")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        import re
+
+        for pattern in patterns:
+            if not re.fullmatch(r"\*|\*@[^@\s]+|[^@\s*]+@[^@\s*]+", pattern):
+                raise ValueError(f'"{pattern}" is not an e-mail address, *@domain or *')
+        return patterns
+
+    def role_of(self, email: str | None) -> str | None:
+        """``editor``, ``viewer`` or None (no access) for a signed-in address."""
+        if not email:
+            return None
+
+        def matches(pattern: str) -> bool:
+            pattern, address = pattern.lower(), email.lower()
+            return pattern == "*" or pattern == address or (pattern.startswith("*@") and
+                                                             address.endswith(pattern[1:]))
+
+        if any(matches(pattern) for pattern in self.editors):
+            return "editor"
+        if any(matches(pattern) for pattern in self.viewers):
+            return "viewer"
+        return None
+
+
 class Watchlist(BaseModel):
     """A whole ``watchlist.yaml``."""
 
@@ -221,6 +257,7 @@ class Watchlist(BaseModel):
     as_of: dt.date | None = None
     overall: Overall = Field(default_factory=Overall)
     alerts: Alerts | None = None
+    access: Access = Field(default_factory=Access)
     indicators: list[Indicator] = Field(min_length=1)
 
     @field_validator("as_of", mode="before")

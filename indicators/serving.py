@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 import webbrowser
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -31,8 +32,55 @@ class ServeError(Exception):
     """The server cannot start; the message says why and what to do."""
 
 
-def streamlit_command(port: int, host: str) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+ANONYMOUS_VARIABLE = "WATCHFLOOR_ANONYMOUS"
+AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Who can reach the dashboard: only this machine, signed-in users (``auth_file``), or anyone."""
+
+    auth_file: Path | None = None
+    anonymous: bool = False
+
+
+def check_exposure(host: str, auth_file: Path | None, allow_anonymous: bool) -> Exposure:
+    """Refuse to put the data and its write forms in front of a network without sign-in, unless asked."""
+    if auth_file is not None:
+        check_auth_file(auth_file)
+        return Exposure(auth_file.resolve())
+    if host in LOOPBACK_HOSTS:
+        return Exposure()
+    if not allow_anonymous:
+        raise ServeError(f"--host {host} would let anyone who can reach this machine read and change the "
+                         "watchlist: turn on sign-in with --auth FILE (see the README's Team section), or "
+                         "pass --allow-anonymous to serve without it")
+    return Exposure(anonymous=True)
+
+
+def check_auth_file(path: Path) -> None:
+    """The secrets file must hold an [auth] section Streamlit's sign-in can use."""
+    import tomllib
+
+    try:
+        secrets = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ServeError(f"--auth {path}: cannot be read ({(error.strerror or str(error)).lower()})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ServeError(f"--auth {path}: is not valid TOML ({error})") from None
+    section = secrets.get("auth")
+    if not isinstance(section, dict):
+        raise ServeError(f"--auth {path}: has no [auth] section; see the README's Team section")
+    flat = {**section, **next((value for value in section.values() if isinstance(value, dict)), {})}
+    missing = [key for key in AUTH_KEYS if not flat.get(key)]
+    if missing:
+        raise ServeError(f"--auth {path}: the [auth] section lacks {', '.join(missing)}")
+
+
+def streamlit_command(port: int, host: str, exposure: Exposure = Exposure()) -> list[str]:
+    secrets = ["--secrets.files", str(exposure.auth_file)] if exposure.auth_file else []
+    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH), *secrets,
             "--server.port", str(port), "--server.address", host, "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--browser.serverAddress", "localhost",
             "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none", "--theme.base", "light",
@@ -79,7 +127,8 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-def run_server(folder: Path, port: int, host: str, open_browser: bool, say: Callable[[str, bool], None]) -> int:
+def run_server(folder: Path, port: int, host: str, open_browser: bool, say: Callable[[str, bool], None],
+               exposure: Exposure = Exposure()) -> int:
     """Serve ``folder`` until stopped; returns the exit code (0 when stopped by the user or a signal).
 
     ``say(text, is_error)`` prints a line for the user.
@@ -89,8 +138,9 @@ def run_server(folder: Path, port: int, host: str, open_browser: bool, say: Call
     if port_in_use(host, port):
         raise ServeError(f"port {port} is already in use on {shown_host} (another dashboard?); stop it, or "
                          f"choose another port with --port {port + 1}")
-    environment = {**os.environ, ROOT_VARIABLE: str(folder.resolve())}
-    process = subprocess.Popen(streamlit_command(port, host), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    environment = {**os.environ, ROOT_VARIABLE: str(folder.resolve()),
+                   ANONYMOUS_VARIABLE: "1" if exposure.anonymous else ""}
+    process = subprocess.Popen(streamlit_command(port, host, exposure), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, errors="replace", env=environment,
                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     recent: collections.deque[str] = collections.deque(maxlen=KEPT_OUTPUT_LINES)

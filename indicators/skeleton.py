@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from .models import Watchlist
-from .validation import EVENT_COLUMNS, OBSERVATION_COLUMNS
+from .validation import AUDIT_COLUMNS, EVENT_COLUMNS, OBSERVATION_COLUMNS
 
 SCHEMA_FILE = "watchlist.schema.json"
 SCHEMA_LINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
@@ -63,8 +63,8 @@ def create_watchlist(folder: Path, title: str) -> list[Path]:
     quoted_title = '"' + title.replace("\\", "\\\\").replace('"', '\\"') + '"'
     files = {
         "watchlist.yaml": WATCHLIST_TEMPLATE.format(title=quoted_title),
-        "observations.csv": ",".join(OBSERVATION_COLUMNS) + "\n",
-        "events.csv": ",".join(EVENT_COLUMNS) + "\n",
+        "observations.csv": ",".join(OBSERVATION_COLUMNS + AUDIT_COLUMNS) + "\n",
+        "events.csv": ",".join(EVENT_COLUMNS + AUDIT_COLUMNS) + "\n",
         SCHEMA_FILE: watchlist_schema_json(),
         # what writers leave beside the data: previous versions, locks, a killed writer's temporary file
         ".gitignore": ".history/\n.*.lock\n.*.tmp\n",

@@ -23,6 +23,7 @@ OBSERVATION_COLUMNS = OBSERVATION_REQUIRED + ("source", "url", "reliability", "c
                                              "reported", "note")
 EVENT_REQUIRED = ("date", "title")
 EVENT_COLUMNS = EVENT_REQUIRED + ("category", "description", "source", "url", "end_date")
+AUDIT_COLUMNS = ("entered_by", "entered_at")  # who wrote a row from the app or the CLI, and when (UTC)
 ISO_DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # ASCII digits only
 MAX_LISTED_IDS = 8
 

@@ -32,7 +32,8 @@ from .csvfile import LINE_COLUMN, UTF8_BOM, detect_delimiter
 from .definitions import load_definitions
 from .problems import Problem
 from .snapshot import FileSnapshot
-from .validation import (EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE, check_events,
+from .validation import (AUDIT_COLUMNS, EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE,
+                         check_events,
                          check_observations)
 
 HISTORY_FOLDER = ".history"
@@ -185,8 +186,22 @@ def identical_observations(observations: pd.DataFrame, values: dict[str, str]) -
     return [int(line) for line in rows["line"]]
 
 
+def has_audit_columns(layout: Layout) -> bool:
+    names = {column.strip().lower() for column in layout.header}
+    return all(column in names for column in AUDIT_COLUMNS)
+
+
+def stamped(layout: Layout, values: dict[str, str], entered_by: str | None) -> dict[str, str]:
+    """``values`` with ``entered_by`` and ``entered_at`` (UTC) when the file has those columns; a file
+    without them keeps its layout (``watchfloor upgrade`` adds them)."""
+    if not has_audit_columns(layout):
+        return values
+    moment = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {**values, "entered_by": entered_by or "", "entered_at": moment}
+
+
 def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapshot | None,
-            today: dt.date | None) -> str:
+            today: dt.date | None, entered_by: str | None = None) -> str:
     columns = OBSERVATION_COLUMNS if kind == "observation" else EVENT_COLUMNS
     folder, path = path.parent, target_of(path)
     with file_lock(path):
@@ -195,7 +210,7 @@ def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapsho
         data = path.read_bytes() if path.exists() else b""
         layout = read_layout(data, columns)
         _validate(kind, folder, layout, values, today or dt.date.today())
-        line = format_line(layout, values)
+        line = format_line(layout, stamped(layout, values, entered_by))
         prefix = ""
         if not data.strip(UTF8_BOM):
             prefix = format_line(layout, {name: name for name in layout.header})  # a new file gets its header
@@ -225,14 +240,15 @@ def append_bytes(path: Path, payload: bytes, size_before: int) -> None:
 
 
 def append_observation(folder: Path, values: dict[str, str], expected: FileSnapshot | None = None,
-                       today: dt.date | None = None) -> str:
+                       today: dt.date | None = None, entered_by: str | None = None) -> str:
     """Append one observation to ``folder/observations.csv``; returns the line written."""
-    return _append("observation", Path(folder) / OBSERVATIONS_FILE, values, expected, today)
+    return _append("observation", Path(folder) / OBSERVATIONS_FILE, values, expected, today, entered_by)
 
 
-def append_event(folder: Path, values: dict[str, str], expected: FileSnapshot | None = None) -> str:
+def append_event(folder: Path, values: dict[str, str], expected: FileSnapshot | None = None,
+                 entered_by: str | None = None) -> str:
     """Append one event to ``folder/events.csv`` (created with its header when missing)."""
-    return _append("event", Path(folder) / EVENTS_FILE, values, expected, None)
+    return _append("event", Path(folder) / EVENTS_FILE, values, expected, None, entered_by)
 
 
 def _record_spans(text: str, delimiter: str) -> dict[int, tuple[int, int, list[str]]]:
@@ -290,7 +306,7 @@ def replace_atomically(path: Path, data: bytes, mode_from: Path | None = None) -
 
 
 def edit_observation(folder: Path, line: int, changes: dict[str, str], expected: FileSnapshot | None = None,
-                     today: dt.date | None = None) -> str:
+                     today: dt.date | None = None, entered_by: str | None = None) -> str:
     """Change cells of the observation whose record starts on ``line``; returns the new line.
 
     Only that record's bytes change. To confirm, dispute or retract a row, change its ``status``: the
@@ -313,9 +329,40 @@ def edit_observation(folder: Path, line: int, changes: dict[str, str], expected:
         values = dict(zip(columns, cells))
         values.update({name.lower(): value for name, value in changes.items()})
         _validate("observation", folder, layout, values, today or dt.date.today())
-        new_line = format_line(layout, values)
+        new_line = format_line(layout, stamped(layout, values, entered_by))
         if not text[start:end].endswith(("\n", "\r")):
             new_line = new_line.rstrip("\r\n")  # the last record had no final newline: keep it so
         keep_history(path, data)
         replace_atomically(path, bom + (text[:start] + new_line + text[end:]).encode("utf-8"))
         return new_line
+
+
+def upgrade_file(path: Path, columns: tuple[str, ...]) -> bool:
+    """Add the ``entered_by`` and ``entered_at`` columns to a file that lacks them: the header gains
+    them and every record two empty cells (the only rewrite of a header Watchfloor makes). The
+    previous file goes to ``.history/``; the write is atomic. False when there was nothing to do."""
+    path = target_of(path)
+    if not path.exists():
+        return False
+    with file_lock(path):
+        _remove_leftovers(path)
+        data = path.read_bytes()
+        layout = read_layout(data, columns)
+        if has_audit_columns(layout):
+            return False
+        bom = UTF8_BOM if layout.bom else b""
+        text = data[len(bom):].decode("utf-8")
+        header_end = re.search(r"\r\n|\n|\r|$", text).start()
+        extra = layout.delimiter + layout.delimiter.join(
+            name for name in AUDIT_COLUMNS if name not in {c.strip().lower() for c in layout.header})
+        empty = layout.delimiter * (len(extra.split(layout.delimiter)) - 1)
+        pieces, position = [text[:header_end] + extra], header_end
+        for start, end, _ in sorted(_record_spans(text, layout.delimiter).values()):
+            record = text[start:end]
+            body = record.rstrip("\r\n")
+            pieces.append(text[position:start] + body + empty + record[len(body):])
+            position = end
+        pieces.append(text[position:])
+        keep_history(path, data)
+        replace_atomically(path, bom + "".join(pieces).encode("utf-8"))
+        return True

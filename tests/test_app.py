@@ -14,7 +14,7 @@ from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
 APP = str(REPO / "dashboard" / "app.py")
-PAGES = ["overview", "timelines", "indicator", "events", "backtest", "alerts", "quality", "update"]
+PAGES = ["overview", "timelines", "indicator", "events", "backtest", "alerts", "quality", "update", "activity"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
