@@ -36,12 +36,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_dashboard(folder: Path, timeout: float = 60.0):
-    """Run ``watchfloor serve`` on a free localhost port; yields the base URL once healthy."""
-    port = free_port()
+def served_dashboard(folder: Path, timeout: float = 60.0, *arguments: str, port: int | None = None,
+                     host_name: str = "127.0.0.1"):
+    """Run ``watchfloor serve`` on a free localhost port (and ``arguments``); yields the base URL once healthy."""
+    port = port or free_port()
     process = subprocess.Popen([sys.executable, "-m", "indicators.cli", "serve", str(folder), "--port", str(port),
-                                "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+                                "--no-browser", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    url = f"http://{host_name}:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -1,0 +1,228 @@
+"""Team use: sign-in through a real OpenID Connect provider on localhost (oidc-provider-mock), roles
+from watchlist.yaml, who entered every row, and a dashboard that never listens beyond this machine
+without sign-in unless told to."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from browser import chromium_page, free_port, require_chromium, served_dashboard, wait_for_app
+from helpers import FIXED_TODAY, REPO, indicator, write_watchlist
+from indicators.cli import app
+
+AUDITED_HEADER = "date,indicator,value,source,url,reliability,credibility,status,reported,note,entered_by,entered_at\n"
+
+
+def team_watchlist(tmp_path: Path) -> Path:
+    folder = write_watchlist(tmp_path / "w", [indicator()], "", as_of="2022-10-17", marking="TEAM TEST",
+                             access={"viewers": ["*@example.org"], "editors": ["ana@example.org"]})
+    (folder / "observations.csv").write_text(AUDITED_HEADER + "2022-10-01,troops,5,MoD,,,,,,,,\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def provider():
+    import oidc_provider_mock
+    from oidc_provider_mock._storage import User
+
+    users = [User(sub="ana", claims={"email": "ana@example.org"}),
+             User(sub="vic", claims={"email": "vic@example.org"}),
+             User(sub="eve", claims={"email": "eve@elsewhere.org"})]
+    with oidc_provider_mock.run_server_in_thread(user_claims=users) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+def auth_file(tmp_path: Path, provider: str, port: int) -> Path:
+    path = tmp_path / "auth.toml"
+    path.write_text(f'[auth]\nredirect_uri = "http://localhost:{port}/oauth2callback"\n'
+                    f'cookie_secret = "{secrets.token_hex(16)}"\nclient_id = "watchfloor"\n'
+                    f'client_secret = "not-a-secret"\n'
+                    f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n', encoding="utf-8")
+    return path
+
+
+def main_text(page) -> str:
+    return page.inner_text("[data-testid='stMain']")
+
+
+def sign_in(page, url: str, who: str) -> None:
+    page.goto(url)
+    wait_for_app(page)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("text=Authenticate predefined users", timeout=30000)
+    page.get_by_role("button", name=who, exact=True).click()
+    page.wait_for_selector("text=Signed in as", timeout=60000)
+    wait_for_app(page)
+
+
+@pytest.mark.browser
+def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, provider):
+    require_chromium()
+    folder = team_watchlist(tmp_path)
+    port = free_port()
+    arguments = ("--auth", str(auth_file(tmp_path, provider, port)))
+    with served_dashboard(folder, 60.0, *arguments, port=port, host_name="localhost") as url:
+        with chromium_page() as page:  # signed out: only the sign-in page, nothing of the data
+            page.goto(f"{url}/?page=overview")
+            wait_for_app(page)
+            page.wait_for_selector("text=Sign in to see the watchlists served here.")
+            shown = page.inner_text("body")
+            assert "Test watchlist" not in shown and "TEAM TEST" not in shown and "Troops" not in shown
+        with chromium_page() as page:  # an editor adds a row: it carries her address
+            sign_in(page, url, "ana")
+            assert "Signed in as ana@example.org (editor)" in page.inner_text("body")
+            page.goto(f"{url}/?page=update")
+            wait_for_app(page)
+            page.get_by_role("textbox", name="Value", exact=True).fill("12")
+            page.get_by_role("textbox", name="Source", exact=True).first.fill("Reuters")
+            page.keyboard.press("Tab")
+            wait_for_app(page)
+            page.get_by_role("button", name="Add observation").click()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(rows := (folder / "observations.csv").read_text(
+                    encoding="utf-8").splitlines()) < 3:
+                time.sleep(0.2)
+            added = rows[-1]
+            page.get_by_text("Added to observations.csv:", exact=True).wait_for(timeout=60000)  # and says so
+            assert added.startswith("2") and ",troops,12,Reuters," in added
+            assert added.split(",")[-2] == "ana@example.org"
+            page.get_by_role("button", name="Sign out").click()  # the cookie goes; then the provider's logout
+            page.wait_for_url("**/oauth2/end_session**", timeout=60000)
+            page.goto(f"{url}/?page=overview")
+            wait_for_app(page)
+            page.wait_for_selector("text=Sign in to see the watchlists served here.", timeout=60000)
+            assert "Troops" not in page.inner_text("body")
+        with chromium_page() as page:  # a viewer sees the data and no form
+            sign_in(page, url, "vic")
+            assert "Signed in as vic@example.org (viewer)" in page.inner_text("body")
+            page.goto(f"{url}/?page=update")
+            wait_for_app(page)
+            page.wait_for_selector("text=may view this watchlist")
+            assert page.get_by_role("button", name="Add observation").count() == 0
+            page.goto(f"{url}/?page=indicator&indicator=troops")
+            wait_for_app(page)
+            page.wait_for_selector("text=History")
+            assert page.get_by_role("button", name="Retract").count() == 0
+        with chromium_page() as page:  # signed in, but not listed: no data
+            sign_in(page, url, "eve")
+            page.wait_for_selector("text=has no access to this watchlist")
+            assert "Troops" not in main_text(page)
+
+
+def _viewer_forges_a_write() -> None:
+    """An app script run in a viewer's session that calls the write path directly, as a replayed
+    widget action would: the server-side check must refuse it."""
+    from pathlib import Path
+
+    import streamlit as st
+
+    from dashboard import auth, forms
+    from indicators.writing import append_observation
+
+    folder = Path(st.session_state["folder"])
+    st.session_state[auth.VISITOR_KEY] = auth.Visitor("vic@example.org", "viewer", True)
+    forms._report_write(lambda: append_observation(folder, {"date": "2022-10-16", "indicator": "troops",
+                                                            "value": "99"}, None, None,
+                                                   auth.require_editor().email), "Added:")
+
+
+def test_a_write_in_a_viewers_session_is_refused_on_the_server(tmp_path):
+    folder = team_watchlist(tmp_path)
+    before = (folder / "observations.csv").read_bytes()
+    script = AppTest.from_function(_viewer_forges_a_write)
+    script.session_state["folder"] = str(folder)
+    script.run()
+    assert not script.exception
+    assert "vic@example.org may view this watchlist but not change it" in script.error[0].value.replace("\\", "")
+    assert (folder / "observations.csv").read_bytes() == before
+
+
+def test_serving_beyond_localhost_without_sign_in_is_refused_with_the_reason(tmp_path):
+    result = CliRunner().invoke(app, ["serve", str(team_watchlist(tmp_path)), "--host", "0.0.0.0", "--no-browser"])
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: --host 0.0.0.0 would let anyone who can reach this machine read and change the "
+                             "watchlist: turn on sign-in with --auth FILE (see the README's Team section), or pass "
+                             "--allow-anonymous to serve without it\n")
+
+
+def test_an_auth_file_without_what_sign_in_needs_is_refused(tmp_path):
+    broken = tmp_path / "auth.toml"
+    broken.write_text('[auth]\nclient_id = "x"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", str(team_watchlist(tmp_path)), "--auth", str(broken), "--no-browser"])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: --auth {broken}: the [auth] section lacks redirect_uri, cookie_secret, "
+                             "client_secret, server_metadata_url\n")
+
+
+def test_anonymous_serving_says_so_on_every_page(monkeypatch, tmp_path):
+    from test_app import run_app
+
+    monkeypatch.setenv("WATCHFLOOR_ANONYMOUS", "1")
+    folder = team_watchlist(tmp_path)
+    for page in ("overview", "update"):
+        shown = run_app(monkeypatch, root=folder, page=page)
+        assert [w.value for w in shown.warning] == ["No sign-in: anyone who can reach this address can read and write."]
+
+
+def test_the_command_line_records_who_entered_a_row_by_option_or_git(tmp_path):
+    folder = team_watchlist(tmp_path)
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    subprocess.run(["git", "-C", str(folder), "config", "user.email", "bo@example.org"], check=True)
+    runner = CliRunner()
+    assert runner.invoke(app, ["add", str(folder), "--indicator", "troops", "--date", "2022-10-16", "--value", "7"],
+                         catch_exceptions=False).exit_code == 0
+    assert runner.invoke(app, ["add", str(folder), "--indicator", "troops", "--date", "2022-10-17", "--value", "8",
+                               "--by", "cy@example.org"]).exit_code == 0
+    lines = (folder / "observations.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[-2] for line in lines[-2:]] == ["bo@example.org", "cy@example.org"]
+    assert all(line.split(",")[-1].endswith("Z") and "T" in line.split(",")[-1] for line in lines[-2:])
+
+
+def test_upgrade_adds_the_columns_once_and_keeps_the_previous_file(tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], '2022-10-01,troops,5,MoD,,,,,,"two\nlines"\n'
+                                                            "2022-10-02,troops,6,MoD,,,,,,\n")
+    before = (folder / "observations.csv").read_bytes()
+    runner = CliRunner()
+    first = runner.invoke(app, ["upgrade", str(folder)])
+    assert first.exit_code == 0
+    assert first.stdout.splitlines()[0] == (f"{folder}/observations.csv: added the columns entered_by, entered_at "
+                                            "(the previous file is in .history/)")
+    assert (folder / "observations.csv").read_text(encoding="utf-8") == (
+        AUDITED_HEADER + '2022-10-01,troops,5,MoD,,,,,,"two\nlines",,\n2022-10-02,troops,6,MoD,,,,,,,,\n')
+    assert [p.read_bytes() for p in (folder / ".history").iterdir()] == [before]
+    again = runner.invoke(app, ["upgrade", str(folder)])
+    assert again.stdout.splitlines()[0] == f"{folder}/observations.csv: already has entered_by and entered_at"
+    assert len(list((folder / ".history").iterdir())) == 1
+    from indicators.loader import load_watchlist
+
+    assert load_watchlist(folder, today=FIXED_TODAY).problems == []
+
+
+def test_the_activity_page_lists_who_did_what_and_the_previous_versions(monkeypatch, tmp_path):
+    from indicators.writing import append_observation, edit_observation
+    from test_app import run_app
+
+    folder = team_watchlist(tmp_path)
+    append_observation(folder, {"date": "2022-10-16", "indicator": "troops", "value": "12"}, today=FIXED_TODAY,
+                       entered_by="ana@example.org")
+    edit_observation(folder, 3, {"status": "disputed"}, today=FIXED_TODAY, entered_by="bo@example.org")
+    shown = run_app(monkeypatch, root=folder, page="activity")
+    done = shown.dataframe[0].value
+    assert done[["who", "what", "line", "row"]].values.tolist() == [
+        ["bo@example.org", "disputed", 3, "2022-10-16 troops 12"]]
+    assert shown.dataframe[1].value["file"].tolist() == ["observations.csv"]
+
+
+def test_init_creates_the_columns_for_who_entered_a_row(tmp_path):
+    folder = tmp_path / "new"
+    assert CliRunner().invoke(app, ["init", str(folder), "--title", "T"]).exit_code == 0
+    assert (folder / "observations.csv").read_text(encoding="utf-8") == AUDITED_HEADER
+    assert (folder / "events.csv").read_text(encoding="utf-8").rstrip("\n").endswith(",entered_by,entered_at")
+    assert REPO.exists()
