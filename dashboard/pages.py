@@ -225,7 +225,7 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
 def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:
     """The alerts `watchfloor watch` recorded, with the delivery state of each, and their marks on the
     index timeline. Alerts recorded after the as-of date are listed too: the record is not data."""
-    from indicators.alerts import level_word, read_history
+    from indicators.alerts import changes_summary, read_history
 
     entries = [entry.as_dict() for entry in read_history(folder).alerts]
     st.caption("Recorded by watchfloor watch in .watchfloor/alerts.jsonl; each is sent through Apprise at least "
@@ -235,8 +235,7 @@ def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None
                 "(see the README's Alerts section).")
         return
     rows = [{"as of": dt.date.fromisoformat(entry["as_of"]), "alert id": entry["id"], "state": entry["state"],
-             "changes": "; ".join(f"{change['name']} {level_word(change['from'])} -> {level_word(change['to'])}"
-                                  for change in entry["changes"]),
+             "changes": changes_summary(entry["changes"]),
              "delivery": "; ".join(f"{target['label']}: " + (f"delivered {target['delivered']}" if target["delivered"]
                                                              else f"pending ({target['attempts']} attempt{'' if target['attempts'] == 1 else 's'})")
                                    for target in entry["targets"]) or "no target",

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 
-from .csvfile import UTF8_BOM, detect_delimiter
+from .csvfile import UTF8_BOM
 from .validation import EVENTS_FILE, OBSERVATIONS_FILE
 
 HISTORY_FOLDER = ".history"
@@ -29,18 +27,16 @@ def git_user_email(folder: Path) -> str:
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """(physical start line, {lower-case column: cell}) of every record of a CSV file."""
+    """(physical start line, {lower-case column: cell}) of every record of a CSV file, read as the
+    writers read it."""
+    from .writing import read_layout, record_spans
+
     data = path.read_bytes()
-    text = data[len(UTF8_BOM):].decode("utf-8") if data.startswith(UTF8_BOM) else data.decode("utf-8")
-    first_line = text.split("\n", 1)[0].rstrip("\r")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(first_line))
-    header = [name.strip().lower() for name in next(reader, [])]
-    records, start = [], reader.line_num + 1
-    for cells in reader:
-        line, start = start, reader.line_num + 1
-        if cells:
-            records.append((line, dict(zip(header, cells))))
-    return records
+    layout = read_layout(data, ())
+    text = data[len(UTF8_BOM):].decode("utf-8") if layout.bom else data.decode("utf-8")
+    header = [name.strip().lower() for name in layout.header]
+    spans = record_spans(text, layout.delimiter)
+    return [(line, dict(zip(header, cells))) for line, (_, _, cells) in sorted(spans.items())]
 
 
 def entries(folder: Path) -> pd.DataFrame:

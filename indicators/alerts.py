@@ -46,7 +46,11 @@ def state_of(statuses: list[IndicatorStatus], overall: OverallStatus) -> dict:
 
 
 def _rank(level: str) -> int:
-    return LEVEL_SCORES.get(Level(level), -1) if level in Level._value2member_map_ else -1  # no data, stale: -1
+    """normal 0 ... critical 3; no data and stale rank below normal."""
+    try:
+        return LEVEL_SCORES.get(Level(level), -1)
+    except ValueError:  # "stale"
+        return -1
 
 
 def _notable(old: str, new: str, at: str) -> bool:
@@ -217,6 +221,12 @@ def level_word(level: str) -> str:
     return NOT_CURRENT.upper() if level == NOT_CURRENT else Level(level).word
 
 
+def changes_summary(changes: list[dict]) -> str:
+    """"Overall level NORMAL -> HIGH; Troops NORMAL -> HIGH": an alert's changes on one line."""
+    return "; ".join(f"{change['name']} {level_word(change['from'])} -> {level_word(change['to'])}"
+                     for change in changes)
+
+
 __all__ = ["ALERTS_FOLDER", "ALERTS_FILE", "AlertEntry", "History", "alerts_path", "append_record", "changes_between",
-           "level_word", "new_alert_id", "now_utc", "read_history", "read_records", "resolve_targets", "rows_since",
+           "changes_summary", "level_word", "new_alert_id", "now_utc", "read_history", "read_records", "resolve_targets", "rows_since",
            "state_of", "target_key"]

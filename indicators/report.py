@@ -227,15 +227,13 @@ def json_terminal_safe(text: str) -> str:
 
 def alerts_table(entries: list[dict]) -> str:
     """The alert history as text: one line per alert, then one per target with its delivery state."""
-    from .alerts import level_word
+    from .alerts import changes_summary
 
     if not entries:
         return "No alerts recorded (watchfloor watch records them in .watchfloor/alerts.jsonl)."
     lines = []
     for entry in entries:
-        changes = "; ".join(f"{change['name']} {level_word(change['from'])} -> {level_word(change['to'])}"
-                            for change in entry["changes"])
-        lines.append(f"{entry['as_of']}  {entry['id']}  {entry['state'].upper()}  {changes}")
+        lines.append(f"{entry['as_of']}  {entry['id']}  {entry['state'].upper()}  {changes_summary(entry['changes'])}")
         for target in entry["targets"]:
             if target["delivered"]:
                 lines.append(f"    {target['label']}: delivered {target['delivered']}")

@@ -251,7 +251,7 @@ def append_event(folder: Path, values: dict[str, str], expected: FileSnapshot | 
     return _append("event", Path(folder) / EVENTS_FILE, values, expected, None, entered_by)
 
 
-def _record_spans(text: str, delimiter: str) -> dict[int, tuple[int, int, list[str]]]:
+def record_spans(text: str, delimiter: str) -> dict[int, tuple[int, int, list[str]]]:
     """{physical start line: (start offset, end offset, cells)} for every record after the header."""
     # line breaks as the csv module counts them (not str.splitlines, which also breaks on U+2028 etc.)
     offsets = [0] + [match.end() for match in re.finditer(r"\r\n|\r|\n", text)]
@@ -321,7 +321,7 @@ def edit_observation(folder: Path, line: int, changes: dict[str, str], expected:
         layout = read_layout(data, OBSERVATION_COLUMNS)
         bom = UTF8_BOM if layout.bom else b""
         text = data[len(bom):].decode("utf-8")
-        span = _record_spans(text, layout.delimiter).get(line)
+        span = record_spans(text, layout.delimiter).get(line)
         if span is None:
             raise WriteRefused(f"{OBSERVATIONS_FILE} has no record starting on line {line}; reload and try again")
         start, end, cells = span
@@ -357,7 +357,7 @@ def upgrade_file(path: Path, columns: tuple[str, ...]) -> bool:
             name for name in AUDIT_COLUMNS if name not in {c.strip().lower() for c in layout.header})
         empty = layout.delimiter * (len(extra.split(layout.delimiter)) - 1)
         pieces, position = [text[:header_end] + extra], header_end
-        for start, end, _ in sorted(_record_spans(text, layout.delimiter).values()):
+        for start, end, _ in sorted(record_spans(text, layout.delimiter).values()):
             record = text[start:end]
             body = record.rstrip("\r\n")
             pieces.append(text[position:start] + body + empty + record[len(body):])
