@@ -67,7 +67,7 @@ def create_watchlist(folder: Path, title: str) -> list[Path]:
         "events.csv": ",".join(EVENT_COLUMNS + AUDIT_COLUMNS) + "\n",
         SCHEMA_FILE: watchlist_schema_json(),
         # what writers leave beside the data: previous versions, locks, a killed writer's temporary file
-        ".gitignore": ".history/\n.*.lock\n.*.tmp\n",
+        ".gitignore": ".history/\n.*.lock\n.*.tmp\n.watchfloor/\n",
     }
     written = []
     for name, text in files.items():

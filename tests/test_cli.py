@@ -111,7 +111,7 @@ def test_init_creates_a_watchlist_that_validates(tmp_path):
     assert result.exit_code == 0, result.output
     assert run("validate", folder).exit_code == 0
     assert "# Watchfloor watchlist." in (folder / "watchlist.yaml").read_text()
-    assert (folder / ".gitignore").read_text().splitlines() == [".history/", ".*.lock", ".*.tmp"]
+    assert (folder / ".gitignore").read_text().splitlines() == [".history/", ".*.lock", ".*.tmp", ".watchfloor/"]
     status = json.loads(run("status", folder, "--json").stdout)
     assert status["watchlist"] == 'Sahel "watch"'
 
