@@ -28,6 +28,11 @@ HEALTH_TIMEOUT_SECONDS = 120
 KEPT_OUTPUT_LINES = 30
 
 
+# Streamlit's own start-up lines, which name its addresses and internals rather than Watchfloor's
+# (they are still kept for the report when the server dies)
+STREAMLIT_CHATTER = ("Streamlit app in your browser", "URL:", "Uvicorn server started")
+
+
 class ServeError(Exception):
     """The server cannot start; the message says why and what to do."""
 
@@ -148,7 +153,7 @@ def run_server(folder: Path, port: int, host: str, open_browser: bool, say: Call
     def relay() -> None:
         for line in process.stdout:
             recent.append(line.rstrip())
-            if line.strip() and "Streamlit app in your browser" not in line and "URL:" not in line:
+            if line.strip() and not any(chatter in line for chatter in STREAMLIT_CHATTER):
                 say(line.rstrip(), False)
 
     relay_thread = threading.Thread(target=relay, daemon=True)

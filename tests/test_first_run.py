@@ -77,7 +77,9 @@ def test_serve_on_a_port_in_use_says_so_and_exits_2():
 def test_serve_says_why_when_the_server_dies_and_exits_non_zero():
     port = free_port()
     process = start_serve(DEFAULT_WATCHLIST, "--port", port)
-    assert f"Watchfloor is ready: http://localhost:{port}" in read_until_ready(process)
+    started = read_until_ready(process)
+    assert f"Watchfloor is ready: http://localhost:{port}" in started
+    assert "Uvicorn" not in started and "URL:" not in started  # Watchfloor's words, not Streamlit's internals
     (server,) = children_of(process.pid)
     os.kill(server, signal.SIGKILL)
     assert process.wait(timeout=30) == 1
