@@ -29,8 +29,14 @@ def team_watchlist(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def provider():
-    import oidc_provider_mock
-    from oidc_provider_mock._storage import User
+    import warnings
+
+    import authlib.deprecate  # sets its own warnings to "always"; the test provider uses old Authlib APIs
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
+        import oidc_provider_mock
+        from oidc_provider_mock._storage import User
 
     users = [User(sub="ana", claims={"email": "ana@example.org"}),
              User(sub="vic", claims={"email": "vic@example.org"}),
