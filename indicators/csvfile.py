@@ -24,6 +24,10 @@ UTF8_BOM = b"\xef\xbb\xbf"
 DECODE_CHUNK = 1 << 22
 BLANK_FILE = re.compile(rb"(\xef\xbb\xbf)?\s*")
 LINE_COLUMN = "_line"
+# The csv module refuses fields over 128 KiB (a pasted long note). The limit is the process's: raised
+# here, once, for every reader of watchlist files (the loader, the writers, the activity list).
+FIELD_SIZE_LIMIT = (1 << 31) - 1
+csv.field_size_limit(FIELD_SIZE_LIMIT)
 
 
 @dataclass
@@ -115,14 +119,12 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
     return frame
 
 
-FIELD_SIZE_LIMIT = (1 << 31) - 1  # the csv module's own limit (128 KiB) refuses a pasted long note
 
 
 def _parse_slow(text: str, header: list[str], delimiter: str, label: str,
                 keep: list[int]) -> tuple[pd.DataFrame, list[Problem]]:
     """Parse with the csv module in strict mode, so that an unclosed quote is reported where it
     opened, with the lines it would swallow, instead of silently merging them into one cell."""
-    csv.field_size_limit(FIELD_SIZE_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     next(reader, None)
     rows, lines, problems = [], [], []
@@ -190,7 +192,6 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
         empty.problems.append(_decode_problem(label, raw))
         return empty
     delimiter = detect_delimiter(first_line)
-    csv.field_size_limit(FIELD_SIZE_LIMIT)
     header = next(csv.reader([first_line], delimiter=delimiter))
     table = CsvTable(pd.DataFrame(), header, delimiter, sha256=empty.sha256)
     canonical = []

@@ -369,3 +369,20 @@ def test_the_file_signature_sees_a_same_size_edit_with_its_modification_time_put
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old modification time
     assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
     assert files_signature(folder) != before
+
+
+EDIT_IN_A_FRESH_PROCESS = """
+import datetime as dt, sys
+from pathlib import Path
+from indicators.writing import edit_observation
+edit_observation(Path(sys.argv[1]), 2, {"status": "disputed"}, today=dt.date(2026, 1, 1))
+"""
+
+
+def test_a_row_with_a_note_beyond_the_csv_modules_limit_can_be_edited(tmp_path):
+    # in a process of its own: nothing has read the files first (the loader raises the same limit)
+    folder = watchlist(tmp_path, f'2022-10-01,troops,5,MoD,,,,,,"{"x" * 300_000}"\n')
+    result = subprocess.run([sys.executable, "-c", EDIT_IN_A_FRESH_PROCESS, str(folder)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert (folder / "observations.csv").read_text().splitlines()[1].startswith("2022-10-01,troops,5,MoD,,,,disputed,")
