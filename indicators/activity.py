@@ -11,8 +11,8 @@ import pandas as pd
 
 from .csvfile import UTF8_BOM
 from .validation import EVENTS_FILE, OBSERVATIONS_FILE
+from .writing import HISTORY_FOLDER, read_layout, record_spans
 
-HISTORY_FOLDER = ".history"
 ACTIONS = {"disputed": "disputed", "retracted": "retracted", "confirmed": "confirmed"}
 
 
@@ -29,8 +29,6 @@ def git_user_email(folder: Path) -> str:
 def _records(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(physical start line, {lower-case column: cell}) of every record of a CSV file, read as the
     writers read it."""
-    from .writing import read_layout, record_spans
-
     data = path.read_bytes()
     layout = read_layout(data, ())
     text = data[len(UTF8_BOM):].decode("utf-8") if layout.bom else data.decode("utf-8")

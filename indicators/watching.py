@@ -165,6 +165,7 @@ def deliver_pending(folder: Path, alerts: list[AlertEntry], targets: dict[str, s
                     retry_due: Callable[[str, str], bool], result: CycleResult) -> None:
     for entry in alerts:
         labels = entry.record.get("labels", {})
+        title, body = format_message(entry.record)
         for target in entry.pending_targets():
             url = targets.get(target)
             label = labels.get(target, target)
@@ -172,7 +173,6 @@ def deliver_pending(folder: Path, alerts: list[AlertEntry], targets: dict[str, s
                 continue  # no longer configured: stays pending, shown as such by `alerts`
             if not retry_due(entry.id, target):
                 continue
-            title, body = format_message(entry.record)
             error = _send(url, title, body)
             append_record(folder, {"type": "delivery", "id": entry.id, "target": target, "ok": error is None,
                                    "at": now_utc(), **({"error": error} if error else {})})
@@ -225,7 +225,7 @@ def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_u
         while True:
             signature = files_signature(folder)
             now = time.monotonic()
-            due_retry = any(True for key, when in backoff.next_try.items() if now >= when)
+            due_retry = any(now >= when for when in backoff.next_try.values())
             if signature != last_signature or now - last_run >= every_seconds or due_retry or once:
                 day = as_of or dt.date.today()
                 result = run_cycle(folder, day, url_base, extra_urls, backoff.due)

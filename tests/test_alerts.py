@@ -19,17 +19,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import OBSERVATION_HEADER, REPO, indicator, write_watchlist
+from browser import free_port
+from helpers import REPO, indicator, write_watchlist
 from indicators.alerts import read_history
 from indicators.cli import app
 
 MARKING = "TEST // NOT FOR RELEASE"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Webhook:
