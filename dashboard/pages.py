@@ -345,12 +345,15 @@ def render_problem_table(loaded: LoadedWatchlist, problems=None) -> None:
 
 
 def render_data_quality(loaded: LoadedWatchlist) -> None:
-    left_out = loaded.total_observation_rows - len(loaded.observations)
+    left_out = loaded.total_observation_rows - loaded.csv_observations_used
     columns = st.columns(4)
     columns[0].metric("Problems", len(loaded.problems))
-    columns[1].metric("Observations used", f"{len(loaded.observations)} of {loaded.total_observation_rows}")
+    columns[1].metric("Observations used", f"{loaded.csv_observations_used} of {loaded.total_observation_rows}")
     columns[2].metric("Observations left out", left_out)
     columns[3].metric("Events used", f"{len(loaded.events)} of {loaded.total_event_rows}")
+    for summary in loaded.feeds.values():
+        st.caption(plain(summary.describe() + (f"; {summary.left_out} matching rows left out (see below)"
+                                               if summary.left_out else "")))
     if not loaded.problems:
         st.success("No problems: every row of every file is used.")
         return

@@ -47,9 +47,13 @@ def level_changes(before: list[IndicatorStatus], after: list[IndicatorStatus]) -
 
 
 def known_observations(observations: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Rows known on ``as_of``: dated and reported on or before it (what a replay may show)."""
+    """Rows known on ``as_of``: dated and reported on or before it and not yet superseded by a newer
+    version of the same feed event (what a replay may show)."""
     limit = pd.Timestamp(as_of)
-    return observations[(observations["date"] <= limit) & (observations["reported"] <= limit)]
+    known = (observations["date"] <= limit) & (observations["reported"] <= limit)
+    if "until" in observations.columns:
+        known &= observations["until"].isna() | (observations["until"] > limit)
+    return observations[known]
 
 
 def known_events(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:

@@ -87,9 +87,13 @@ def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
         prefix = f"{folder}/"
         for problem in loaded.problems:
             echo(problem.format(prefix))
-        left_out = loaded.total_observation_rows - len(loaded.observations)
+        left_out = loaded.total_observation_rows - loaded.csv_observations_used
+        for summary in loaded.feeds.values():
+            echo(f"{folder}: {summary.describe()}"
+                 + (f", {summary.left_out} matching row{'' if summary.left_out == 1 else 's'} left out"
+                    if summary.left_out else ""))
         echo(f"{folder}: {problems_summary(loaded.problems)}; "
-                   f"{len(loaded.observations)} of {loaded.total_observation_rows} observations and "
+                   f"{loaded.csv_observations_used} of {loaded.total_observation_rows} observations and "
                    f"{len(loaded.events)} of {loaded.total_event_rows} events valid"
                    + (f" ({left_out} observation{'' if left_out == 1 else 's'} left out of evaluation)" if left_out else ""))
     raise typer.Exit(EXIT_PROBLEMS if loaded.problems else 0)
@@ -115,6 +119,82 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
     if loaded.problems:
         echo(f"{folder}: {problems_summary(loaded.problems)}; the status uses the valid rows only "
                    f"(see: {command_name()} validate {folder})", err=True)
+
+
+@app.command()
+def feed(folder: Path = typer.Argument(..., help="Watchlist folder."),
+         indicator: Optional[str] = typer.Option(None, "--indicator", help="Only this indicator (its id)."),
+         weekly: bool = typer.Option(False, "--weekly", help="Matching events per week, with examples."),
+         as_of: Optional[str] = typer.Option(None, "--as-of", help="As known on this date, YYYY-MM-DD "
+                                             "(default: the watchlist's as_of, else today)."),
+         engine: Optional[str] = typer.Option(None, "--engine", help="Run the feeds on duckdb or spark, whatever "
+                                              "watchlist.yaml says (to compare engines).")) -> None:
+    """Show what each feed indicator's where matches: events, dates, examples; tune a where with it."""
+    from .feeds import weekly_matches
+    from .loader import load_watchlist
+
+    date = parse_date_option(as_of, "--as-of")
+    if engine not in (None, "duckdb", "spark"):
+        fail_usage(f'--engine "{engine}" is not an engine; use duckdb or spark')
+    loaded = load_or_fail(folder) if engine is None else load_watchlist(folder, feed_engine=engine)
+    if loaded.watchlist is None:
+        loaded_watchlist_or_fail(folder)
+    date = date or loaded.default_as_of()
+    fed = [i for i in loaded.watchlist.indicators if i.feed is not None]
+    if indicator is not None:
+        if indicator not in {i.id for i in loaded.watchlist.indicators}:
+            fail_usage(f'--indicator "{indicator}" is not an indicator of {folder}; ids: '
+                       + ", ".join(i.id for i in loaded.watchlist.indicators))
+        fed = [i for i in fed if i.id == indicator]
+        if not fed:
+            fail_usage(f"{indicator} takes its rows from observations.csv, not from a feed")
+    if not fed:
+        echo(f"{folder}: no indicator takes its rows from a feed (add feeds: and an indicator's feed:)")
+        raise typer.Exit(0)
+    for summary in loaded.feeds.values():
+        echo(summary.describe())
+    for item in fed:
+        rows = weekly_matches(loaded.observations, item.id, date)
+        conditions = "; ".join(f"{column} {_condition_text(condition)}" for column, condition in item.feed.conditions())
+        echo("")
+        echo(f"{item.id} ({item.name}) from feed {item.feed.name}: {conditions or 'every row'}")
+        total = int(rows["events"].sum()) if len(rows) else 0
+        if not total:
+            echo(f"  no matching events known on {date.isoformat()}")
+            continue
+        echo(f"  {total} matching event{'s' if total != 1 else ''} known on {date.isoformat()}, "
+             f"dated {rows['examples'].iloc[0][0][0].isoformat()} to {rows['examples'].iloc[-1][-1][0].isoformat()}")
+        if weekly:
+            for week, events, examples in rows.itertuples(index=False):
+                echo(f"  week of {week.isoformat()}: {events:>5}  " + "; ".join(
+                    f"{day.isoformat()} {event_id or '-'}: {_shorten(note)}" for day, event_id, note in examples))
+        else:
+            newest = [example for examples in rows["examples"] for example in examples][-5:]
+            for day, event_id, note in reversed(newest):
+                echo(f"  {day.isoformat()}  {event_id or '-'}  {_shorten(note)}")
+    problems = [p for p in loaded.problems if p.code.startswith("feed") or p.field.startswith("feeds.")]
+    for problem in problems:
+        echo(problem.format(f"{folder}/"), err=True)
+    raise typer.Exit(EXIT_PROBLEMS if problems else 0)
+
+
+def _condition_text(condition) -> str:
+    from .models import Between, Contains
+
+    if isinstance(condition, Contains):
+        return "contains " + " or ".join(f'"{text}"' for text in condition.contains)
+    if isinstance(condition, Between):
+        ends = [f">= {condition.at_least:g}"] if condition.at_least is not None else []
+        ends += [f"<= {condition.at_most:g}"] if condition.at_most is not None else []
+        return " and ".join(ends)
+    if isinstance(condition, list):
+        return "in " + ", ".join(condition)
+    return f"= {condition}"
+
+
+def _shorten(text: str, width: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 @app.command()

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from .feedlayouts import FIXED_COLUMNS
 from .models import Indicator, Overall, Watchlist
 from .problems import Problem
 
@@ -20,7 +21,7 @@ class YAML_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml whe
 YAML_LOADER.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in YAML_LOADER.yaml_implicit_resolvers.items()}
-HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall", "alerts", "access")
+HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall", "alerts", "access", "feeds")
 
 
 @dataclass
@@ -75,6 +76,61 @@ def _describe_pydantic_error(error: dict) -> str:
             return f"{shown} {message}"
         return f"{shown} is not valid: {message[0].lower() + message[1:]}"
     return message[0].lower() + message[1:] if message else "is not valid"
+
+
+def _checked_feed_queries(watchlist: Watchlist, lines: _LineMap, problems: list[Problem],
+                          invalid: set[str]) -> Watchlist | None:
+    """Indicators whose ``feed`` names no feed, or a column the feed's fixed layout does not have,
+    are left out with a problem on the line of the offending key."""
+    kept = []
+    for index, indicator in enumerate(watchlist.indicators):
+        query = indicator.feed
+        if query is None:
+            kept.append(indicator)
+            continue
+        wrong = None
+        if query.name not in watchlist.feeds:
+            known = ", ".join(watchlist.feeds) or "none (add a feeds: section)"
+            wrong = ("name", "unknown_feed", f'"{query.name}" is not a feed of this watchlist; feeds: {known}')
+        else:
+            feed = watchlist.feeds[query.name]
+            layout = FIXED_COLUMNS.get(feed.format)
+            if layout is not None:
+                for column, _ in query.conditions():
+                    if column not in layout:
+                        wrong = (f"where.{column}", "unknown_column",
+                                 f'"{column}" is not a column of the {feed.format.upper()} layout; '
+                                 f"columns: {', '.join(layout)}")
+                        break
+                if wrong is None and query.value is not None and query.value not in layout:
+                    wrong = ("value", "unknown_column", f'"{query.value}" is not a column of the '
+                             f"{feed.format.upper()} layout; columns: {', '.join(layout)}")
+        if wrong is None:
+            kept.append(indicator)
+            continue
+        field_name, code, message = wrong
+        indicator_index = _indicator_position(lines, indicator.id, index)
+        line = lines.line_of(("indicators", indicator_index, "feed") + tuple(field_name.split(".")))
+        problems.append(Problem(WATCHLIST_FILE, line, f"indicator {indicator.id}: feed.{field_name}", code, message))
+        invalid.add(indicator.id)
+    if len(kept) == len(watchlist.indicators):
+        return watchlist
+    if not kept:
+        return None
+    return watchlist.model_copy(update={"indicators": kept})
+
+
+def _indicator_position(lines: _LineMap, indicator_id: str, fallback: int) -> int:
+    """Position of the indicator with this id in the file's list (valid ones may have been dropped)."""
+    node = lines.node
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == "indicators" and isinstance(value, yaml.SequenceNode):
+                for number, item in enumerate(value.value):
+                    if isinstance(item, yaml.MappingNode) and any(
+                            k.value == "id" and getattr(v, "value", None) == indicator_id for k, v in item.value):
+                        return number
+    return fallback
 
 
 MODEL_LEVEL_FIELDS = ("thresholds", "window_days", "change", "cutoffs")
@@ -280,6 +336,8 @@ def load_definitions(folder: Path, today: dt.date | None = None) -> Definitions:
                 watchlist = Watchlist.model_validate({**safe_header, "indicators": indicators})
             except ValidationError:
                 watchlist = None
+    if watchlist is not None:
+        watchlist = _checked_feed_queries(watchlist, lines, problems, invalid)
     if watchlist is not None and watchlist.as_of is not None and watchlist.as_of > (today or dt.date.today()):
         today = today or dt.date.today()
         problems.append(Problem(WATCHLIST_FILE, lines.line_of(("as_of",)), "as_of", "in_future",

@@ -80,6 +80,17 @@ def to_day_numbers(dates) -> np.ndarray:
     return (np.asarray(dates, dtype="datetime64[D]") - EPOCH).astype(np.int64)
 
 
+FOREVER = 10**9  # day number standing for "not superseded": far after any real date
+
+
+def until_day_numbers(observations: pd.DataFrame) -> np.ndarray:
+    """Day from which each row no longer counts (a feed event's next version or deletion), else FOREVER."""
+    if "until" not in observations.columns:
+        return np.full(len(observations), FOREVER, dtype=np.int64)
+    until = observations["until"].to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(until), FOREVER, (until - EPOCH).astype(np.int64))
+
+
 def indicator_codes(watchlist: Watchlist, column: pd.Series) -> np.ndarray:
     """Position of each row's indicator in ``watchlist.indicators`` (-1 for ids it does not define)."""
     positions = {indicator.id: number for number, indicator in enumerate(watchlist.indicators)}
@@ -149,6 +160,7 @@ class EvaluationArrays:
     codes: np.ndarray  # position of the row's indicator in the watchlist, -1 if unknown
     days: np.ndarray
     reported_days: np.ndarray
+    until_days: np.ndarray  # the row stops counting on this day (superseded or deleted feed event)
     counts: np.ndarray  # status is neither disputed nor retracted
     values: np.ndarray
     lines: np.ndarray
@@ -159,6 +171,7 @@ def prepare_arrays(watchlist: Watchlist, observations: pd.DataFrame) -> Evaluati
         codes=indicator_codes(watchlist, observations["indicator"]),
         days=to_day_numbers(observations["date"].to_numpy()),
         reported_days=to_day_numbers(observations["reported"].to_numpy()),
+        until_days=until_day_numbers(observations),
         counts=~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy(),
         values=observations["value"].to_numpy(dtype=float),
         lines=observations["line"].to_numpy(),
@@ -176,7 +189,8 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     size = len(indicators)
     arrays = arrays or prepare_arrays(watchlist, observations)
     d = day_number(as_of)
-    rows = np.flatnonzero(arrays.counts & (arrays.days <= d) & (arrays.reported_days <= d) & (arrays.codes >= 0))
+    rows = np.flatnonzero(arrays.counts & (arrays.days <= d) & (arrays.reported_days <= d) & (arrays.until_days > d)
+                    & (arrays.codes >= 0))
     codes = arrays.codes[rows]
     days = arrays.days[rows]
     values = arrays.values[rows]

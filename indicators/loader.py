@@ -41,6 +41,24 @@ class LoadedWatchlist:
     total_observation_rows: int = 0
     total_event_rows: int = 0
     snapshots: dict[str, FileSnapshot] = field(default_factory=dict)  # file name -> as read
+    feeds: dict = field(default_factory=dict)  # feed name -> FeedSummary (files, newest upload, matches)
+
+    @property
+    def csv_observations_used(self) -> int:
+        """Valid rows of observations.csv (feed rows are counted per feed, in ``feeds``)."""
+        if "feed" not in self.observations.columns:
+            return len(self.observations)
+        return int((self.observations["feed"] == "").sum())
+
+    def feed_of(self, indicator_id: str):
+        """The FeedSummary behind an indicator that takes its rows from a feed, else None."""
+        if self.watchlist is None:
+            return None
+        try:
+            query = self.watchlist.indicator(indicator_id).feed
+        except KeyError:
+            return None
+        return self.feeds.get(query.name) if query is not None else None
 
     @property
     def title(self) -> str:
@@ -90,6 +108,9 @@ def watchlist_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+_feed_definitions: dict[tuple, Watchlist | None] = {}
+
+
 def files_signature(folder: Path) -> tuple:
     """(name, size, mtime_ns, ctime_ns, inode) of each watchlist file: changes whenever a file is
     saved, even by an edit of the same size whose modification time was put back (the change time
@@ -100,11 +121,24 @@ def files_signature(folder: Path) -> tuple:
         if path.is_file():
             stat = path.stat()
             signature.append((name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino))
+    definition = next((entry for entry in signature if entry[0] == WATCHLIST_FILE), None)
+    if definition is not None:  # feed files count too: a new export dropped in shows on the next rerun
+        key = (str(folder),) + definition
+        if key not in _feed_definitions:
+            if len(_feed_definitions) > 32:
+                _feed_definitions.clear()
+            _feed_definitions[key] = load_definitions(folder).watchlist
+        watchlist = _feed_definitions[key]
+        if watchlist is not None and watchlist.feeds:
+            from .feeds import feeds_signature
+
+            signature.extend(feeds_signature(folder, watchlist))
     return tuple(signature)
 
 
-def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWatchlist:
-    """Read and validate a watchlist folder. Raises ``NotAWatchlist`` only for a missing folder."""
+def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine: str | None = None) -> LoadedWatchlist:
+    """Read and validate a watchlist folder. Raises ``NotAWatchlist`` only for a missing folder.
+    ``feed_engine`` runs every feed on that engine (duckdb or spark) whatever watchlist.yaml says."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotAWatchlist(f"{folder} is not a folder; give the path of a watchlist folder "
@@ -150,5 +184,37 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None) -> LoadedWa
     if (folder / EVENTS_FILE).is_file():
         typed, total_events = read(EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS, check_events)
         events = events if typed is None else typed
+    summaries = {}
+    if definitions.watchlist is not None and definitions.watchlist.feeds:
+        observations, summaries = _with_feed_rows(folder, definitions.watchlist, observations, problems, today,
+                                                    feed_engine)
     return LoadedWatchlist(folder, definitions.watchlist, observations, events, sort_problems(problems),
-                           total_observations, total_events, snapshots)
+                           total_observations, total_events, snapshots, summaries)
+
+
+def _with_feed_rows(folder: Path, watchlist: Watchlist, observations: pd.DataFrame, problems: list[Problem],
+                    today: dt.date, engine: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Observations plus the rows the feeds give; rows of observations.csv for a fed indicator are left
+    out (an indicator takes its rows from a feed or from observations.csv, not both)."""
+    from .feeds import load_feeds
+
+    fed = {indicator.id: indicator.feed.name for indicator in watchlist.indicators if indicator.feed is not None}
+    if fed and len(observations):
+        clash = observations["indicator"].astype(str).isin(list(fed)).to_numpy()
+        for line, indicator_id in zip(observations["line"].to_numpy()[clash],
+                                      observations["indicator"].astype(str).to_numpy()[clash]):
+            problems.append(Problem(OBSERVATIONS_FILE, int(line), "indicator", "fed_indicator",
+                                    f'"{indicator_id}" takes its rows from feed {fed[indicator_id]} (watchlist.yaml); '
+                                    "the row is left out: move it to the feed's files or remove the indicator's feed"))
+        observations = observations[~clash]
+    feeds = load_feeds(folder, watchlist, today, engine)
+    problems.extend(feeds.problems)
+    rows = feeds.frame
+    if not len(rows):
+        return observations.assign(until=pd.NaT, feed="", event_id="", feed_file=""), feeds.summaries
+    combined = pd.concat([observations.assign(feed="", event_id="", feed_file="", until=pd.NaT)
+                          .astype({"until": "datetime64[ns]"}), rows[list(observations.columns) + [
+                              "feed", "event_id", "feed_file", "until"]]], ignore_index=True)
+    for column in ("indicator", "status", "reliability", "credibility"):
+        combined[column] = combined[column].astype(str).astype("category")
+    return combined, feeds.summaries

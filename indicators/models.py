@@ -75,6 +75,79 @@ class Change(BaseModel):
     min_value: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
+FEED_FORMATS = ("acled", "gdelt", "csv")
+FEED_ENGINES = ("duckdb", "spark")
+FEED_COLUMN_ROLES = ("date", "reported", "source", "url", "note", "id")
+
+
+class Contains(BaseModel):
+    """``{contains: [...]}``: the cell holds one of the texts, ignoring case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contains: list[str] = Field(min_length=1)
+
+    @field_validator("contains", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+
+class Between(BaseModel):
+    """``{at_least: x, at_most: y}``: the cell is a number in the range (either end may be left out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_least: float | None = Field(default=None, allow_inf_nan=False)
+    at_most: float | None = Field(default=None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> Between:
+        if self.at_least is None and self.at_most is None:
+            raise ValueError("give at_least, at_most or both")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise ValueError(f"at_least ({self.at_least:g}) is above at_most ({self.at_most:g})")
+        return self
+
+
+Condition = Contains | Between | list[str] | str
+
+
+class FeedQuery(BaseModel):
+    """An indicator's rows taken from a feed: the events of feed ``name`` for which every ``where``
+    condition holds; ``value`` names the numeric column behind sum/max/mean/latest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    where: dict[str, Condition] = Field(default_factory=dict)
+    value: str | None = None
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _text_values(cls, where):
+        """YAML reads ``QuadClass: 4`` as a number; a feed cell is text, so compare with "4"."""
+        if not isinstance(where, dict):
+            return where
+
+        def as_text(value):
+            if isinstance(value, bool) or value is None:
+                return value
+            if isinstance(value, (int, float)):
+                return f"{value:g}" if isinstance(value, float) else str(value)
+            if isinstance(value, list):
+                return [as_text(item) for item in value]
+            return value
+
+        return {str(key): as_text(value) for key, value in where.items()}
+
+    def conditions(self) -> list[tuple[str, Condition]]:
+        """(column, condition) with equals-texts trimmed and lists as lists."""
+        return [(column, condition.strip() if isinstance(condition, str) else
+                 [item.strip() for item in condition] if isinstance(condition, list) else condition)
+                for column, condition in self.where.items()]
+
+
 class Indicator(BaseModel):
     """One indicator as declared in ``watchlist.yaml``."""
 
@@ -94,6 +167,7 @@ class Indicator(BaseModel):
     levels: dict[float, str] | None = None
     hold_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)  # the level holds for this many days (most escalatory)
     change: Change | None = None  # thresholds then apply to percent change over a baseline
+    feed: FeedQuery | None = None  # rows come from an event feed instead of observations.csv
 
     @field_validator("levels")
     @classmethod
@@ -109,6 +183,9 @@ class Indicator(BaseModel):
             raise ValueError(f"window_days is required when aggregate is {self.aggregate}")
         if self.change is not None and (self.aggregate not in ("sum", "count") or self.window_days is None):
             raise ValueError(f"change needs aggregate sum or count and window_days (got aggregate {self.aggregate})")
+        if self.feed is not None and self.aggregate != "count" and self.feed.value is None:
+            raise ValueError(f"feed needs value (a numeric column of the feed) when aggregate is {self.aggregate}; "
+                             "with aggregate count each matching event counts once")
         present = self.thresholds.present()
         values = [value for _, value in present]
         ordered = sorted(values) if self.direction == "up" else sorted(values, reverse=True)
@@ -182,6 +259,69 @@ class Overall(BaseModel):
 
     cutoffs: Cutoffs = Field(default_factory=Cutoffs)
     floors: list[Floor] = Field(default_factory=list)
+
+
+class FeedColumns(BaseModel):
+    """For ``format: csv``: which column of the table holds each part of an observation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: str = Field(min_length=1)
+    reported: str | None = None
+    source: str | None = None
+    url: str | None = None
+    note: str | None = None
+    id: str | None = None
+
+
+class Feed(BaseModel):
+    """An event dataset read in place: ACLED or GDELT exports, or any table with a header."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["acled", "gdelt", "csv"]
+    path: str | None = Field(default=None, min_length=1)  # glob relative to the watchlist folder
+    table: str | None = Field(default=None, min_length=1)  # a table in the engine's catalog instead
+    deletions: str | None = Field(default=None, min_length=1)
+    columns: FeedColumns | None = None
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    source: str | None = Field(default=None, min_length=1)  # shown as the rows' source; default ACLED, GDELT
+    reliability: Literal["A", "B", "C", "D", "E", "F"] = "B"
+    credibility: Literal["1", "2", "3", "4", "5", "6"] = "2"
+
+    @field_validator("credibility", mode="before")
+    @classmethod
+    def _grade_text(cls, value):
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("path", "deletions")
+    @classmethod
+    def _inside_folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import pathlib
+
+        parts = pathlib.PurePosixPath(value.replace("\\", "/")).parts
+        if value.startswith(("/", "~")) or (parts and ":" in parts[0]) or ".." in parts:
+            raise ValueError(f'"{value}" must be relative to the watchlist folder and stay inside it '
+                             "(no leading /, ~ or ..); link a shared folder into the watchlist folder instead")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Feed:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give either path (files in the watchlist folder) or table (a table of the engine)")
+        if self.deletions is not None and self.format != "acled":
+            raise ValueError(f"deletions is only for format acled (got format {self.format})")
+        if self.format == "csv" and self.columns is None:
+            raise ValueError("format csv needs columns: {date: ..., reported: ..., source: ..., id: ...}")
+        if self.format != "csv" and self.columns is not None:
+            raise ValueError(f"columns is only for format csv; the {self.format} layout is fixed")
+        return self
+
+    @property
+    def source_label(self) -> str:
+        return self.source or {"acled": "ACLED", "gdelt": "GDELT"}.get(self.format, "")
 
 
 NOTIFY_ENV_PATTERN = r"^env:[A-Za-z_][A-Za-z0-9_]*$"
@@ -258,6 +398,7 @@ class Watchlist(BaseModel):
     overall: Overall = Field(default_factory=Overall)
     alerts: Alerts | None = None
     access: Access = Field(default_factory=Access)
+    feeds: dict[str, Feed] = Field(default_factory=dict)
     indicators: list[Indicator] = Field(min_length=1)
 
     @field_validator("as_of", mode="before")

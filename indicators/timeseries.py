@@ -13,37 +13,68 @@ import pandas as pd
 
 from dataclasses import dataclass
 
-from .evaluate import change_level_scores, day_number, indicator_codes, level_scores_for_values, to_day_numbers
+import heapq
+
+from .evaluate import (FOREVER, change_level_scores, day_number, indicator_codes, level_scores_for_values,
+                       to_day_numbers, until_day_numbers)
 from .models import LEVEL_SCORES, NON_COUNTING_STATUSES, Indicator, Level, Watchlist
 
 NEVER = -(10**9)  # day number standing for "no counting row yet"; far below any real date
 
 
-def _latest_values(days, visible, values, direction, grid) -> tuple[np.ndarray, np.ndarray]:
+def _max_key_over_time(keys, visible, until, grid) -> tuple[np.ndarray, np.ndarray]:
+    """(largest key among the rows visible each grid day, whether any is): rows are visible from
+    ``visible`` to the day before ``until``. A running maximum when nothing is ever superseded; a
+    sweep over a heap (lazy removal) when feed events are revised or deleted."""
+    if not (until < FOREVER).any():
+        order = np.argsort(visible, kind="stable")
+        best = np.maximum.accumulate(keys[order])
+        position = np.searchsorted(visible[order], grid, side="right") - 1
+        return best[np.clip(position, 0, None)], position >= 0
+    live = visible < until
+    keys, visible, until = keys[live], visible[live], until[live]
+    arrivals, departures = np.argsort(visible, kind="stable"), np.argsort(until, kind="stable")
+    heap: list[int] = []
+    removed: dict[int, int] = {}
+    result = np.zeros(len(grid), dtype=np.int64)
+    known = np.zeros(len(grid), dtype=bool)
+    a = d = 0
+    for position, day in enumerate(grid):
+        while a < len(arrivals) and visible[arrivals[a]] <= day:
+            heapq.heappush(heap, -int(keys[arrivals[a]]))
+            a += 1
+        while d < len(departures) and until[departures[d]] <= day:
+            key = int(keys[departures[d]])
+            removed[key] = removed.get(key, 0) + 1
+            d += 1
+        while heap and removed.get(-heap[0], 0):
+            removed[-heap[0]] -= 1
+            heapq.heappop(heap)
+        if heap:
+            result[position], known[position] = -heap[0], True
+    return result, known
+
+
+def _latest_values(days, visible, values, direction, grid, until=None) -> tuple[np.ndarray, np.ndarray]:
     """(value, newest date) on each grid day for ``latest``: ties broken by the most escalatory."""
     if not len(days):
         return np.full(len(grid), np.nan), np.full(len(grid), NEVER)
-    order = np.argsort(visible, kind="stable")
+    until = np.full(len(days), FOREVER) if until is None else until
     escalation = values if direction == "up" else -values
     distinct, rank = np.unique(escalation, return_inverse=True)
     width = len(distinct) + 1
-    keys = days[order] * width + rank[order]
-    best = np.maximum.accumulate(keys)
-    position = np.searchsorted(visible[order], grid, side="right") - 1
-    known = position >= 0
-    chosen = best[np.clip(position, 0, None)]
+    chosen, known = _max_key_over_time(days * width + rank, visible, until, grid)
     value = np.where(known, distinct[chosen % width] if direction == "up" else -distinct[chosen % width], np.nan)
     newest = np.where(known, chosen // width, NEVER)
     return value, newest
 
 
-def _newest_dates(days, visible, grid) -> np.ndarray:
+def _newest_dates(days, visible, grid, until=None) -> np.ndarray:
     if not len(days):
         return np.full(len(grid), NEVER)
-    order = np.argsort(visible, kind="stable")
-    best = np.maximum.accumulate(days[order])
-    position = np.searchsorted(visible[order], grid, side="right") - 1
-    return np.where(position >= 0, best[np.clip(position, 0, None)], NEVER)
+    until = np.full(len(days), FOREVER) if until is None else until
+    best, known = _max_key_over_time(days, visible, until, grid)
+    return np.where(known, best, NEVER)
 
 
 def _spread(first: np.ndarray, last: np.ndarray, amounts: np.ndarray, size: int) -> np.ndarray:
@@ -62,21 +93,26 @@ def _amounts(aggregate: str, values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(values)
 
 
-def _baseline_values(indicator: Indicator, days, visible, values, grid) -> np.ndarray:
+def _baseline_values(indicator: Indicator, days, visible, values, grid, until=None) -> np.ndarray:
     """The change rule's baseline for each grid day: the aggregate over the baseline_days before the
     window, scaled to the window's length (a row is in it from date+window_days for baseline_days)."""
     window, baseline_days = indicator.window_days, indicator.change.baseline_days
     first = np.maximum(visible, days + window) - grid[0]
     last = days + window + baseline_days - 1 - grid[0]
+    if until is not None:
+        last = np.minimum(last, until - 1 - grid[0])
     raw = _spread(first, last, _amounts(indicator.aggregate, values), len(grid))
     return raw * window / baseline_days
 
 
-def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndarray:
-    """sum/count/max/mean over the window for each grid day (rows count from visible to date+w-1)."""
+def _window_values(indicator: Indicator, days, visible, values, grid, until=None) -> np.ndarray:
+    """sum/count/max/mean over the window for each grid day (rows count from visible to date+w-1,
+    or to the day before ``until`` when a newer version of a feed event supersedes them)."""
     start, size, window = grid[0], len(grid), indicator.window_days
     first = visible - start
     last = days + window - 1 - start
+    if until is not None:
+        last = np.minimum(last, until - 1 - start)
     if indicator.aggregate in ("sum", "count"):
         return _spread(first, last, _amounts(indicator.aggregate, values), size)
     if indicator.aggregate == "mean":
@@ -96,20 +132,23 @@ def _window_values(indicator: Indicator, days, visible, values, grid) -> np.ndar
     return rolled
 
 
-def _daily_values(indicator: Indicator, days, visible, values, grid) -> tuple[np.ndarray, np.ndarray]:
+def _daily_values(indicator: Indicator, days, visible, values, grid, until=None) -> tuple[np.ndarray, np.ndarray]:
     """(value, date of the newest counting row) on each grid day, by the indicator's aggregate."""
+    if until is not None and not (until < FOREVER).any():
+        until = None
     if indicator.aggregate == "latest":
-        return _latest_values(days, visible, values, indicator.direction, grid)
-    newest = _newest_dates(days, visible, grid)
+        return _latest_values(days, visible, values, indicator.direction, grid, until)
+    newest = _newest_dates(days, visible, grid, until)
     # before the first counting row is known there is no data, not an empty window
-    return np.where(newest == NEVER, np.nan, _window_values(indicator, days, visible, values, grid)), newest
+    return np.where(newest == NEVER, np.nan, _window_values(indicator, days, visible, values, grid, until)), newest
 
 
-def _counting_arrays(observations: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """Rows that count (not disputed or retracted) with their date, reported date and value arrays."""
+def _counting_arrays(observations: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray,
+                                                         np.ndarray]:
+    """Rows that count (not disputed or retracted) with their date, reported date, value and until arrays."""
     counting = observations[~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()]
     return (counting, to_day_numbers(counting["date"].to_numpy()), to_day_numbers(counting["reported"].to_numpy()),
-            counting["value"].to_numpy(dtype=float))
+            counting["value"].to_numpy(dtype=float), until_day_numbers(counting))
 
 
 @dataclass(frozen=True)
@@ -153,7 +192,7 @@ def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.dat
     back ``hold_days`` days, including days before ``start``."""
     longest_hold = max([indicator.hold_days or 1 for indicator in watchlist.indicators] + [1])
     grid = np.arange(day_number(start) - (longest_hold - 1), day_number(end) + 1)
-    counting, days_all, visible_all, values_all = _counting_arrays(observations)
+    counting, days_all, visible_all, values_all, until_all = _counting_arrays(observations)
     codes = indicator_codes(watchlist, counting["indicator"])
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
@@ -163,10 +202,12 @@ def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.dat
     stale = np.empty((len(grid), size), dtype=bool)
     for position, indicator in enumerate(watchlist.indicators):
         rows = order[bounds[position]:bounds[position + 1]]
-        days, visible, values = days_all[rows], visible_all[rows], values_all[rows]
-        value, newest = _daily_values(indicator, days, visible, values, grid)
+        days, visible, values, until = days_all[rows], visible_all[rows], values_all[rows], until_all[rows]
+        until = until if (until < FOREVER).any() else None
+        value, newest = _daily_values(indicator, days, visible, values, grid, until)
         if indicator.change is not None:
-            scores = change_level_scores(indicator, value, _baseline_values(indicator, days, visible, values, grid))
+            baseline = _baseline_values(indicator, days, visible, values, grid, until)
+            scores = change_level_scores(indicator, value, baseline)
         else:
             scores = level_scores_for_values(indicator, value)
         stale_days = _stale_days(indicator, newest, grid)
@@ -224,8 +265,8 @@ def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame,
     forward, or the windowed aggregate; NaN without data) and ``stale`` (no report for longer than
     ``stale_after_days``)."""
     grid = np.arange(day_number(start), day_number(end) + 1)
-    counting, days, visible, values = _counting_arrays(observations)
+    counting, days, visible, values, until = _counting_arrays(observations)
     mine = (counting["indicator"] == indicator.id).to_numpy()
-    value, newest = _daily_values(indicator, days[mine], visible[mine], values[mine], grid)
+    value, newest = _daily_values(indicator, days[mine], visible[mine], values[mine], grid, until[mine])
     return pd.DataFrame({"value": value, "stale": _stale_days(indicator, newest, grid)},
                         index=pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date"))
