@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from indicators.feeds import feed_lines_as_of
 from indicators.changes import (events_between, known_events, known_observations, level_changes,
                                 observations_between)
 from indicators.evaluate import prepare_arrays
@@ -188,6 +189,8 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         f'<div class="wf-charts">{"".join(charts)}</div>',
         '<div class="wf-footer"><b>Sources cited</b> (Admiralty grade)'
         f'<div class="wf-sources">{"<br>".join(escape(source) for source in sources) or "none"}</div>',
+        "".join(f"<div>{escape(line)}</div>" for line in feed_lines_as_of(loaded.feeds, loaded.observations,
+                                                                          options.as_of)),
         f"<div>Made {made_at.isoformat(sep=' ')} by Watchfloor from {escape(loaded.folder.name)}; "
         f"data fingerprint SHA-256 {watchlist_fingerprint(loaded.folder)}</div>",
         '<div id="wf-left-out"></div></div>',

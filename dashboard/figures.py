@@ -94,6 +94,17 @@ def _split_stale(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.where(~stale, values, np.nan), np.where(stale | joins, values, np.nan)
 
 
+def _column(rows: pd.DataFrame, name: str) -> pd.Series:
+    return rows[name] if name in rows.columns else pd.Series("", index=rows.index)
+
+
+def _event_text(event_id, feed_file) -> str:
+    """Hover line of a feed row: its event id and the file it came from (escaped like all data)."""
+    if not isinstance(event_id, str) or not (event_id or feed_file):
+        return ""
+    return f"<br>Event {_text(event_id) or '-'} in {_text(feed_file)}"
+
+
 def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.DataFrame,
                           start: dt.date, end: dt.date, as_of: dt.date,
                           daily: pd.DataFrame | None = None, show_events: bool = True) -> go.Figure:
@@ -136,10 +147,11 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
         hover = [
             f"<b>{d:%Y-%m-%d}</b> {format_value(v) if v == v else '(counted)'} {_text(indicator.unit)}"
             f"<br>{status}; reported {rp:%Y-%m-%d}<br>Source: {_text(s)} ({_text(r)}{_text(c)})"
-            f"<br>{_text(n)[:200]}<br>{_text(u)}"
-            for d, v, s, r, c, n, u, rp in zip(subset["date"], subset["value"], subset["source"],
-                                               subset["reliability"], subset["credibility"], subset["note"],
-                                               subset["url"], subset["reported"])
+            f"<br>{_text(n)[:200]}<br>{_text(u)}{_event_text(e, f)}"
+            for d, v, s, r, c, n, u, rp, e, f in zip(subset["date"], subset["value"], subset["source"],
+                                                     subset["reliability"], subset["credibility"], subset["note"],
+                                                     subset["url"], subset["reported"], _column(subset, "event_id"),
+                                                     _column(subset, "feed_file"))
         ]
         figure.add_trace(go.Scatter(x=subset["date"], y=y, mode="markers", name=status, cliponaxis=False,
                                     marker=dict(symbol=symbol, size=11, color=INK if status in ("reported",

@@ -65,7 +65,10 @@ def _date_text(value) -> str:
 
 def render_add_observation(folder: Path, loaded: LoadedWatchlist, today: dt.date) -> None:
     st.subheader("Add observation", anchor=False)
-    indicators = {indicator.id: indicator for indicator in loaded.watchlist.indicators}
+    indicators = {indicator.id: indicator for indicator in loaded.watchlist.indicators if indicator.feed is None}
+    if not indicators:
+        st.info("Every indicator of this watchlist takes its rows from a feed; feed rows are read-only here.")
+        return
     indicator_id = st.selectbox("Indicator", list(indicators), format_func=lambda i: indicators[i].name,
                                 key="new_indicator")
     indicator = indicators[indicator_id]
@@ -141,6 +144,8 @@ def render_row_actions(folder: Path, loaded: LoadedWatchlist, rows, today: dt.da
     """Confirm, dispute (with a reason, added to the note) or retract a row (the row is kept), or fix a
     typo in it. ``rows`` are the rows the page shows; the picker lists them as they are now on disk."""
     rows = rows.sort_values(["date", "line"], ascending=[False, True])
+    if "feed" in rows.columns:
+        rows = rows[rows["feed"] == ""]  # feed rows are read-only: they change with the feed's files
     if rows.empty:
         return
     st.markdown("**Change a row**")

@@ -294,17 +294,28 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
     if not show_later:
         later_note(len(everything) - len(known), "observation")
     columns = ["date", "value", "status", "source", "reliability", "credibility", "reported", "url", "note", "line"]
+    summary = loaded.feed_of(indicator_id)
+    if indicator.feed is not None:
+        # feed rows: the event and its file instead of a line; "until" when a newer version replaced it
+        columns = ["date", "value", "event_id", "source", "reliability", "credibility", "reported", "until", "url",
+                   "note", "feed_file"]
+        st.caption(plain(f"Read-only: the rows of this indicator come from feed {indicator.feed.name}"
+                         + (f" ({summary.describe()})" if summary else "") + ". They change when the feed's files "
+                         "do; a revised event shows each version, with the day the next one replaced it."))
     table = rows.assign(later=later)[columns + (["later"] if show_later else [])].sort_values(
-        ["date", "line"], ascending=[False, True])
+        ["date", "line" if "line" in columns else "reported"], ascending=[False, True])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "date": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "reported": st.column_config.DateColumn(format="YYYY-MM-DD"),
+        "until": st.column_config.DateColumn("replaced on", format="YYYY-MM-DD"),
+        "event_id": st.column_config.TextColumn("event"),
+        "feed_file": st.column_config.TextColumn("file"),
         "url": st.column_config.LinkColumn("link"),
         "later": st.column_config.CheckboxColumn("after as-of"),
     })
     st.download_button("Download history (CSV)", csv_download(table), key="download_history",
                        file_name=f"{loaded.folder.name}-{indicator_id}-{as_of.isoformat()}.csv", mime="text/csv")
-    if visitor.can_edit:
+    if visitor.can_edit and indicator.feed is None:
         forms.render_row_actions(folder, loaded, rows, dt.date.today())
     problems = loaded.problems_for(indicator_id)
     st.markdown(f"**Problems concerning this indicator**: {len(problems)}")

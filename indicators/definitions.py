@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from .feedlayouts import FIXED_COLUMNS
-from .models import Indicator, Overall, Watchlist
+from .models import Feed, Indicator, Overall, Watchlist
 from .problems import Problem
 
 WATCHLIST_FILE = "watchlist.yaml"
@@ -98,13 +98,10 @@ def _checked_feed_queries(watchlist: Watchlist, lines: _LineMap, problems: list[
             if layout is not None:
                 for column, _ in query.conditions():
                     if column not in layout:
-                        wrong = (f"where.{column}", "unknown_column",
-                                 f'"{column}" is not a column of the {feed.format.upper()} layout; '
-                                 f"columns: {', '.join(layout)}")
+                        wrong = (f"where.{column}", "unknown_column", _not_a_column(column, feed.format, layout))
                         break
                 if wrong is None and query.value is not None and query.value not in layout:
-                    wrong = ("value", "unknown_column", f'"{query.value}" is not a column of the '
-                             f"{feed.format.upper()} layout; columns: {', '.join(layout)}")
+                    wrong = ("value", "unknown_column", _not_a_column(query.value, feed.format, layout))
         if wrong is None:
             kept.append(indicator)
             continue
@@ -120,6 +117,16 @@ def _checked_feed_queries(watchlist: Watchlist, lines: _LineMap, problems: list[
     return watchlist.model_copy(update={"indicators": kept})
 
 
+def _not_a_column(column: str, layout_name: str, layout: tuple[str, ...]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(column, layout, n=1, cutoff=0.6) or [
+        name for name in layout if name.lower() == column.lower()]
+    hint = f'did you mean "{close[0]}"? (names are case-sensitive)' if close else (
+        f"its columns run from {layout[0]} to {layout[-1]} (see the README's Feeds section)")
+    return f'"{column}" is not a column of the {layout_name.upper()} layout; {hint}'
+
+
 def _indicator_position(lines: _LineMap, indicator_id: str, fallback: int) -> int:
     """Position of the indicator with this id in the file's list (valid ones may have been dropped)."""
     node = lines.node
@@ -133,7 +140,7 @@ def _indicator_position(lines: _LineMap, indicator_id: str, fallback: int) -> in
     return fallback
 
 
-MODEL_LEVEL_FIELDS = ("thresholds", "window_days", "change", "cutoffs")
+MODEL_LEVEL_FIELDS = ("thresholds", "window_days", "change", "cutoffs", "feed")
 
 
 def _field_path(loc: tuple, message: str) -> str:
@@ -202,6 +209,29 @@ def _pure_python_yaml_error(text: str, fallback: yaml.YAMLError) -> yaml.YAMLErr
     except RecursionError:
         return fallback
     return fallback
+
+
+def _checked_feeds(raw, lines: _LineMap, problems: list[Problem]) -> dict:
+    """The ``feeds`` section with each feed that is not valid reported and left out (its indicators
+    then name an unknown feed and are left out too)."""
+    if not isinstance(raw, dict):
+        problems.append(Problem(WATCHLIST_FILE, lines.line_of(("feeds",)), "feeds", "not_a_mapping",
+                                "must be a mapping of feed names to feeds (format, path)"))
+        return {}
+    feeds = {}
+    for name, definition in raw.items():
+        try:
+            feeds[str(name)] = Feed.model_validate(definition)
+        except ValidationError as error:
+            for detail in error.errors():
+                message = _describe_pydantic_error(detail)
+                field_path = _field_path(("feeds", str(name)) + tuple(detail["loc"]), message)
+                if not detail["loc"]:
+                    field_path = f"feeds.{name}"
+                problems.append(Problem(WATCHLIST_FILE, lines.line_of(("feeds", str(name)) + tuple(detail["loc"])),
+                                        field_path, detail["type"],
+                                        message.removeprefix(f"{field_path.split('.')[-1]} ")))
+    return feeds
 
 
 def _checked_overall(raw, known_ids: set[str], lines: _LineMap, problems: list[Problem]) -> Overall:
@@ -314,6 +344,8 @@ def load_definitions(folder: Path, today: dt.date | None = None) -> Definitions:
         indicators.append(indicator)
     # A duplicated id makes both definitions ambiguous: drop the first as well.
     indicators = [indicator for indicator in indicators if indicator.id not in invalid]
+    if "feeds" in header:
+        header["feeds"] = _checked_feeds(header["feeds"], lines, problems)
     if "overall" in header:
         header["overall"] = _checked_overall(header["overall"], {i.id for i in indicators} | invalid, lines, problems)
     watchlist = None

@@ -126,7 +126,8 @@ def feeds_signature(folder: Path, watchlist: Watchlist | None) -> tuple:
                 for path in sorted(folder.glob(pattern)):
                     if path.is_file():
                         stat = path.stat()
-                        signature.append((name, path.name, stat.st_size, stat.st_mtime_ns))
+                        signature.append((name, path.relative_to(folder).as_posix(), stat.st_size,
+                                          stat.st_mtime_ns))
     return tuple(signature)
 
 
@@ -304,14 +305,37 @@ def _duckdb_rejects(connection, labels_of: dict[str, str]) -> list[Problem]:
     """Lines DuckDB could not split into the header's columns (too many or too few cells)."""
     try:
         frame = connection.con.execute(
-            "SELECT DISTINCT s.file_path, e.line, e.error_type, e.error_message FROM reject_errors e "
-            "JOIN reject_scans s USING (scan_id, file_id) ORDER BY 1, 2").df()
+            "SELECT s.file_path, e.line, first(e.error_message ORDER BY e.byte_position) AS error_message "
+            "FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) GROUP BY 1, 2 ORDER BY 1, 2").df()
     except Exception:  # no scan stored rejects yet
         return []
-    return [Problem(labels_of.get(row.file_path, Path(row.file_path).name), int(row.line), "file", "feed_bad_line",
-                    f"cannot be read: {str(row.error_message).rstrip('.')}; the row is left out "
-                    "(check quotes and delimiters on this line)")
-            for row in frame.itertuples(index=False) if row.file_path in labels_of]
+    found = []
+    starts: dict[str, dict[int, int]] = {}
+    for row in frame.itertuples(index=False):
+        label = labels_of.get(str(Path(row.file_path).resolve()))
+        if label is not None:
+            if row.file_path not in starts:  # DuckDB counts records; a quoted note may span lines
+                wanted = set(frame.loc[frame["file_path"] == row.file_path, "line"].astype(int))
+                starts[row.file_path] = _record_start_lines(Path(row.file_path), wanted)
+            line = starts[row.file_path].get(int(row.line), int(row.line))
+            found.append(Problem(label, line, "file", "feed_bad_line",
+                                 f"cannot be read: {str(row.error_message).rstrip('.')}; the row is left out "
+                                 "(check quotes and delimiters on this line)"))
+    return found
+
+
+def _record_start_lines(path: Path, records: set[int]) -> dict[int, int]:
+    """{record number (header = 1): the physical line it starts on}, for the records asked for."""
+    starts, line_before = {}, 0
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        for number, _ in enumerate(reader, start=1):
+            if number in records:
+                starts[number] = line_before + 1
+                if len(starts) == len(records):
+                    break
+            line_before = reader.line_num
+    return starts
 
 
 # ---------------------------------------------------------------- typing the result
@@ -607,7 +631,8 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
                                     f"{str(error).splitlines()[0][:300]}"))
             raw = None
         if engine == "duckdb":
-            problems += _duckdb_rejects(connection, {str(path): label for label, path in readable_of.items()})
+            problems += _duckdb_rejects(connection, {str(Path(path).resolve()): label
+                                                     for label, path in readable_of.items()})
         if raw is not None:
             for column in raw.columns:
                 if column.startswith(("cell_", "value_", "next_version")) or column == "source_file":
@@ -713,7 +738,7 @@ def weekly_matches(rows: pd.DataFrame, indicator_id: str, as_of: dt.date) -> pd.
                 & (rows["until"].isna() | (rows["until"] > pd.Timestamp(as_of)))]
     if not len(mine):
         return pd.DataFrame({"week": [], "events": [], "examples": []})
-    weeks = mine["date"] - pd.to_timedelta(mine["date"].dt.weekday, unit="D")
+    weeks = mine["date"] - pd.to_timedelta(mine["date"].dt.day_of_week, unit="D")
     grouped = mine.assign(week=weeks).sort_values(["week", "date"]).groupby("week", sort=True)
     return pd.DataFrame({
         "week": [week.date() for week in grouped.groups],
@@ -722,3 +747,24 @@ def weekly_matches(rows: pd.DataFrame, indicator_id: str, as_of: dt.date) -> pd.
                               group["note"].where(group["note"] != "", group["url"])))[:3]
                      for _, group in grouped],
     })
+
+
+def feed_lines_as_of(summaries: dict[str, FeedSummary], observations: pd.DataFrame, as_of: dt.date) -> list[str]:
+    """One line per feed as known on ``as_of`` (for briefing footers): files, newest upload on or
+    before the date, matching events that count then."""
+    lines = []
+    limit = pd.Timestamp(as_of)
+    for name, summary in summaries.items():
+        rows = observations[observations["feed"] == name] if "feed" in observations.columns else observations.iloc[:0]
+        known = rows[(rows["reported"] <= limit) & (rows["date"] <= limit)
+                     & (rows["until"].isna() | (rows["until"] > limit))]
+        newest = rows.loc[rows["reported"] <= limit, "reported"].max()
+        files = ", ".join(file.label for file in summary.files[:4]) + (
+            f" and {len(summary.files) - 4} more" if len(summary.files) > 4 else "")
+        events = _distinct_events(known)
+        label = name if summary.source.lower() == name.lower() else f"{name} ({summary.source})"
+        lines.append(f"Feed {label}: {files or 'no files'}; newest upload "
+                     f"{newest.date().isoformat() if pd.notna(newest) else 'none'} on or before {as_of.isoformat()}; "
+                     f"{events} matching event{'' if events == 1 else 's'} known then")
+    return lines
+

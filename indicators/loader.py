@@ -99,12 +99,16 @@ def empty_events() -> pd.DataFrame:
 
 
 def watchlist_fingerprint(folder: Path) -> str:
-    """SHA-256 over the watchlist files' names and bytes: identifies the exact data behind a view."""
+    """SHA-256 over the watchlist files' names and bytes, and the feed files' names, sizes and
+    modification times: identifies the exact data behind a view."""
     digest = hashlib.sha256()
     for name in WATCHLIST_FILES:
         path = folder / name
         if path.is_file():
             digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    feeds = [entry for entry in files_signature(folder) if entry[0] not in WATCHLIST_FILES]
+    if feeds:
+        digest.update(repr(feeds).encode())
     return digest.hexdigest()
 
 

@@ -303,8 +303,8 @@ class Feed(BaseModel):
 
         parts = pathlib.PurePosixPath(value.replace("\\", "/")).parts
         if value.startswith(("/", "~")) or (parts and ":" in parts[0]) or ".." in parts:
-            raise ValueError(f'"{value}" must be relative to the watchlist folder and stay inside it '
-                             "(no leading /, ~ or ..); link a shared folder into the watchlist folder instead")
+            raise ValueError("is outside the watchlist folder; give a path relative to it with no leading /, ~ or "
+                             ".. (link a shared folder into the watchlist folder instead)")
         return value
 
     @model_validator(mode="after")

@@ -149,6 +149,11 @@ def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], t
         if definitions.watchlist is None:
             raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
         _, problems = check_observations(frame, definitions.watchlist, definitions.invalid_indicator_ids, today)
+        fed = {i.id: i.feed.name for i in definitions.watchlist.indicators if i.feed is not None}
+        if cells.get("indicator") in fed:
+            problems.append(Problem("", None, "indicator", "fed_indicator",
+                                    f'"{cells["indicator"]}" takes its rows from feed {fed[cells["indicator"]]}; '
+                                    "its rows are read-only here: add the event to the feed's files instead"))
     else:
         _, problems = check_events(frame)
     if problems:

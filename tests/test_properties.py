@@ -183,3 +183,37 @@ def test_any_indicator_definition_loads_without_raising(tmp_path_factory, defini
     loaded = load_watchlist(folder, today=FIXED_TODAY)
     valid = loaded.watchlist is not None and loaded.watchlist.indicators
     assert valid or any(p.file == "watchlist.yaml" for p in loaded.problems)
+
+
+# Feed rows carry ``until``: the day a newer version of the event (or its deletion) replaced them.
+versioned_rows = st.lists(st.tuples(st.sampled_from([i.id for i in INDICATORS]), st.integers(0, 30),
+                                    st.integers(0, 6), st.integers(0, 10), st.sampled_from(STATUSES),
+                                    st.one_of(st.none(), st.integers(0, 12))), max_size=40)
+
+
+def versioned_frame(row_tuples) -> pd.DataFrame:
+    result = frame([row[:5] for row in row_tuples])
+    result["until"] = pd.Series([pd.Timestamp(START) + pd.Timedelta(days=day + delay + later) if later is not None
+                                 else pd.NaT for _, day, delay, _, _, later in row_tuples], dtype="datetime64[ns]")
+    return result
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
+@given(versioned_rows)
+def test_superseded_rows_agree_between_the_daily_route_and_each_day(row_tuples):
+    observations = versioned_frame(row_tuples)
+
+    def evaluate(day):
+        statuses = evaluate_statuses(WATCHLIST, observations, day)
+        return statuses, overall_status(statuses)
+
+    assert_daily_route_agrees_with_each_day(WATCHLIST, observations, evaluate)
+
+
+@given(versioned_rows, as_of_days)
+def test_a_row_counts_only_until_it_is_replaced(row_tuples, day):
+    """As of a day on or after a row's ``until``, the result is as if the row had never been there."""
+    as_of = START + dt.timedelta(days=day)
+    still_valid = [row for row in row_tuples if row[5] is None or row[1] + row[2] + row[5] > day]
+    assert summary(evaluate_statuses(WATCHLIST, versioned_frame(row_tuples), as_of)) == summary(
+        evaluate_statuses(WATCHLIST, versioned_frame(still_valid), as_of))
