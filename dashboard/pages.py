@@ -13,6 +13,7 @@ import streamlit as st
 from indicators.changes import (events_between, known_events, known_observations, level_changes,
                                 observations_between)
 from indicators.backtest import backtest
+from indicators.feeds import feed_lines_as_of
 from indicators.loader import LoadedWatchlist
 from indicators.models import RAISED_LEVELS, Level
 from indicators.report import csv_download
@@ -286,8 +287,11 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
         facts["scale"] = ", ".join(f"{k:g} = {v}" for k, v in sorted(indicator.levels.items()))
     st.dataframe(pd.DataFrame({"": list(facts), "value": list(facts.values())}), hide_index=True, width="stretch")
     everything = loaded.observations[loaded.observations["indicator"] == indicator_id]
-    known = known_observations(everything, as_of)
+    known = known_observations(everything, as_of, replaced=True)
     rows = everything if show_later else known
+    if indicator.feed is not None and not show_later:
+        # a replacement after the as-of date was not known then
+        rows = rows.assign(until=rows["until"].where(rows["until"] <= pd.Timestamp(as_of)))
     later = ~rows.index.isin(known.index)
     st.markdown(f"**History** ({len(known)} observations known on {as_of.isoformat()}"
                 + (f"; {int(later.sum())} later ones marked" if show_later else "") + ")")
@@ -299,9 +303,10 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
         # feed rows: the event and its file instead of a line; "until" when a newer version replaced it
         columns = ["date", "value", "event_id", "source", "reliability", "credibility", "reported", "until", "url",
                    "note", "feed_file"]
+        line = feed_lines_as_of({indicator.feed.name: summary}, loaded.observations, as_of) if summary else []
         st.caption(plain(f"Read-only: the rows of this indicator come from feed {indicator.feed.name}"
-                         + (f" ({summary.describe()})" if summary else "") + ". They change when the feed's files "
-                         "do; a revised event shows each version, with the day the next one replaced it."))
+                         + (f" ({line[0]})" if line else "") + ". They change when the feed's files do; a revised "
+                         "event lists each version, with the day the next one replaced it."))
     table = rows.assign(later=later)[columns + (["later"] if show_later else [])].sort_values(
         ["date", "line" if "line" in columns else "reported"], ascending=[False, True])
     st.dataframe(table, hide_index=True, width="stretch", column_config={

@@ -121,6 +121,8 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
     meta = []
     if status.date is not None:
         meta.append(f"as of {status.date.isoformat()} ({status.age_days} d old)")
+    if indicator.feed is not None and status.source:
+        meta.append(f"feed {escape(status.source)}")  # read-only rows from an event dataset
     if status.grade:
         meta.append(f"grade {escape(status.grade)}")
     parts.append(f'<div class="wf-muted">{" &middot; ".join(meta)}</div>')

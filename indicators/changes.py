@@ -46,12 +46,13 @@ def level_changes(before: list[IndicatorStatus], after: list[IndicatorStatus]) -
     return changes
 
 
-def known_observations(observations: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+def known_observations(observations: pd.DataFrame, as_of: dt.date, replaced: bool = False) -> pd.DataFrame:
     """Rows known on ``as_of``: dated and reported on or before it and not yet superseded by a newer
-    version of the same feed event (what a replay may show)."""
+    version of the same feed event (what a replay may show); ``replaced=True`` keeps the superseded
+    versions too (a history table lists them, marked)."""
     limit = pd.Timestamp(as_of)
     known = (observations["date"] <= limit) & (observations["reported"] <= limit)
-    if "until" in observations.columns:
+    if "until" in observations.columns and not replaced:
         known &= observations["until"].isna() | (observations["until"] > limit)
     return observations[known]
 

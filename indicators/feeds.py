@@ -77,7 +77,7 @@ class FeedSummary:
         newest = self.newest_upload.isoformat() if self.newest_upload else "none"
         files = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
         total = sum(self.matching.values())
-        label = self.name if self.source.lower() == self.name.lower() else f"{self.name} ({self.source})"
+        label = self.name if self.source == self.name else f"{self.name} ({self.source})"
         return (f"Feed {label}: {files} ({names or 'none'}), newest upload {newest}, "
                 f"{total} matching event{'' if total == 1 else 's'}")
 
@@ -762,7 +762,7 @@ def feed_lines_as_of(summaries: dict[str, FeedSummary], observations: pd.DataFra
         files = ", ".join(file.label for file in summary.files[:4]) + (
             f" and {len(summary.files) - 4} more" if len(summary.files) > 4 else "")
         events = _distinct_events(known)
-        label = name if summary.source.lower() == name.lower() else f"{name} ({summary.source})"
+        label = name if summary.source == name else f"{name} ({summary.source})"
         lines.append(f"Feed {label}: {files or 'no files'}; newest upload "
                      f"{newest.date().isoformat() if pd.notna(newest) else 'none'} on or before {as_of.isoformat()}; "
                      f"{events} matching event{'' if events == 1 else 's'} known then")

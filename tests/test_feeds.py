@@ -150,7 +150,7 @@ def test_feed_command_names_a_missing_indicator(fed):
 
 def test_validate_prints_each_feed_with_files_uploads_and_matches(fed):
     result = runner.invoke(app, ["validate", str(fed)])
-    assert (f"{fed}: Feed gdelt: 2 files (feeds/gdelt/20220301120000.export.CSV, feeds/gdelt/20220302000000.export"
+    assert (f"{fed}: Feed gdelt (GDELT): 2 files (feeds/gdelt/20220301120000.export.CSV, feeds/gdelt/20220302000000.export"
             ".CSV.zip), newest upload 2022-03-02, 2 matching events") in result.stdout.splitlines()
     assert f"{fed}/feeds/tally.csv:4: count: " in result.stdout
 
@@ -196,3 +196,73 @@ def test_spark_gives_the_same_rows_and_statuses_as_duckdb(fed):
     for day in range(28, 60):
         as_of = dt.date(2022, 2, 1) + dt.timedelta(days=day)
         assert values_on(fed, as_of, "spark") == values_on(fed, as_of, "duckdb"), as_of
+
+
+# ---------------------------------------------------------------- the app
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def run_app(monkeypatch, folder: Path, **query):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("WATCHFLOOR_ROOT", str(folder))
+    app = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_a_feed_indicator_card_names_the_feed_and_its_grade(monkeypatch, fed):
+    write_acled(fed / "feeds" / "acled-2022-late.csv", [
+        acled_row("BLR8", "2022-03-05", "2022-03-06", notes=f"Railway relay burned {HOSTILE}", source=HOSTILE)])
+    app = run_app(monkeypatch, fed, as_of="2022-03-07")
+    body = "\n".join(element.proto.body for element in app.get("html"))
+    card = body[body.index('data-indicator="rail_sabotage"'):]
+    card = card[:card.index('<div class="wf-card"', 10)] if '<div class="wf-card"' in card[10:] else card
+    assert 'data-level="critical"' not in card and 'data-level="high"' in card  # BLR1-3 and BLR8: 4 >= 3
+    assert "4 in the last 30 days" in card
+    assert "feed ACLED &middot; grade B2" in card
+    timelines = run_app(monkeypatch, fed, as_of="2022-03-07", page="timelines")
+    spec = "".join(chart.proto.spec for chart in timelines.get("plotly_chart"))
+    assert "Railway relay burned &lt;img src=x onerror=alert(1)&gt; (sources: &lt;img" in spec  # hover text
+    assert "Event BLR8 in feeds\\u002facled-2022-late.csv" in spec
+    assert "<img" not in spec and HOSTILE not in body
+
+
+def test_a_feed_indicator_history_lists_versions_and_offers_no_edits(monkeypatch, fed):
+    app = run_app(monkeypatch, fed, page="indicator", indicator="rail_sabotage", as_of="2022-03-06")
+    history = next(frame.value for frame in app.dataframe if "event_id" in frame.value.columns)
+    assert sorted(zip(history["event_id"], history["reported"].dt.strftime("%Y-%m-%d"),
+                      history["until"].dt.strftime("%Y-%m-%d").fillna("-"))) == [
+        ("BLR1", "2022-03-02", "2022-03-05"), ("BLR1", "2022-03-05", "-"),  # replaced again on 03-09: not known yet
+        ("BLR2", "2022-03-04", "-"), ("BLR3", "2022-03-06", "-")]  # deleted on 03-08: not known yet
+    assert "Row" not in [box.label for box in app.selectbox]  # no "Change a row" picker
+    assert any("Read-only: the rows of this indicator come from feed acled" in caption.value.replace("\\", "")
+               for caption in app.caption)
+
+
+def test_the_update_page_offers_only_indicators_fed_by_hand(monkeypatch, tmp_path):
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    text = (folder / "watchlist.yaml").read_text()
+    (folder / "watchlist.yaml").write_text(text + "  - id: troops\n    name: Troops\n    category: Military\n"
+                                                  "    thresholds: {elevated: 1000}\n")
+    app = run_app(monkeypatch, folder, page="update")
+    indicator_box = next(box for box in app.selectbox if box.label == "Indicator")
+    assert indicator_box.options == ["Troops"]
+
+
+def test_a_briefing_footer_names_each_feed_as_known_on_its_date(fed):
+    from dashboard.briefing import build_briefing_html, default_options
+
+    loaded = load_watchlist(fed, today=TODAY)
+    html = build_briefing_html(loaded, default_options(loaded, as_of=dt.date(2022, 3, 6)), plotly_js="")
+    assert ("Feed acled (ACLED): feeds/acled-2022-extra.parquet, feeds/acled-2022-update.csv.gz, "
+            "feeds/acled-2022.csv; newest upload 2022-03-06 on or before 2022-03-06; 3 matching events known then"
+            ) in html  # BLR1-3 (BLR4 and BLR5 were uploaded later)
+    assert ("Feed gdelt (GDELT): feeds/gdelt/20220301120000.export.CSV, feeds/gdelt/20220302000000.export.CSV.zip; "
+            "newest upload 2022-03-01 on or before 2022-03-06; 2 matching events known then") in html
+    assert "Feed tally: feeds/tally.csv; newest upload 2022-03-02 on or before 2022-03-06; 1 matching event known" in html
