@@ -1,6 +1,7 @@
 """Watchfloor benchmarks: run by hand, not part of the test suite.
 
     .venv/bin/python bench/run.py [--sizes 10000,100000,730000] [--out bench/out]
+    .venv/bin/python bench/run.py --feeds [--acled-rows 2500000] [--gdelt-rows 10000000]
 
 Generates synthetic watchlists (200 indicators, daily; the largest is 200 x 3650 days = 730,000
 observations) and prints, for each size, in one run on one machine:
@@ -173,6 +174,27 @@ def briefings_only(sizes: list[int], out: Path, runs: int) -> None:
         print(f"  {size:,} rows: PNG {seconds:.2f}; / bundled {seconds / png:.2f}x")
 
 
+def feeds_only(out: Path, acled_rows: int, gdelt_rows: int, runs: int) -> None:
+    """`watchfloor status` on 10 ACLED and 10 GDELT feed indicators against a bare DuckDB query."""
+    from bench.feeds import bare_query_code, prepare
+
+    folder = prepare(out, acled_rows, gdelt_rows)
+    sizes = {path.name: path.stat().st_size / 1e9 for path in sorted((folder / "feeds").iterdir())}
+    bare = best_of(runs, [sys.executable, "-c", bare_query_code(folder)])
+    status = best_of(runs, [str(BIN / "watchfloor"), "status", str(folder), "--json"])
+    first, rerun = overview_times(folder)
+    print(f"Feed benchmark, {dt.date.today().isoformat()}, {os.cpu_count()} cores; ACLED {acled_rows:,} rows, "
+          f"GDELT {gdelt_rows:,} rows (" + ", ".join(f"{name} {size:.2f} GB" for name, size in sizes.items())
+          + f"); 10 feed indicators on each; whole processes best of {runs}\n")
+    print("| measure | seconds | peak MB | target |")
+    print("|---|---|---|---|")
+    print(f"| bare DuckDB process counting the matching rows per day | {bare[0]:.2f} | {bare[1]:.0f} | |")
+    print(f"| `watchfloor status` | {status[0]:.2f} | {status[1]:.0f} | within 2x: "
+          f"{status[0] / bare[0]:.2f}x; under 1 GB |")
+    print(f"| dashboard first run (AppTest overview) | {first:.2f} | | |")
+    print(f"| dashboard re-run after an as-of change | {rerun:.3f} | | under 0.3 s |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Watchfloor benchmarks")
     parser.add_argument("--sizes", default="10000,100000,730000")
@@ -180,7 +202,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="whole-process timings: best of this many")
     parser.add_argument("--briefings", action="store_true", help="only the briefing timings and their targets")
     parser.add_argument("--rules", action="store_true", help="only history and backtest with warning rules, in-process")
+    parser.add_argument("--feeds", action="store_true", help="only the feed figures (ACLED and GDELT on DuckDB)")
+    parser.add_argument("--acled-rows", type=int, default=2_500_000)
+    parser.add_argument("--gdelt-rows", type=int, default=10_000_000)
     args = parser.parse_args()
+    if args.feeds:
+        feeds_only(args.out, args.acled_rows, args.gdelt_rows, args.runs)
+        return
     if args.briefings:
         briefings_only([int(part) for part in args.sizes.split(",")], args.out, args.runs)
         return

@@ -16,9 +16,11 @@ import csv
 import datetime as dt
 import gzip
 import io
+import os
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,8 @@ from .models import Between, Contains, Feed, Indicator, Watchlist
 from .problems import Problem
 
 FEED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".zip")
+TABLE_REFRESH_SECONDS = 600
+DUCKDB_MEMORY_LIMIT = os.environ.get("WATCHFLOOR_DUCKDB_MEMORY", "512MB")
 MAX_PROBLEMS_PER_FILE = 20  # further bad rows of one file are summed up in one problem
 ACLED_DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d-%b-%y", "%d %b %Y", "%d-%B-%y")
 FEED_ROW_COLUMNS = ("feed", "event_id", "feed_file", "until")
@@ -121,6 +125,8 @@ def feeds_signature(folder: Path, watchlist: Watchlist | None) -> tuple:
         return ()
     signature = []
     for name, feed in watchlist.feeds.items():
+        if feed.table is not None:  # a warehouse table has no file to watch: read it again every 10 minutes
+            signature.append((name, feed.table, int(time.time() // TABLE_REFRESH_SECONDS)))
         for pattern in (feed.path, feed.deletions):
             if pattern:
                 for path in sorted(folder.glob(pattern)):
@@ -184,28 +190,47 @@ def _first_line_fields(readable: Path) -> int:
 # ---------------------------------------------------------------- the query (engine-neutral, ibis)
 
 
+def _trim(cell):
+    """The engine's own ``trim`` (spaces), by name: DuckDB and Spark both have it, and it is several
+    times cheaper than a trim of a given set of characters."""
+    import ibis
+
+    @ibis.udf.scalar.builtin(name="trim")
+    def trim(text: str) -> str: ...
+
+    return trim(cell)
+
+
 def _text(table, column: str):
-    return table[column].cast("string").strip()
+    return _trim(table[column].cast("string"))
+
+
+def _equals_trimmed(cell, values: list[str]):
+    """The cell, spaces around it ignored, is one of the values. Only a cell that starts or ends with
+    a space is trimmed: trimming every cell of a 10-million-row file costs more than reading it."""
+    exact = cell == values[0] if len(values) == 1 else cell.isin(values)
+    trimmed = _trim(cell)
+    return exact | ((cell.like(" %") | cell.like("% ")) & (trimmed == values[0] if len(values) == 1
+                                                           else trimmed.isin(values)))
 
 
 def condition_expression(table, column: str, condition):
-    """One ``where`` condition as an ibis boolean; an empty cell never matches."""
+    """One ``where`` condition as an ibis boolean (NULL for an empty cell: it never matches)."""
     import ibis
 
+    cell = table[column].cast("string")
     if isinstance(condition, Contains):
-        lowered = table[column].cast("string").lower()
-        return ibis.or_(*[lowered.contains(text.lower()) for text in condition.contains]).fill_null(False)
+        lowered = cell.lower()
+        return ibis.or_(*[lowered.contains(text.lower()) for text in condition.contains])
     if isinstance(condition, Between):
-        number = _text(table, column).try_cast("float64")
+        number = cell.try_cast("float64")
         parts = []
         if condition.at_least is not None:
             parts.append(number >= condition.at_least)
         if condition.at_most is not None:
             parts.append(number <= condition.at_most)
-        return ibis.and_(*parts).fill_null(False)
-    if isinstance(condition, list):
-        return _text(table, column).isin(condition).fill_null(False)
-    return (_text(table, column) == condition).fill_null(False)
+        return ibis.and_(*parts)
+    return _equals_trimmed(cell, condition if isinstance(condition, list) else [condition])
 
 
 def matching_query(table, feed: Feed, queries: list[tuple[str, Indicator]]):
@@ -225,13 +250,14 @@ def matching_query(table, feed: Feed, queries: list[tuple[str, Indicator]]):
     value_columns = sorted({indicator.feed.value for _, indicator in queries if indicator.feed.value})
     picked.update({f"value_{position}": ibis.ifelse(any_match, _text(table, column), null)
                    for position, column in enumerate(value_columns)})
-    columns = {**flags, "any_match": any_match, "cell_id": _text(table, roles["id"]) if roles["id"] else null,
-               "source_file": table["source_file"], **picked}
+    event_id = table[roles["id"]].cast("string") if roles["id"] else null
+    columns = {**flags, "any_match": any_match, "cell_id": ibis.ifelse(any_match, _text(table, roles["id"]), null)
+               if roles["id"] else null, "source_file": table["source_file"], **picked}
     if _has_versions(feed):
-        key = _text(table, roles["reported"])
+        key = table[roles["reported"]].cast("string")
         if feed.format == "acled":
             key = key.try_cast("int64")
-        columns["next_version"] = key.lead().over(group_by=_text(table, roles["id"]), order_by=key).cast("string")
+        columns["next_version"] = key.lead().over(group_by=event_id, order_by=key).cast("string")
     return table.mutate(**columns).filter(ibis._.any_match).drop("any_match"), value_columns
 
 
@@ -255,6 +281,11 @@ def connect(engine: str):
 
     if engine == "duckdb":
         connection = ibis.duckdb.connect()
+        # Order does not matter to the feed query; a bounded memory lets the window over a large ACLED
+        # file spill to a private scratch folder instead of growing the process past a gigabyte.
+        connection.raw_sql("SET preserve_insertion_order = false")
+        connection.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        connection.raw_sql(f"SET temp_directory = '{_scratch_folder() / 'duckdb'}'")
     else:
         try:
             from pyspark.sql import SparkSession
@@ -264,12 +295,11 @@ def connect(engine: str):
         builder = (SparkSession.builder.appName("watchfloor")
                    .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false"))
-        import os
-
         if not os.environ.get("SPARK_REMOTE"):
             builder = builder.master(os.environ.get("WATCHFLOOR_SPARK_MASTER", "local[*]"))
         session = builder.getOrCreate()
-        session.sparkContext.setLogLevel("ERROR") if hasattr(session, "sparkContext") else None
+        if hasattr(session, "sparkContext"):  # not with Spark Connect
+            session.sparkContext.setLogLevel("ERROR")
         connection = ibis.pyspark.connect(session)
     _connections[engine] = connection
     return connection
@@ -556,8 +586,9 @@ _results_lock = threading.Lock()
 
 
 def _result_key(folder: Path, name: str, feed: Feed, queries, files, deletion_files, today) -> tuple:
+    refresh = int(time.time() // TABLE_REFRESH_SECONDS) if feed.table is not None else 0
     return (str(folder), name, feed.model_dump_json(), tuple(q.model_dump_json() for _, q in queries),
-            tuple((f.label, f.size, f.mtime_ns) for f in files + deletion_files), today)
+            tuple((f.label, f.size, f.mtime_ns) for f in files + deletion_files), today, refresh)
 
 
 def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indicator]], today: dt.date,

@@ -311,6 +311,8 @@ class Feed(BaseModel):
     def _consistent(self) -> Feed:
         if (self.path is None) == (self.table is None):
             raise ValueError("give either path (files in the watchlist folder) or table (a table of the engine)")
+        if self.table is not None and self.engine != "spark":
+            raise ValueError("table needs engine: spark (a table in the Spark catalog); DuckDB reads files: use path")
         if self.deletions is not None and self.format != "acled":
             raise ValueError(f"deletions is only for format acled (got format {self.format})")
         if self.format == "csv" and self.columns is None:

@@ -266,3 +266,37 @@ def test_a_briefing_footer_names_each_feed_as_known_on_its_date(fed):
     assert ("Feed gdelt (GDELT): feeds/gdelt/20220301120000.export.CSV, feeds/gdelt/20220302000000.export.CSV.zip; "
             "newest upload 2022-03-01 on or before 2022-03-06; 2 matching events known then") in html
     assert "Feed tally: feeds/tally.csv; newest upload 2022-03-02 on or before 2022-03-06; 1 matching event known" in html
+
+
+@spark_needed
+def test_a_spark_catalog_table_gives_the_same_rows_as_the_files(tmp_path, fed):
+    from indicators.feeds import connect
+    from indicators.feedlayouts import GDELT_COLUMNS
+
+    session = connect("spark")._session
+    schema = ", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS)
+    session.read.csv(str(fed / "feeds" / "gdelt" / "20220301120000.export.CSV"), sep="\t", schema=schema) \
+        .createOrReplaceTempView("gdelt_events")
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    (folder / "observations.csv").write_text("date,indicator,value\n")
+    (folder / "watchlist.yaml").write_text(
+        "title: Warehouse\nfeeds:\n  gdelt: {format: gdelt, engine: spark, table: gdelt_events}\nindicators:\n"
+        "  - {id: force, name: Force, category: M, aggregate: count, window_days: 7, thresholds: {elevated: 1},\n"
+        "     feed: {name: gdelt, where: {ActionGeo_CountryCode: BO, EventRootCode: ['15', '19']}}}\n")
+    loaded = load_watchlist(folder, today=TODAY)
+    assert loaded.problems == []
+    assert sorted(loaded.observations["event_id"]) == ["1001", "1002"]
+    assert set(loaded.observations["feed_file"]) == {"gdelt_events"}
+
+
+def test_a_table_feed_needs_the_spark_engine(tmp_path):
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    (folder / "observations.csv").write_text("date,indicator,value\n")
+    (folder / "watchlist.yaml").write_text(
+        "title: Warehouse\nfeeds:\n  gdelt: {format: gdelt, table: gdelt_events}\nindicators:\n"
+        "  - {id: force, name: Force, category: M, thresholds: {elevated: 1}}\n")
+    assert [p.format() for p in load_watchlist(folder, today=TODAY).problems] == [
+        "watchlist.yaml:3: feeds.gdelt: table needs engine: spark (a table in the Spark catalog); DuckDB reads files: "
+        "use path"]
