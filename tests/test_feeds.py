@@ -300,3 +300,23 @@ def test_a_table_feed_needs_the_spark_engine(tmp_path):
     assert [p.format() for p in load_watchlist(folder, today=TODAY).problems] == [
         "watchlist.yaml:3: feeds.gdelt: table needs engine: spark (a table in the Spark catalog); DuckDB reads files: "
         "use path"]
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "acled-rail-sabotage"
+
+
+def test_the_synthetic_acled_example_is_clean_marked_and_follows_revisions_and_deletions():
+    loaded = load_watchlist(EXAMPLE)
+    assert loaded.problems == []
+    assert loaded.watchlist.marking == "SYNTHETIC EXAMPLE DATA - NOT REAL EVENTS"
+    rows = loaded.observations
+    assert (rows["note"].str.startswith("SYNTHETIC EXAMPLE:")).all()
+
+    def counted(day: str) -> set[str]:
+        from indicators.changes import known_observations
+
+        return set(known_observations(rows, dt.date.fromisoformat(day))["event_id"])
+
+    assert "SYN005" in counted("2022-03-19") and "SYN005" not in counted("2022-03-20")  # revised off the railway
+    assert "SYN010" in counted("2022-03-24") and "SYN010" not in counted("2022-03-25")  # deleted
+    assert "SYN900" not in counted("2022-04-30")  # a protest, not a rail event
