@@ -309,10 +309,12 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
                          "event lists each version, with the day the next one replaced it."))
     table = rows.assign(later=later)[columns + (["later"] if show_later else [])].sort_values(
         ["date", "line" if "line" in columns else "reported"], ascending=[False, True])
+    if "until" in columns:  # a blank, not "None", for a version nothing has replaced
+        table = table.assign(until=table["until"].dt.strftime("%Y-%m-%d").fillna(""))
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "date": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "reported": st.column_config.DateColumn(format="YYYY-MM-DD"),
-        "until": st.column_config.DateColumn("replaced on", format="YYYY-MM-DD"),
+        "until": st.column_config.TextColumn("replaced on"),
         "event_id": st.column_config.TextColumn("event"),
         "feed_file": st.column_config.TextColumn("file"),
         "url": st.column_config.LinkColumn("link"),

@@ -176,6 +176,11 @@ def overall_panel(overall: OverallStatus, statuses: list[IndicatorStatus], as_of
             + "</div>")
 
 
+def _shortened(text: str, width: int = 120) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
 def changes_list(changes, new_rows, new_events, indicators: dict, max_reports: int = MAX_NEW_REPORTS) -> str:
     """The "What changed" list between the comparison date and the as-of date.
 
@@ -190,6 +195,13 @@ def changes_list(changes, new_rows, new_events, indicators: dict, max_reports: i
     shown = new_rows.head(max_reports)
     for row in shown.itertuples():
         indicator = indicators.get(row.indicator)
+        event_id = getattr(row, "event_id", "")
+        if isinstance(event_id, str) and event_id and indicator is not None and indicator.feed is not None:
+            # a feed event: what happened and where it is, not "1 (reported)"
+            items.append(f"<li>New {escape(row.source)} event {row.reported:%Y-%m-%d}: "
+                         f"{escape(indicator.name)}: {escape(event_id)}, dated {row.date:%Y-%m-%d}"
+                         f"{': ' + escape(_shortened(row.note)) if row.note else ''}</li>")
+            continue
         value = value_for_row(indicator, row.value)
         details = "; ".join(part for part in (row.status, row.source) if part)
         items.append(f"<li>New report {row.reported:%Y-%m-%d}: "

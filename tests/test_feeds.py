@@ -226,6 +226,8 @@ def test_a_feed_indicator_card_names_the_feed_and_its_grade(monkeypatch, fed):
     assert 'data-level="critical"' not in card and 'data-level="high"' in card  # BLR1-3 and BLR8: 4 >= 3
     assert "4 in the last 30 days" in card
     assert "feed ACLED &middot; grade B2" in card
+    assert ("<li>New ACLED event 2022-03-06: Rail sabotage (ACLED): BLR8, dated 2022-03-05: Railway relay burned "
+            "&lt;img src=x onerror=alert(1)&gt;") in body  # what changed: the event, its id and its note, as text
     timelines = run_app(monkeypatch, fed, as_of="2022-03-07", page="timelines")
     spec = "".join(chart.proto.spec for chart in timelines.get("plotly_chart"))
     assert "Railway relay burned &lt;img src=x onerror=alert(1)&gt; (sources: &lt;img" in spec  # hover text
@@ -236,10 +238,9 @@ def test_a_feed_indicator_card_names_the_feed_and_its_grade(monkeypatch, fed):
 def test_a_feed_indicator_history_lists_versions_and_offers_no_edits(monkeypatch, fed):
     app = run_app(monkeypatch, fed, page="indicator", indicator="rail_sabotage", as_of="2022-03-06")
     history = next(frame.value for frame in app.dataframe if "event_id" in frame.value.columns)
-    assert sorted(zip(history["event_id"], history["reported"].dt.strftime("%Y-%m-%d"),
-                      history["until"].dt.strftime("%Y-%m-%d").fillna("-"))) == [
-        ("BLR1", "2022-03-02", "2022-03-05"), ("BLR1", "2022-03-05", "-"),  # replaced again on 03-09: not known yet
-        ("BLR2", "2022-03-04", "-"), ("BLR3", "2022-03-06", "-")]  # deleted on 03-08: not known yet
+    assert sorted(zip(history["event_id"], history["reported"].dt.strftime("%Y-%m-%d"), history["until"])) == [
+        ("BLR1", "2022-03-02", "2022-03-05"), ("BLR1", "2022-03-05", ""),  # replaced again on 03-09: not known yet
+        ("BLR2", "2022-03-04", ""), ("BLR3", "2022-03-06", "")]  # deleted on 03-08: not known yet
     assert "Row" not in [box.label for box in app.selectbox]  # no "Change a row" picker
     assert any("Read-only: the rows of this indicator come from feed acled" in caption.value.replace("\\", "")
                for caption in app.caption)
