@@ -305,8 +305,10 @@ def connect(engine: str):
     return connection
 
 
-def _read_file(connection, engine: str, feed: Feed, file: FeedFile, readable: Path, columns: list[str]):
-    """One feed file as an ibis table of text columns plus ``source_file``."""
+def _read_file(connection, engine: str, feed: Feed, file: FeedFile, readable: Path, columns: list[str],
+               rejects: tuple[str, str] = ("reject_errors", "reject_scans")):
+    """One feed file as an ibis table of text columns plus ``source_file``; DuckDB stores the lines it
+    cannot split in the ``rejects`` tables (errors, scans) of this run."""
     import ibis
 
     path = str(readable)
@@ -315,7 +317,8 @@ def _read_file(connection, engine: str, feed: Feed, file: FeedFile, readable: Pa
     elif feed.format == "gdelt":
         if engine == "duckdb":
             table = connection.read_csv(path, header=False, delim="\t", quote="", escape="",
-                                        columns={name: "VARCHAR" for name in GDELT_COLUMNS}, store_rejects=True)
+                                        columns={name: "VARCHAR" for name in GDELT_COLUMNS}, store_rejects=True,
+                                        rejects_table=rejects[0], rejects_scan=rejects[1])
         else:
             table = connection.read_csv(path, header=False, sep="\t", quote="",
                                         schema=", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS))
@@ -323,7 +326,8 @@ def _read_file(connection, engine: str, feed: Feed, file: FeedFile, readable: Pa
         delimiter = "\t" if file.kind == "tsv" else ","
         if engine == "duckdb":
             table = connection.read_csv(path, header=True, delim=delimiter, quote='"', escape='"',
-                                        all_varchar=True, store_rejects=True)
+                                        all_varchar=True, store_rejects=True, rejects_table=rejects[0],
+                                        rejects_scan=rejects[1])
         else:
             table = connection.read_csv(path, header=True, sep=delimiter, quote='"', escape='"',
                                         inferSchema=False, multiLine=True)
@@ -331,14 +335,21 @@ def _read_file(connection, engine: str, feed: Feed, file: FeedFile, readable: Pa
         source_file=ibis.literal(file.label))
 
 
-def _duckdb_rejects(connection, labels_of: dict[str, str]) -> list[Problem]:
-    """Lines DuckDB could not split into the header's columns (too many or too few cells)."""
+def _duckdb_rejects(connection, labels_of: dict[str, str], rejects: tuple[str, str]) -> list[Problem]:
+    """Lines DuckDB could not split into the header's columns (too many or too few cells) in this run."""
+    errors, scans = rejects
     try:
         frame = connection.con.execute(
             "SELECT s.file_path, e.line, first(e.error_message ORDER BY e.byte_position) AS error_message "
-            "FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) GROUP BY 1, 2 ORDER BY 1, 2").df()
-    except Exception:  # no scan stored rejects yet
+            f"FROM {errors} e JOIN {scans} s USING (scan_id, file_id) GROUP BY 1, 2 ORDER BY 1, 2").df()
+    except Exception:  # no scan stored rejects
         return []
+    finally:
+        for name in rejects:
+            try:
+                connection.con.execute(f"DROP TABLE IF EXISTS {name}")
+            except Exception:  # noqa: S110 - dropping a scratch table is best effort
+                pass
     found = []
     starts: dict[str, dict[int, int]] = {}
     for row in frame.itertuples(index=False):
@@ -610,7 +621,24 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
         [column for column in roles.values() if column]
         + [column for _, indicator in queries for column, _ in indicator.feed.conditions()]
         + [indicator.feed.value for _, indicator in queries if indicator.feed.value])]
+    with _engine_lock:  # one feed query at a time per process (app sessions run in threads)
+        result = _run_feed_query(folder, name, feed, queries, today, engine, files, problems, deletions, summary,
+                                 needed, roles)
+    with _results_lock:
+        if len(_results) > 16:
+            _results.pop(next(iter(_results)))
+        _results[key] = result
+    return result
+
+
+_engine_lock = threading.Lock()
+_runs = iter(range(1, 1 << 62))
+
+
+def _run_feed_query(folder, name, feed, queries, today, engine, files, problems, deletions, summary, needed, roles):
+    """``run_feed``'s work on the engine: header checks, the one query, typing the result."""
     connection = connect(engine)
+    rejects = (f"watchfloor_rejects_{next(_runs)}", f"watchfloor_scans_{next(_runs)}")
     tables, readable_of = [], {}
     for file in files:
         try:
@@ -635,7 +663,7 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
                                             f"{', '.join(missing)}; {hint}; the file is left out"))
                     continue
             readable_of[file.label] = readable
-            tables.append(_read_file(connection, engine, feed, file, readable, needed))
+            tables.append(_read_file(connection, engine, feed, file, readable, needed, rejects))
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as error:
             problems.append(Problem(file.label, None, "file", "unreadable",
                                     f"cannot be read ({str(error).rstrip('.')}); the file is left out"))
@@ -663,7 +691,7 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
             raw = None
         if engine == "duckdb":
             problems += _duckdb_rejects(connection, {str(Path(path).resolve()): label
-                                                     for label, path in readable_of.items()})
+                                                     for label, path in readable_of.items()}, rejects)
         if raw is not None:
             for column in raw.columns:
                 if column.startswith(("cell_", "value_", "next_version")) or column == "source_file":
@@ -681,12 +709,7 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
     else:
         rows = empty_feed_rows()
         summary.matching = {indicator_id: 0 for indicator_id, _ in queries}
-    result = (rows, summary, problems)
-    with _results_lock:
-        if len(_results) > 16:
-            _results.pop(next(iter(_results)))
-        _results[key] = result
-    return result
+    return rows, summary, problems
 
 
 def _distinct_events(rows: pd.DataFrame) -> int:

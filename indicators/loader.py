@@ -200,7 +200,7 @@ def _with_feed_rows(folder: Path, watchlist: Watchlist, observations: pd.DataFra
                     today: dt.date, engine: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Observations plus the rows the feeds give; rows of observations.csv for a fed indicator are left
     out (an indicator takes its rows from a feed or from observations.csv, not both)."""
-    from .feeds import load_feeds
+    from .feeds import FEED_ROW_COLUMNS, load_feeds
 
     fed = {indicator.id: indicator.feed.name for indicator in watchlist.indicators if indicator.feed is not None}
     if fed and len(observations):
@@ -217,8 +217,8 @@ def _with_feed_rows(folder: Path, watchlist: Watchlist, observations: pd.DataFra
     if not len(rows):
         return observations.assign(until=pd.NaT, feed="", event_id="", feed_file=""), feeds.summaries
     combined = pd.concat([observations.assign(feed="", event_id="", feed_file="", until=pd.NaT)
-                          .astype({"until": "datetime64[ns]"}), rows[list(observations.columns) + [
-                              "feed", "event_id", "feed_file", "until"]]], ignore_index=True)
+                          .astype({"until": "datetime64[ns]"}),
+                          rows[list(observations.columns) + list(FEED_ROW_COLUMNS)]], ignore_index=True)
     for column in ("indicator", "status", "reliability", "credibility"):
         combined[column] = combined[column].astype(str).astype("category")
     return combined, feeds.summaries

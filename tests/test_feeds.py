@@ -164,6 +164,16 @@ def test_unreadable_lines_are_reported_on_their_physical_line(tmp_path):
             "out (check quotes and delimiters on this line)") in problems
 
 
+def test_a_mended_line_is_no_longer_reported_in_the_same_process(tmp_path):
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    path = folder / "feeds" / "acled-2022.csv"
+    good = path.read_text()
+    path.write_text(good + "BLR10,2022-03-05,too,many\n")
+    assert any(p.code == "feed_bad_line" for p in load_watchlist(folder, today=TODAY).problems)
+    path.write_text(good)
+    assert not any(p.code == "feed_bad_line" for p in load_watchlist(folder, today=TODAY).problems)
+
+
 def test_a_timestamp_at_midnight_utc_is_that_day(tmp_path):
     folder = write_fixture_watchlist(tmp_path / "fed")
     write_acled(folder / "feeds" / "acled-2022-late.csv", [
