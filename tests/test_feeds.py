@@ -331,3 +331,29 @@ def test_the_synthetic_acled_example_is_clean_marked_and_follows_revisions_and_d
     assert "SYN005" in counted("2022-03-19") and "SYN005" not in counted("2022-03-20")  # revised off the railway
     assert "SYN010" in counted("2022-03-24") and "SYN010" not in counted("2022-03-25")  # deleted
     assert "SYN900" not in counted("2022-04-30")  # a protest, not a rail event
+
+
+def test_a_broken_zip_or_gzip_is_named_and_the_other_files_still_count(tmp_path):
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    (folder / "feeds" / "gdelt" / "20220303000000.export.CSV.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    loaded = load_watchlist(folder, today=TODAY)
+    assert ("feeds/gdelt/20220303000000.export.CSV.zip: file: cannot be read (File is not a zip file); the file "
+            "is left out") in [p.format() for p in loaded.problems]
+    assert values_on(folder, dt.date(2022, 3, 2))["gdelt_force"] == ("elevated", 2.0)
+
+
+def test_spark_missing_is_a_problem_with_the_install_line_not_a_crash(tmp_path, monkeypatch):
+    import sys
+
+    from indicators import feeds
+
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    text = (folder / "watchlist.yaml").read_text().replace("    format: csv\n", "    format: csv\n    engine: spark\n")
+    (folder / "watchlist.yaml").write_text(text)
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if the spark extra were not installed
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    monkeypatch.setattr(feeds, "_connections", {})
+    loaded = load_watchlist(folder, today=TODAY)
+    assert ('watchlist.yaml: feeds.tally.engine: engine spark needs the spark extra: pip install "watchfloor[spark]" '
+            "(and Java 17 or later for local mode)") in [p.format() for p in loaded.problems]
+    assert values_on(folder, dt.date(2022, 3, 6))["rail_sabotage"] == ("high", 3.0)  # the other feeds still count
