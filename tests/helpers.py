@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WATCHLIST = REPO / "data" / "belarus-2022"
 OBSERVATION_HEADER = "date,indicator,value,source,url,reliability,credibility,status,reported,note\n"
 FIXED_TODAY = dt.date(2026, 1, 1)
+APP = str(REPO / "dashboard" / "app.py")
 
 
 def write_watchlist(folder: Path, indicators: list[dict], observations: str = "", events: str | None = None,
@@ -48,3 +49,17 @@ def statuses_of(folder: Path, as_of: dt.date) -> dict:
 def shown(markdown: str) -> str:
     """What Streamlit shows for a message whose data was escaped with ``dashboard.render.plain``."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+def run_app(monkeypatch, root: Path = DEFAULT_WATCHLIST, **query):
+    """The app in Streamlit's AppTest on the watchlist folder ``root``, with URL query parameters;
+    fails the test on any exception."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("WATCHFLOOR_ROOT", str(root))
+    app = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, app.exception
+    return app

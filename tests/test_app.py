@@ -9,23 +9,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.theme import STALE_COLOUR
-from helpers import DEFAULT_WATCHLIST, REPO, indicator, shown, write_watchlist
+from helpers import DEFAULT_WATCHLIST, indicator, run_app, shown, write_watchlist
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
-APP = str(REPO / "dashboard" / "app.py")
 PAGES = ["overview", "timelines", "indicator", "events", "backtest", "alerts", "quality", "update", "activity"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
-def run_app(monkeypatch, root=DEFAULT_WATCHLIST, **query) -> AppTest:
-    monkeypatch.setenv("WATCHFLOOR_ROOT", str(root))
-    app = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, app.exception
-    return app
 
 
 def html_of(app: AppTest) -> str:

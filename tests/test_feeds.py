@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from feed_fixtures import acled_row, unix, write_acled, write_fixture_watchlist
+from helpers import run_app
 from indicators.cli import app
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
@@ -210,20 +211,7 @@ def test_spark_gives_the_same_rows_and_statuses_as_duckdb(fed):
 
 # ---------------------------------------------------------------- the app
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-def run_app(monkeypatch, folder: Path, **query):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("WATCHFLOOR_ROOT", str(folder))
-    app = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, app.exception
-    return app
 
 
 def test_a_feed_indicator_card_names_the_feed_and_its_grade(monkeypatch, fed):

@@ -122,12 +122,16 @@ def assert_daily_route_agrees_with_each_day(watchlist, observations, evaluate) -
 @given(rows)
 def test_daily_levels_and_index_agree_with_evaluating_each_day(row_tuples):
     observations = frame(row_tuples)
+    assert_daily_route_agrees_with_each_day(WATCHLIST, observations, statuses_and_overall(observations))
 
+
+def statuses_and_overall(observations):
+    """``evaluate(day)`` for the plain watchlist: its statuses and the overall level by the defaults."""
     def evaluate(day):
         statuses = evaluate_statuses(WATCHLIST, observations, day)
         return statuses, overall_status(statuses)
 
-    assert_daily_route_agrees_with_each_day(WATCHLIST, observations, evaluate)
+    return evaluate
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
@@ -202,12 +206,7 @@ def versioned_frame(row_tuples) -> pd.DataFrame:
 @given(versioned_rows)
 def test_superseded_rows_agree_between_the_daily_route_and_each_day(row_tuples):
     observations = versioned_frame(row_tuples)
-
-    def evaluate(day):
-        statuses = evaluate_statuses(WATCHLIST, observations, day)
-        return statuses, overall_status(statuses)
-
-    assert_daily_route_agrees_with_each_day(WATCHLIST, observations, evaluate)
+    assert_daily_route_agrees_with_each_day(WATCHLIST, observations, statuses_and_overall(observations))
 
 
 @given(versioned_rows, as_of_days)
