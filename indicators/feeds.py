@@ -71,12 +71,12 @@ class FeedSummary:
     engine: str
     files: list[FeedFile]
     newest_upload: dt.date | None = None
-    matching: dict[str, int] = field(default_factory=dict)  # indicator id -> matching events (versions)
+    matching: dict[str, int] = field(default_factory=dict)  # indicator id -> events with a matching version
     left_out: int = 0
 
     def describe(self) -> str:
-        """One line for footers: "ACLED (acled): 2 files (acled-2022.csv, ...), newest upload 2022-03-01,
-        41 matching events"."""
+        """One line: "Feed acled (ACLED): 2 files (feeds/acled-2022.csv, ...), newest upload 2022-03-01,
+        41 matching events" (over all the files, whatever the as-of date; see ``feed_lines_as_of``)."""
         names = ", ".join(file.label for file in self.files[:3]) + (", ..." if len(self.files) > 3 else "")
         newest = self.newest_upload.isoformat() if self.newest_upload else "none"
         files = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
