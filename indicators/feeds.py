@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .changes import known_observations
 from .csvfile import FIELD_SIZE_LIMIT  # noqa: F401  (raises the csv module's field limit once)
 from .feedlayouts import ACLED_DELETION_COLUMNS, FIXED_COLUMNS, GDELT_COLUMNS, roles_of
 from .models import Between, Contains, Feed, Indicator, Watchlist
@@ -74,6 +75,11 @@ class FeedSummary:
     matching: dict[str, int] = field(default_factory=dict)  # indicator id -> events with a matching version
     left_out: int = 0
 
+    @property
+    def label(self) -> str:
+        """The feed's name, with its source when that differs: "acled (ACLED)", "tally"."""
+        return self.name if self.source == self.name else f"{self.name} ({self.source})"
+
     def describe(self) -> str:
         """One line: "Feed acled (ACLED): 2 files (feeds/acled-2022.csv, ...), newest upload 2022-03-01,
         41 matching events" (over all the files, whatever the as-of date; see ``feed_lines_as_of``)."""
@@ -81,8 +87,7 @@ class FeedSummary:
         newest = self.newest_upload.isoformat() if self.newest_upload else "none"
         files = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
         total = sum(self.matching.values())
-        label = self.name if self.source == self.name else f"{self.name} ({self.source})"
-        return (f"Feed {label}: {files} ({names or 'none'}), newest upload {newest}, "
+        return (f"Feed {self.label}: {files} ({names or 'none'}), newest upload {newest}, "
                 f"{total} matching event{'' if total == 1 else 's'}")
 
 
@@ -787,9 +792,7 @@ def load_feeds(folder: Path, watchlist: Watchlist, today: dt.date, engine: str |
 
 def weekly_matches(rows: pd.DataFrame, indicator_id: str, as_of: dt.date) -> pd.DataFrame:
     """Matching events per ISO week (as known on ``as_of``): week start, events, a few examples."""
-    mine = rows[(rows["indicator"] == indicator_id) & (rows["reported"] <= pd.Timestamp(as_of))
-                & (rows["date"] <= pd.Timestamp(as_of))
-                & (rows["until"].isna() | (rows["until"] > pd.Timestamp(as_of)))]
+    mine = known_observations(rows[rows["indicator"] == indicator_id], as_of)
     if not len(mine):
         return pd.DataFrame({"week": [], "events": [], "examples": []})
     weeks = mine["date"] - pd.to_timedelta(mine["date"].dt.day_of_week, unit="D")
@@ -810,14 +813,12 @@ def feed_lines_as_of(summaries: dict[str, FeedSummary], observations: pd.DataFra
     limit = pd.Timestamp(as_of)
     for name, summary in summaries.items():
         rows = observations[observations["feed"] == name] if "feed" in observations.columns else observations.iloc[:0]
-        known = rows[(rows["reported"] <= limit) & (rows["date"] <= limit)
-                     & (rows["until"].isna() | (rows["until"] > limit))]
+        known = known_observations(rows, as_of)
         newest = rows.loc[rows["reported"] <= limit, "reported"].max()
         files = ", ".join(file.label for file in summary.files[:4]) + (
             f" and {len(summary.files) - 4} more" if len(summary.files) > 4 else "")
         events = _distinct_events(known)
-        label = name if summary.source == name else f"{name} ({summary.source})"
-        lines.append(f"Feed {label}: {files or 'no files'}; newest upload "
+        lines.append(f"Feed {summary.label}: {files or 'no files'}; newest upload "
                      f"{newest.date().isoformat() if pd.notna(newest) else 'none'} on or before {as_of.isoformat()}; "
                      f"{events} matching event{'' if events == 1 else 's'} known then")
     return lines

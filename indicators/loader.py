@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .csvfile import read_csv_table
@@ -204,9 +205,9 @@ def _with_feed_rows(folder: Path, watchlist: Watchlist, observations: pd.DataFra
 
     fed = {indicator.id: indicator.feed.name for indicator in watchlist.indicators if indicator.feed is not None}
     if fed and len(observations):
-        clash = observations["indicator"].astype(str).isin(list(fed)).to_numpy()
-        for line, indicator_id in zip(observations["line"].to_numpy()[clash],
-                                      observations["indicator"].astype(str).to_numpy()[clash]):
+        indicator_ids = observations["indicator"].astype(str).to_numpy()
+        clash = np.isin(indicator_ids, list(fed))
+        for line, indicator_id in zip(observations["line"].to_numpy()[clash], indicator_ids[clash]):
             problems.append(Problem(OBSERVATIONS_FILE, int(line), "indicator", "fed_indicator",
                                     f'"{indicator_id}" takes its rows from feed {fed[indicator_id]} (watchlist.yaml); '
                                     "the row is left out: move it to the feed's files or remove the indicator's feed"))
