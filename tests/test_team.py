@@ -86,10 +86,15 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
             assert "Signed in as ana@example.org (editor)" in page.inner_text("body")
             page.goto(f"{url}/?page=update")
             wait_for_app(page)
-            page.get_by_role("textbox", name="Value", exact=True).fill("12")
-            page.get_by_role("textbox", name="Source", exact=True).first.fill("Reuters")
-            page.keyboard.press("Tab")
-            wait_for_app(page)
+            # one field at a time, each committed (Tab) and its rerun finished, so that a rerun started
+            # by one field cannot redraw the form while the next is being typed
+            for name, text in (("Value", "12"), ("Source", "Reuters")):
+                box = page.get_by_role("textbox", name=name, exact=True).first
+                box.fill(text)
+                page.keyboard.press("Tab")
+                page.wait_for_timeout(300)
+                wait_for_app(page)
+                assert box.input_value() == text
             page.get_by_role("button", name="Add observation").click()
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(rows := (folder / "observations.csv").read_text(
