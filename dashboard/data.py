@@ -59,7 +59,8 @@ def statuses(folder: Path, as_of: dt.date):
 
 def overall(folder: Path, as_of: dt.date) -> OverallStatus:
     """The overall level as of a date (from the cached statuses), by the watchlist's cut-offs and floors."""
-    return overall_status(statuses(folder, as_of), load(folder).watchlist.overall)
+    watchlist = load(folder).watchlist
+    return overall_status(statuses(folder, as_of), watchlist.overall, watchlist.scenarios)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

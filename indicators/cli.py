@@ -6,6 +6,7 @@ exit codes: 0 fine, 1 problems in the data, 2 usage errors. It never imports str
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -327,14 +328,17 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
         fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
     frame = level_history(loaded.watchlist, loaded.observations, first, last)
     ids = [indicator.id for indicator in loaded.watchlist.indicators]
-    echo(history_csv(frame, ids) if as_csv else json.dumps(history_records(frame, ids), ensure_ascii=False),
-               nl=not as_csv)
+    scenario_ids = [scenario.id for scenario in loaded.watchlist.scenarios]
+    echo(history_csv(frame, ids, scenario_ids) if as_csv else
+         json.dumps(history_records(frame, ids, scenario_ids), ensure_ascii=False), nl=not as_csv)
 
 
 @app.command()
 def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
-             targets: list[str] = typer.Option(..., "--target", help="Date of a known event, YYYY-MM-DD "
-                                               "(repeat for several)."),
+             targets: list[str] = typer.Option([], "--target", help="Date of a known event, YYYY-MM-DD "
+                                               "(repeat for several; default with --scenario: its happened date)."),
+             scenario: Optional[str] = typer.Option(None, "--scenario", help="Judge by this scenario's level (its "
+                                                    "id) instead of the overall level."),
              level: str = typer.Option("high", "--level", help="Warning level: elevated, high or critical."),
              start: Optional[str] = typer.Option(None, "--from", help="First day (default: the first "
                                                  "observation's date)."),
@@ -344,8 +348,11 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                              "warning is not a false alarm."),
              after_window: int = typer.Option(30, "--after-window", min=0, help="Days after a target in which a "
                                               "warning is not a false alarm."),
+             robustness: bool = typer.Option(False, "--robustness", help="Leave out each row of the lead window "
+                                             "in turn: which rows the warning rests on."),
              as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """How early the watchlist warned before known events, and its false alarms."""
+    """How early the watchlist (or a scenario) warned before known events, its false alarms, and
+    which rows the warning rests on."""
     from .backtest import backtest as run_backtest
     from .backtest import level_history
     from .report import backtest_table
@@ -354,6 +361,19 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     dates = [parse_date_option(text, "--target") for text in targets]
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
     loaded = loaded_watchlist_or_fail(folder)
+    watchlist = loaded.watchlist
+    if scenario is not None:
+        if scenario not in {item.id for item in watchlist.scenarios}:
+            fail_usage(f'--scenario "{scenario}" is not a scenario of {folder}; '
+                       + (f"ids: {', '.join(item.id for item in watchlist.scenarios)}" if watchlist.scenarios
+                          else "it has none (see the README's Scenarios section)"))
+        happened = watchlist.scenario(scenario).happened
+        if not dates:
+            if happened is None:
+                fail_usage(f"scenario {scenario} has no happened date; give the date to test with --target D")
+            dates = [happened]
+    if not dates:
+        fail_usage("give the date of a known event with --target D (or --scenario ID of a scenario that happened)")
     last = last or max(dates) + dt.timedelta(days=after_window)
     first = first or loaded.first_observation_date(min(dates))
     if first > last:
@@ -361,10 +381,19 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     # the history also covers every target's eve, inside the period or not
     span_start = min([first] + [date - dt.timedelta(days=1) for date in dates])
     span_end = max([last] + [date - dt.timedelta(days=1) for date in dates])
-    frame = level_history(loaded.watchlist, loaded.observations, span_start, span_end)
-    ids = [indicator.id for indicator in loaded.watchlist.indicators]
-    result = run_backtest(frame, ids, dates, wanted, first, last, lead_window, after_window)
-    echo(json.dumps(result.as_dict(), indent=2) if as_json else backtest_table(loaded.title, result))
+    frame = level_history(watchlist, loaded.observations, span_start, span_end)
+    ids = [indicator.id for indicator in watchlist.indicators]
+    result = run_backtest(frame, ids, dates, wanted, first, last, lead_window, after_window, scenario)
+    if robustness:
+        from .robustness import TooManyRows, leave_one_out
+
+        try:
+            weights = leave_one_out(watchlist, loaded.observations, dates, wanted, span_start, lead_window, scenario)
+        except TooManyRows as error:
+            fail_usage(str(error))
+        result = dataclasses.replace(result, targets=[dataclasses.replace(target, robustness=weights[target.date])
+                                                      for target in result.targets])
+    echo(json.dumps(result.as_dict(), indent=2) if as_json else backtest_table(watchlist, result))
 
 
 @app.command()

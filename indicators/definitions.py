@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from .feedlayouts import FIXED_COLUMNS
-from .models import Feed, Indicator, Overall, Watchlist
+from .models import Feed, Indicator, Overall, Scenario, Watchlist
 from .problems import Problem
 
 WATCHLIST_FILE = "watchlist.yaml"
@@ -21,7 +21,8 @@ class YAML_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml whe
 YAML_LOADER.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in YAML_LOADER.yaml_implicit_resolvers.items()}
-HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall", "alerts", "access", "feeds")
+HEADER_KEYS = ("title", "theatre", "description", "marking", "as_of", "overall", "alerts", "access", "feeds",
+               "scenarios")
 
 
 @dataclass
@@ -66,6 +67,10 @@ def _describe_pydantic_error(error: dict) -> str:
         return "is required"
     if error["type"] == "extra_forbidden":
         return "is not a known key; check its spelling"
+    if error["type"] == "too_short":
+        least = error.get("ctx", {}).get("min_length", 1)
+        return f"needs at least {least} item{'' if least == 1 else 's'} (got none)" if not value else \
+            f"needs at least {least} items (got {len(value)})"
     if error["type"] == "string_pattern_mismatch":
         return f'"{value}" is not a valid id; use lower-case letters, digits and _, starting with a letter'
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -259,6 +264,74 @@ def _checked_overall(raw, known_ids: set[str], lines: _LineMap, problems: list[P
     return overall.model_copy(update={"floors": floors})
 
 
+def _checked_scenarios(raw, known_ids: set[str], lines: _LineMap, problems: list[Problem],
+                       today: dt.date) -> list[Scenario]:
+    """The ``scenarios`` section: each scenario that is not valid (a bad key, a sign of an unknown
+    indicator, a repeated id or sign, ``happened`` after today) is reported and left out on its own.
+    A level that needs more seen signs than the scenario has is reported as a warning; the scenario stays."""
+    if not isinstance(raw, list):
+        problems.append(Problem(WATCHLIST_FILE, lines.line_of(("scenarios",)), "scenarios", "not_a_list",
+                                "must be a list of scenarios, each with id, name and signs"))
+        return []
+    kept: list[Scenario] = []
+    seen_ids: dict[str, int] = {}
+    repeated: set[str] = set()
+    for index, item in enumerate(raw):
+        item_line = lines.line_of(("scenarios", index))
+        if not isinstance(item, dict):
+            problems.append(Problem(WATCHLIST_FILE, item_line, f"scenarios[{index + 1}]", "not_a_mapping",
+                                    "each scenario must be a mapping with id, name and signs"))
+            continue
+        scenario_id = str(item.get("id", f"#{index + 1}"))
+        label = f"scenario {scenario_id}"
+        if scenario_id in seen_ids:
+            repeated.add(scenario_id)
+            problems.append(Problem(WATCHLIST_FILE, item_line, f"{label}: id", "duplicate_id",
+                                    f'"{scenario_id}" is already used by the scenario on line {seen_ids[scenario_id]}; '
+                                    "ids must be unique"))
+            continue
+        seen_ids[scenario_id] = item_line or 0
+
+        def report(path: tuple, field_path: str, code: str, message: str) -> None:
+            problems.append(Problem(WATCHLIST_FILE, lines.line_of(("scenarios", index) + path),
+                                    f"{label}: {field_path}", code, message))
+
+        try:
+            scenario = Scenario.model_validate(item)
+        except ValidationError as error:
+            for detail in error.errors():
+                if detail["type"] == "duplicate_sign":
+                    position = detail["ctx"]["position"]
+                    report(("signs", position, "indicator"), f"signs[{position + 1}].indicator", "duplicate_sign",
+                           detail["msg"])
+                    continue
+                message = _describe_pydantic_error(detail)
+                field_path = _field_path(tuple(detail["loc"]), message)
+                report(tuple(detail["loc"]), field_path, detail["type"],
+                       message.removeprefix(f"{field_path.split('.')[-1]} "))
+            continue
+        unknown = [(number, sign.indicator) for number, sign in enumerate(scenario.signs)
+                   if sign.indicator not in known_ids]
+        for number, indicator_id in unknown:
+            report(("signs", number, "indicator"), f"signs[{number + 1}].indicator", "unknown_indicator",
+                   f'"{indicator_id}" is not an indicator of this watchlist; use one of its ids')
+        if scenario.happened is not None and scenario.happened > today:
+            report(("happened",), "happened", "in_future",
+                   f"{scenario.happened.isoformat()} is after today ({today.isoformat()}); a scenario can only "
+                   "have happened on a day already known (check the year)")
+            continue
+        if unknown:
+            continue
+        for level, needed in scenario.levels.present():
+            if needed.seen > len(scenario.signs):
+                default = "" if "levels" in item else " (the default levels)"
+                report(("levels", level.value), f"levels.{level.value}", "unreachable_level",
+                       f"warning: needs {needed.seen} signs seen{default} but the scenario has "
+                       f"{len(scenario.signs)}; the level can never be reached (add signs or give levels)")
+        kept.append(scenario)
+    return [scenario for scenario in kept if scenario.id not in repeated]
+
+
 def load_definitions(folder: Path, today: dt.date | None = None) -> Definitions:
     """Read and check ``watchlist.yaml`` in ``folder``; never raises for bad content. An ``as_of``
     after ``today`` is reported and left out (the watchlist then opens as of today)."""
@@ -348,6 +421,7 @@ def load_definitions(folder: Path, today: dt.date | None = None) -> Definitions:
         header["feeds"] = _checked_feeds(header["feeds"], lines, problems)
     if "overall" in header:
         header["overall"] = _checked_overall(header["overall"], {i.id for i in indicators} | invalid, lines, problems)
+    raw_scenarios = header.pop("scenarios", None)
     watchlist = None
     try:
         watchlist = Watchlist.model_validate({**header, "indicators": indicators or []})
@@ -370,8 +444,13 @@ def load_definitions(folder: Path, today: dt.date | None = None) -> Definitions:
                 watchlist = None
     if watchlist is not None:
         watchlist = _checked_feed_queries(watchlist, lines, problems, invalid)
-    if watchlist is not None and watchlist.as_of is not None and watchlist.as_of > (today or dt.date.today()):
-        today = today or dt.date.today()
+    today = today or dt.date.today()
+    if "scenarios" in data:
+        known = ({i.id for i in watchlist.indicators} if watchlist is not None else set()) | invalid
+        scenarios = _checked_scenarios(raw_scenarios, known, lines, problems, today)
+        if watchlist is not None:
+            watchlist = watchlist.model_copy(update={"scenarios": scenarios})
+    if watchlist is not None and watchlist.as_of is not None and watchlist.as_of > today:
         problems.append(Problem(WATCHLIST_FILE, lines.line_of(("as_of",)), "as_of", "in_future",
                                 f"{watchlist.as_of.isoformat()} is after today ({today.isoformat()}); "
                                 "the as-of date must be a day already known (check the year)"))

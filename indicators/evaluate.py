@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .models import LEVEL_SCORES, NON_COUNTING_STATUSES, Cutoffs, Floor, Indicator, Level, Overall, Watchlist
+from .models import (LEVEL_SCORES, NON_COUNTING_STATUSES, Cutoffs, Floor, Indicator, Level, Overall, Scenario,
+                     Watchlist)
+from .scenarios import ScenarioStatus, evaluate_scenarios, scenario_reason
 
 EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -73,6 +75,7 @@ class OverallStatus:
     drivers: tuple[str, ...]  # ids of current indicators above normal, strongest first
     index_level: Level = Level.NO_DATA  # the level from the index alone, before floors
     reasons: tuple[str, ...] = ()  # plain sentences: why the level is what it is
+    scenarios: tuple[ScenarioStatus, ...] = ()  # each scenario's level; the overall level is at least the highest
 
 
 def to_day_numbers(dates) -> np.ndarray:
@@ -274,34 +277,56 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     return statuses
 
 
-def overall_status(statuses: list[IndicatorStatus], rules: Overall | None = None) -> OverallStatus:
+def overall_status(statuses: list[IndicatorStatus], rules: Overall | None = None,
+                   scenarios: list[Scenario] = ()) -> OverallStatus:
     """Weighted index over current indicators, its level by the cut-offs, each floor that holds, and
-    the reasons in plain sentences; coverage and drivers."""
+    each scenario's level (the overall level is at least the highest); the reasons in plain
+    sentences, naming indicators and scenarios by name; coverage and drivers."""
     rules = rules or Overall()
+    scenario_statuses = tuple(evaluate_scenarios(list(scenarios), level_scores_of(statuses)))
     current = [status for status in statuses if status.is_current]
     if not current:
         return OverallStatus(Level.NO_DATA, None, 0, len(statuses), (), Level.NO_DATA,
-                             ("no current indicator -> no data",))
+                             ("no current indicator -> no data",), scenario_statuses)
     weights = sum(status.indicator.weight for status in current)
     points = sum(status.indicator.weight * status.level.score for status in current)
     index = round(100.0 * points / (3.0 * weights), 1)  # judged as shown
     index_level = overall_level_for_index(index, rules.cutoffs)
     level, reasons = index_level, [f"index {index:.1f} -> {index_level.value}"]
     scores = {s.indicator.id: s.level.score for s in current}
+    names = {s.indicator.id: s.indicator.name for s in statuses}
     for floor in rules.floors:
         lifted = floor.lifted_level
         if floor_holds(floor, scores):
             if floor.indicator:
-                condition = f"{floor.indicator} is {SCORE_LEVELS[scores[floor.indicator]].value}"
+                condition = f"{names.get(floor.indicator, floor.indicator)} is {SCORE_LEVELS[scores[floor.indicator]].value}"
             else:
                 reached = sum(score >= LEVEL_SCORES[Level(floor.at)] for score in scores.values())
                 condition = f"{reached} indicators are {floor.at} or above"
             reasons.append(f"{condition} -> at least {lifted.value}")
             level = max(level, lifted, key=lambda item: item.score)
+    raised = [status for status in scenario_statuses if (status.level.score or 0) > 0]
+    if raised:
+        top = max(status.level.score for status in raised)
+        for status in raised:
+            if status.level.score == top:
+                reasons.append(f"{scenario_reason(status)} -> at least {status.level.value}")
+        level = max(level, SCORE_LEVELS[top], key=lambda item: item.score)
     drivers = sorted((s for s in current if s.level.score > 0),
                      key=lambda s: (-s.indicator.weight * s.level.score, s.indicator.name))
     return OverallStatus(level, index, len(current), len(statuses), tuple(s.indicator.id for s in drivers),
-                         index_level, tuple(reasons))
+                         index_level, tuple(reasons), scenario_statuses)
+
+
+def level_scores_of(statuses: list[IndicatorStatus]) -> dict[str, int]:
+    """{indicator id: level score} as the daily arrays hold them: -2 stale, -1 no data, 0 ... 3."""
+    return {s.indicator.id: -2 if s.stale and s.level is not Level.NO_DATA else level_score(s.level)
+            for s in statuses}
+
+
+def level_score(level: Level) -> int:
+    """The level's score, -1 for no data."""
+    return -1 if level.score is None else level.score
 
 
 def floor_holds(floor: Floor, current_scores: dict[str, int]) -> bool:

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 MAX_DAYS = 3660  # ten years: windows, staleness, holds and baselines beyond that are typing mistakes
 MAX_WEIGHT = 100.0
@@ -73,6 +74,106 @@ class Change(BaseModel):
     baseline_days: int = Field(ge=1, le=MAX_DAYS)
     min_baseline: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     min_value: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+SIGN_STRENGTHS = ("strong", "moderate", "weak")
+
+
+class Sign(BaseModel):
+    """One sign of a scenario: the scenario would show ``indicator`` at ``at`` or above."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: str = Field(pattern=INDICATOR_ID_PATTERN)
+    at: RaisedLevel = "elevated"
+    strength: Literal["strong", "moderate", "weak"] = "moderate"
+
+
+class SignsNeeded(BaseModel):
+    """What a scenario level needs: at least ``seen`` signs seen, of which at least ``strong`` strong."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seen: int = Field(default=0, ge=0, le=1000)
+    strong: int = Field(default=0, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _needs_something(self) -> SignsNeeded:
+        if self.seen < 1 and self.strong < 1:
+            raise ValueError("needs seen or strong of at least 1 (a level that needs no sign would always hold)")
+        if self.strong > self.seen:
+            raise ValueError(f"strong ({self.strong}) is more than seen ({self.seen}); a strong sign seen is also "
+                             f"a seen sign: give seen at least {self.strong}")
+        return self
+
+
+class ScenarioLevels(BaseModel):
+    """The signs each scenario level needs; a level left out is never reached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    elevated: SignsNeeded | None = None
+    high: SignsNeeded | None = None
+    critical: SignsNeeded | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScenarioLevels:
+        given = [(name, getattr(self, name)) for name in THRESHOLD_KEYS if getattr(self, name) is not None]
+        if not given:
+            raise ValueError("give at least one of elevated, high, critical")
+        for (lower, below), (higher, above) in zip(given, given[1:]):
+            for minimum in ("seen", "strong"):
+                if getattr(above, minimum) < getattr(below, minimum):
+                    raise ValueError(f"minimums must not decrease from elevated to critical: {higher} needs "
+                                     f"{minimum} {getattr(above, minimum)}, less than {lower}'s "
+                                     f"{getattr(below, minimum)}")
+        return self
+
+    def present(self) -> list[tuple[Level, SignsNeeded]]:
+        """(level, what it needs) for the levels given, from elevated to critical."""
+        return [(Level(name), getattr(self, name)) for name in THRESHOLD_KEYS if getattr(self, name) is not None]
+
+
+DEFAULT_SCENARIO_LEVELS = ScenarioLevels(elevated=SignsNeeded(seen=1), high=SignsNeeded(seen=2, strong=1),
+                                         critical=SignsNeeded(seen=3, strong=2))
+
+
+class Scenario(BaseModel):
+    """An outcome the watchlist follows, with the signs that would be seen if it were unfolding
+    (the indicators matrix of structured analysis). Its level rises only with signs seen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=INDICATOR_ID_PATTERN)
+    name: str = Field(min_length=1)
+    description: str = ""
+    happened: dt.date | None = None  # the day it materialized, if it did
+    signs: list[Sign] = Field(min_length=1)
+    levels: ScenarioLevels = Field(default_factory=lambda: DEFAULT_SCENARIO_LEVELS.model_copy())
+
+    @field_validator("happened", mode="before")
+    @classmethod
+    def _iso_date(cls, value):
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("is not a date; use YYYY-MM-DD, e.g. 2022-02-24") from None
+        return value
+
+    @field_validator("signs")
+    @classmethod
+    def _each_indicator_once(cls, signs: list[Sign]) -> list[Sign]:
+        first: dict[str, int] = {}
+        for number, sign in enumerate(signs, start=1):
+            if sign.indicator in first:
+                # the error carries the repeated sign's position, so that validation can name its line
+                raise PydanticCustomError(
+                    "duplicate_sign", '"{indicator}" is already sign {first} of this scenario; an indicator is a '
+                    "sign of a scenario at most once", {"indicator": sign.indicator, "first": first[sign.indicator],
+                                                        "position": number - 1})
+            first[sign.indicator] = number
+        return signs
 
 
 FEED_FORMATS = ("acled", "gdelt", "csv")
@@ -402,6 +503,7 @@ class Watchlist(BaseModel):
     access: Access = Field(default_factory=Access)
     feeds: dict[str, Feed] = Field(default_factory=dict)
     indicators: list[Indicator] = Field(min_length=1)
+    scenarios: list[Scenario] = Field(default_factory=list)
 
     @field_validator("as_of", mode="before")
     @classmethod
@@ -418,3 +520,9 @@ class Watchlist(BaseModel):
             if indicator.id == indicator_id:
                 return indicator
         raise KeyError(indicator_id)
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        for scenario in self.scenarios:
+            if scenario.id == scenario_id:
+                return scenario
+        raise KeyError(scenario_id)

@@ -9,6 +9,7 @@ import datetime as dt
 from .evaluate import IndicatorStatus, OverallStatus
 from .models import Level
 from .problems import Problem
+from .scenarios import UNKNOWN, UNSEEN, scenario_as_dict
 
 
 def format_value(value: float | None) -> str:
@@ -103,7 +104,9 @@ def overall_as_dict(overall: OverallStatus) -> dict:
 
 def status_report(title: str, as_of: dt.date, overall: OverallStatus, statuses: list[IndicatorStatus]) -> dict:
     """The document printed by ``watchfloor status --json``."""
+    names = {status.indicator.id: status.indicator.name for status in statuses}
     return {"watchlist": title, "as_of": as_of.isoformat(), "overall": overall_as_dict(overall),
+            "scenarios": [scenario_as_dict(scenario, names) for scenario in overall.scenarios],
             "indicators": [status_as_dict(status) for status in statuses]}
 
 
@@ -137,6 +140,12 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
         lines.append(f"Overall: {overall.level.word} (index {overall.index:.1f}; "
                      f"{overall.current} of {overall.total} indicators current)")
     lines.extend(f"  because {reason}" for reason in overall.reasons)
+    names = {status.indicator.id: status.indicator.name for status in statuses}
+    for scenario in overall.scenarios:
+        details = [f"{words}: " + ", ".join(names.get(i, i) for i in scenario.ids(state))
+                   for state, words in ((UNSEEN, "not seen"), (UNKNOWN, "unknown")) if scenario.ids(state)]
+        lines.append(f"Scenario {scenario.scenario.name}: {scenario.level.word} ({scenario.summary()}"
+                     + "".join(f"; {detail}" for detail in details) + ")")
     if overall.drivers:
         lines.append("Driven by: " + ", ".join(overall.drivers))
     for heading, ids in not_current(statuses).items():
@@ -180,27 +189,64 @@ def csv_download(frame) -> bytes:
     return neutralise_formulas(frame).to_csv(index=False, date_format="%Y-%m-%d").encode("utf-8-sig")
 
 
-def backtest_table(title: str, result) -> str:
-    """``watchfloor backtest`` as text: one line per target, which indicators warned first, false alarms."""
-    lines = [f"{title} - backtest at {result.level.value} or above, {result.start.isoformat()} to "
-             f"{result.end.isoformat()} ({result.days} days)", ""]
+def days_phrase(days: int) -> str:
+    return f"{days} day{'' if days == 1 else 's'}"
+
+
+def backtest_table(watchlist, result) -> str:
+    """``watchfloor backtest`` as text: one line per target, which indicators warned first, what the
+    warning rests on (with ``--robustness``), and the false alarms in the quiet days, or that none
+    could be tested. Indicators and scenarios are named by name."""
+    names = {indicator.id: indicator.name for indicator in watchlist.indicators}
+    judged = "the overall level" if result.scenario is None else \
+        f'scenario "{watchlist.scenario(result.scenario).name}"'
+    lines = [f"{watchlist.title} - backtest of {judged} at {result.level.value} or above, "
+             f"{result.start.isoformat()} to {result.end.isoformat()} ({days_phrase(result.days)})", ""]
     rows = [("TARGET", "WARNED", "FIRST WARNING", "LEAD")]
     for target in result.targets:
         rows.append((target.date.isoformat(), "yes" if target.warned else "no",
                      target.first_warning.isoformat() if target.first_warning else "-",
-                     f"{target.lead_days} days" if target.lead_days is not None else "-"))
+                     days_phrase(target.lead_days) if target.lead_days is not None else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     for target in result.targets:
         early = sorted((date, indicator_id) for indicator_id, date in target.indicators.items() if date)
-        named = ", ".join(f"{indicator_id} from {date.isoformat()}" for date, indicator_id in early)
+        named = ", ".join(f"{names.get(indicator_id, indicator_id)} from {date.isoformat()}"
+                          for date, indicator_id in early)
         lines.append(f"{target.date.isoformat()}: indicators at {result.level.value} or above on the eve: "
                      f"{named or 'none'}")
-    noun = "day" if result.false_alarm_days == 1 else "days"
-    lines.append(f"False alarms: {result.false_alarm_days} {noun} at {result.level.value} or above outside "
-                 "every target's window")
+        if target.robustness is not None:
+            lines.append(f"{target.date.isoformat()}: {robustness_sentence(target, names)}")
+    lines.append(false_alarm_sentence(result))
     return "\n".join(lines)
 
+
+def robustness_sentence(target, names: dict[str, str]) -> str:
+    """What a target's warning rests on, for people: the rows whose absence costs lead, as file:line."""
+    weights = target.robustness
+    rows = f"{weights.rows} row{'' if weights.rows == 1 else 's'} of the lead window"
+    if not weights.rows:
+        return "no row of observations.csv became known in the lead window: nothing to leave out"
+    if not weights.weakest:
+        return (f"the warning rests on no single row: leaving out any one of the {rows} keeps "
+                f"{days_phrase(target.lead_days or 0)} of lead")
+    parts = [f"observations.csv:{row.line} ({names.get(row.indicator, row.indicator)}, {row.date.isoformat()}): "
+             + (f"{days_phrase(row.lead_days_without)} without it" if row.lead_days_without else
+                "no warning without it") for row in weights.weakest]
+    return (f"the warning rests on: " + "; ".join(parts) + f" (each of the {rows} left out in turn; least lead "
+            f"left: {days_phrase(weights.min_lead_days)})")
+
+
+def false_alarm_sentence(result) -> str:
+    """False alarms in the quiet days, or plainly that no day was left to test them."""
+    windows = (f"{days_phrase(result.lead_window)} before to {days_phrase(result.after_window)} after each target")
+    if not result.quiet_days:
+        return (f"False alarms: not tested: no day from {result.start.isoformat()} to {result.end.isoformat()} "
+                f"lies outside the targets' windows ({windows}); widen the period with --from and --to, or "
+                "narrow --lead-window and --after-window")
+    return (f"False alarms: {days_phrase(result.false_alarm_days)} at {result.level.value} or above in "
+            f"{days_phrase(result.quiet_days)} outside the targets' windows ({windows}): "
+            f"rate {100 * result.false_alarm_rate:.1f}%")
 
 
 # Characters a terminal acts on instead of showing: C0 controls (but line feed and tab), DEL, C1

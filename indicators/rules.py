@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 
 from .evaluate import (SCORE_LEVELS, EvaluationArrays, IndicatorStatus, OverallStatus, evaluate_statuses,
-                       overall_status)
+                       level_score, overall_status)
 from .models import Overall, Watchlist
 from .timeseries import daily_levels
 
@@ -31,7 +31,8 @@ def apply_holds(watchlist: Watchlist, observations: pd.DataFrame, statuses: list
     result = []
     for status in statuses:
         score = held_today.get(status.indicator.id)
-        if score is not None and status.level.score is not None and score > status.level.score:
+        # a day whose own window is empty (no value: no data) still holds the level of the days before
+        if score is not None and score > level_score(status.level):
             status = dataclasses.replace(status, level=SCORE_LEVELS[score], raw_level=status.level)
         result.append(status)
     return result
@@ -42,4 +43,4 @@ def evaluate_watchlist(watchlist: Watchlist, observations: pd.DataFrame, as_of: 
     """Every indicator's status as of ``as_of`` with its rules (change, hold), and the overall level
     with the watchlist's cut-offs and floors."""
     statuses = apply_holds(watchlist, observations, evaluate_statuses(watchlist, observations, as_of, arrays), as_of)
-    return statuses, overall_status(statuses, watchlist.overall)
+    return statuses, overall_status(statuses, watchlist.overall, watchlist.scenarios)

@@ -18,6 +18,7 @@ import heapq
 from .evaluate import (FOREVER, change_level_scores, day_number, indicator_codes, level_scores_for_values,
                        to_day_numbers, until_day_numbers)
 from .models import LEVEL_SCORES, NON_COUNTING_STATUSES, Indicator, Level, Watchlist
+from .scenarios import scenario_scores_over_time
 
 NEVER = -(10**9)  # day number standing for "no counting row yet"; far below any real date
 
@@ -185,38 +186,75 @@ def _rolling_max(scores: np.ndarray, days: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, days).max(axis=1)
 
 
+def indicator_daily_scores(indicator: Indicator, days: np.ndarray, visible: np.ndarray, values: np.ndarray,
+                           until: np.ndarray | None, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw level scores, held level scores, stale) of one indicator on each grid day, from its counting
+    rows (date, reported and until day numbers, values). The grid must start ``hold_days - 1`` days
+    before the first day whose held level is wanted."""
+    until = until if until is not None and (until < FOREVER).any() else None
+    value, newest = _daily_values(indicator, days, visible, values, grid, until)
+    if indicator.change is not None:
+        baseline = _baseline_values(indicator, days, visible, values, grid, until)
+        scores = change_level_scores(indicator, value, baseline)
+    else:
+        scores = level_scores_for_values(indicator, value)
+    stale_days = _stale_days(indicator, newest, grid)
+    # a stale day holds nothing: an old level must not come back with the next, lower report
+    current_scores = np.where(stale_days, -1, scores)
+    held = np.where(stale_days, scores, _rolling_max(current_scores, indicator.hold_days or 1))
+    return scores, held, stale_days
+
+
+@dataclass(frozen=True)
+class CountingRows:
+    """The counting rows (not disputed or retracted) as day-number arrays, grouped by indicator:
+    ``rows_of(position)`` gives the positions of one indicator's rows in these arrays."""
+
+    frame: pd.DataFrame
+    days: np.ndarray
+    visible: np.ndarray
+    values: np.ndarray
+    until: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, watchlist: Watchlist, observations: pd.DataFrame) -> CountingRows:
+        counting, days, visible, values, until = _counting_arrays(observations)
+        codes = indicator_codes(watchlist, counting["indicator"])
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
+        return cls(counting, days, visible, values, until, order, bounds)
+
+    def rows_of(self, position: int) -> np.ndarray:
+        return self.order[self.bounds[position]:self.bounds[position + 1]]
+
+    def scores(self, indicator: Indicator, rows: np.ndarray, grid: np.ndarray):
+        """``indicator_daily_scores`` over the given rows."""
+        return indicator_daily_scores(indicator, self.days[rows], self.visible[rows], self.values[rows],
+                                      self.until[rows], grid)
+
+
+def hold_grid(watchlist: Watchlist, start: dt.date, end: dt.date) -> tuple[np.ndarray, int]:
+    """Day numbers from ``start`` (less the longest hold's look-back) to ``end``, and the look-back."""
+    lookback = max([indicator.hold_days or 1 for indicator in watchlist.indicators] + [1]) - 1
+    return np.arange(day_number(start) - lookback, day_number(end) + 1), lookback
+
+
 def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.date, end: dt.date) -> DailyLevels:
     """Raw and held level scores and staleness of every indicator for every day from start to end.
 
     Each day is judged as known that day (rows count from their reported date); a held level looks
     back ``hold_days`` days, including days before ``start``."""
-    longest_hold = max([indicator.hold_days or 1 for indicator in watchlist.indicators] + [1])
-    grid = np.arange(day_number(start) - (longest_hold - 1), day_number(end) + 1)
-    counting, days_all, visible_all, values_all, until_all = _counting_arrays(observations)
-    codes = indicator_codes(watchlist, counting["indicator"])
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
+    grid, lookback = hold_grid(watchlist, start, end)
+    rows = CountingRows.of(watchlist, observations)
     size = len(watchlist.indicators)
     raw = np.empty((len(grid), size), dtype=np.int64)
     held = np.empty_like(raw)
     stale = np.empty((len(grid), size), dtype=bool)
     for position, indicator in enumerate(watchlist.indicators):
-        rows = order[bounds[position]:bounds[position + 1]]
-        days, visible, values, until = days_all[rows], visible_all[rows], values_all[rows], until_all[rows]
-        until = until if (until < FOREVER).any() else None
-        value, newest = _daily_values(indicator, days, visible, values, grid, until)
-        if indicator.change is not None:
-            baseline = _baseline_values(indicator, days, visible, values, grid, until)
-            scores = change_level_scores(indicator, value, baseline)
-        else:
-            scores = level_scores_for_values(indicator, value)
-        stale_days = _stale_days(indicator, newest, grid)
-        raw[:, position] = scores
-        # a stale day holds nothing: an old level must not come back with the next, lower report
-        current_scores = np.where(stale_days, -1, scores)
-        held[:, position] = np.where(stale_days, scores, _rolling_max(current_scores, indicator.hold_days or 1))
-        stale[:, position] = stale_days
-    keep = slice(longest_hold - 1, None)
+        raw[:, position], held[:, position], stale[:, position] = rows.scores(indicator, rows.rows_of(position), grid)
+    keep = slice(lookback, None)
     index = pd.DatetimeIndex(grid[keep].astype("datetime64[D]"), name="date")
     return DailyLevels(index, raw[keep], held[keep], stale[keep])
 
@@ -229,13 +267,24 @@ def level_scores_over_time(watchlist: Watchlist, observations: pd.DataFrame,
     return pd.DataFrame(levels.scores(), index=levels.days, columns=[i.id for i in watchlist.indicators])
 
 
+SCENARIO_PREFIX = "scenario:"  # history columns of scenario levels: scenario:<id> (ids never hold a colon)
+
+
 def composite_index_over_time(watchlist: Watchlist, scores: pd.DataFrame) -> pd.DataFrame:
     """Daily overall index (0-100, NaN when nothing is current), coverage, and the overall level score
     (-1 no data, 0 normal ... 3 critical) from the index by the cut-offs, lifted by every floor that
-    holds; ``index_level`` is the level from the index alone."""
+    holds and by the highest scenario level; ``index_level`` is the level from the index alone, and
+    one column ``scenario:<id>`` per scenario holds its level score."""
+    ids = [indicator.id for indicator in watchlist.indicators]
+    result = overall_levels(watchlist, scores[ids].to_numpy())
+    return pd.DataFrame(result, index=scores.index)
+
+
+def overall_levels(watchlist: Watchlist, matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """``composite_index_over_time`` on the bare matrix of level scores (rows: days, columns: the
+    watchlist's indicators in order; -2 stale, -1 no data)."""
     rules = watchlist.overall
     weights = np.array([indicator.weight for indicator in watchlist.indicators])
-    matrix = scores[[indicator.id for indicator in watchlist.indicators]].to_numpy()
     current = matrix >= 0
     weight_sum = (current * weights).sum(axis=1)
     points = (np.where(current, matrix, 0) * weights).sum(axis=1)
@@ -255,8 +304,11 @@ def composite_index_over_time(watchlist: Watchlist, scores: pd.DataFrame) -> pd.
         else:
             holds = (matrix >= at).sum(axis=1) >= floor.count
         level = np.where(holds & (level >= 0), np.maximum(level, LEVEL_SCORES[floor.lifted_level]), level)
-    return pd.DataFrame({"index": index, "current": current.sum(axis=1), "level": level,
-                         "index_level": index_level}, index=scores.index)
+    scenario_scores = scenario_scores_over_time(watchlist.scenarios, list(positions), matrix)
+    if len(watchlist.scenarios):
+        level = np.where(level >= 0, np.maximum(level, scenario_scores.max(axis=1)), level)
+    return {"index": index, "current": current.sum(axis=1), "level": level, "index_level": index_level,
+            **{SCENARIO_PREFIX + scenario.id: scenario_scores[:, n] for n, scenario in enumerate(watchlist.scenarios)}}
 
 
 def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame, start: dt.date,

@@ -66,7 +66,7 @@ def test_status_json_has_the_documented_shape():
     result = run("status", DEFAULT_WATCHLIST, "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert list(document) == ["watchlist", "as_of", "overall", "indicators"]
+    assert list(document) == ["watchlist", "as_of", "overall", "scenarios", "indicators"]
     assert document["as_of"] == "2022-10-17"
     assert {"level", "index", "current", "total"} <= set(document["overall"])
     for item in document["indicators"]:

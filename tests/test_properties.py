@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indicators.evaluate import evaluate_statuses, overall_status
-from indicators.models import Change, Cutoffs, Floor, Indicator, Overall, Watchlist
+from indicators.models import (Change, Cutoffs, Floor, Indicator, Overall, Scenario, ScenarioLevels, Sign, SignsNeeded,
+                               Watchlist)
 from indicators.rules import evaluate_watchlist
 from indicators.timeseries import composite_index_over_time, level_scores_over_time
 
@@ -31,6 +32,12 @@ STATUSES = ["reported", "confirmed", "disputed", "retracted"]
 RULED = Watchlist(title="R", overall=Overall(cutoffs=Cutoffs(elevated=20, high=40, critical=70),
                                              floors=[Floor(indicator="changed", at="high"),
                                                      Floor(count=2, at="elevated", lifts_to="critical")]),
+                  scenarios=[
+    Scenario(id="one", name="One", signs=[Sign(indicator="latest_up", at="high", strength="strong"),
+                                          Sign(indicator="counted"), Sign(indicator="meaned_held", strength="weak"),
+                                          Sign(indicator="maxed_held", at="critical", strength="strong")]),
+    Scenario(id="two", name="Two", signs=[Sign(indicator="summed"), Sign(indicator="latest_down_held", at="high")],
+             levels=ScenarioLevels(high=SignsNeeded(seen=1), critical=SignsNeeded(seen=2)))],
                   indicators=[
     Indicator(id="latest_up", name="A", category="C", thresholds={"elevated": 3, "high": 6, "critical": 9},
               stale_after_days=5, hold_days=4),
@@ -40,9 +47,20 @@ RULED = Watchlist(title="R", overall=Overall(cutoffs=Cutoffs(elevated=20, high=4
               "high": 100}, change=Change(baseline_days=4), hold_days=3, stale_after_days=8),
     Indicator(id="counted", name="D", category="C", aggregate="count", window_days=3,
               thresholds={"elevated": 1, "critical": 3}, stale_after_days=6),
+    # holds over windows that empty (a day with no value still holds the days before), and over stale days
+    Indicator(id="meaned_held", name="E", category="C", aggregate="mean", window_days=2, hold_days=9,
+              thresholds={"elevated": 3, "high": 6, "critical": 9}),
+    Indicator(id="maxed_held", name="F", category="C", aggregate="max", window_days=3, hold_days=5,
+              thresholds={"high": 5, "critical": 8}, stale_after_days=4),
+    Indicator(id="latest_down_held", name="H", category="C", direction="down", hold_days=6, stale_after_days=3,
+              thresholds={"elevated": 6, "high": 3, "critical": 1}),
 ])
 ruled_rows = st.lists(st.tuples(st.sampled_from([i.id for i in RULED.indicators]), st.integers(0, 30),
                                 st.integers(0, 6), st.integers(0, 10), st.sampled_from(STATUSES)), max_size=40)
+# sparse rows of one held indicator: windows that are empty between reports, days long after the last
+sparse_held_rows = st.lists(st.tuples(st.sampled_from(["meaned_held", "maxed_held", "latest_down_held"]),
+                                      st.integers(0, 30), st.integers(0, 8), st.integers(0, 10),
+                                      st.sampled_from(STATUSES)), min_size=1, max_size=4)
 
 rows = st.lists(st.tuples(st.sampled_from([i.id for i in INDICATORS]), st.integers(0, 30), st.integers(0, 6),
                           st.integers(0, 10), st.sampled_from(STATUSES)), max_size=40)
@@ -116,6 +134,8 @@ def assert_daily_route_agrees_with_each_day(watchlist, observations, evaluate) -
             assert daily["current"].iloc[offset] == overall.current, day
         assert daily["level"].iloc[offset] == score_of(overall.level), day
         assert daily["index_level"].iloc[offset] == score_of(overall.index_level), day
+        for scenario in overall.scenarios:
+            assert daily[f"scenario:{scenario.scenario.id}"].iloc[offset] == score_of(scenario.level), day
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
@@ -139,6 +159,16 @@ def statuses_and_overall(observations):
 def test_rules_day_by_day_agree_with_evaluating_each_day(row_tuples):
     """Holds, change over a baseline, cut-offs and floors: the daily arrays (history, backtests) and the
     as-of evaluation (cards, status) are two routes to the same answer."""
+    observations = frame(row_tuples)
+    assert_daily_route_agrees_with_each_day(RULED, observations,
+                                            lambda day: evaluate_watchlist(RULED, observations, day))
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(sparse_held_rows)
+def test_held_levels_over_empty_windows_agree_with_evaluating_each_day(row_tuples):
+    """A held level stands on days whose own window is empty (mean, max) or whose report is quieter
+    (latest), until the hold ends or the indicator goes stale; both routes say the same."""
     observations = frame(row_tuples)
     assert_daily_route_agrees_with_each_day(RULED, observations,
                                             lambda day: evaluate_watchlist(RULED, observations, day))

@@ -99,7 +99,7 @@ def test_floors_by_indicator_and_by_count_lift_the_overall_level_with_reasons(tm
     overall = evaluate(folder, D(2022, 10, 1))[1]
     # index = 100 * (2*3 + 2 + 2 + 0) / (3 * 5) = 66.7 -> high; both floors hold, the third does not
     assert (overall.index, overall.index_level, overall.level) == (66.7, Level.HIGH, Level.HIGH)
-    assert overall.reasons == ("index 66.7 -> high", "a is critical -> at least high",
+    assert overall.reasons == ("index 66.7 -> high", "A is critical -> at least high",
                                "3 indicators are high or above -> at least high")
 
 
@@ -161,7 +161,8 @@ def test_backtest_command_prints_json_and_a_table(tmp_path):
     result = run("backtest", DEFAULT_WATCHLIST, "--target", "2022-02-24", "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert list(document) == ["level", "from", "to", "days", "targets", "false_alarm_days"]
+    assert list(document) == ["level", "scenario", "from", "to", "days", "targets", "false_alarm_days", "quiet_days",
+                              "false_alarm_rate"]
     assert (document["level"], document["from"], document["to"]) == ("high", "2022-01-17", "2022-03-26")
     target = document["targets"][0]
     assert (target["date"], target["warned"]) == ("2022-02-24", True)
@@ -186,7 +187,7 @@ def test_history_command_json_and_csv_have_the_documented_shape():
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert [record["date"] for record in records] == ["2022-02-23", "2022-02-24"]
-    assert list(records[0]) == ["date", "level", "index", "indicators"]
+    assert list(records[0]) == ["date", "level", "index", "indicators", "scenarios"]
     loaded = load_watchlist(DEFAULT_WATCHLIST)
     assert list(records[0]["indicators"]) == [i.id for i in loaded.watchlist.indicators]
     statuses, overall = evaluate_watchlist(loaded.watchlist, loaded.observations, D(2022, 2, 24))
@@ -228,7 +229,7 @@ def test_overview_shows_why_the_overall_level_is_what_it_is(monkeypatch, tmp_pat
     body = html_of(run_app(monkeypatch, root=folder))
     assert 'data-overall-level="critical"' in body
     assert ('Why: <span class="wf-reason">index 33.3 -&gt; elevated</span>; '
-            '<span class="wf-reason">a is critical -&gt; at least critical</span>') in body
+            '<span class="wf-reason">A is critical -&gt; at least critical</span>') in body
 
 
 def test_held_periods_show_on_the_state_timeline():
