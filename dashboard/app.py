@@ -19,7 +19,7 @@ from dashboard import auth, data, forms, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 from indicators.models import Access  # noqa: E402
 
-PAGES = {"overview": "Overview", "timelines": "Timelines", "indicator": "Indicator detail",
+PAGES = {"overview": "Overview", "scenarios": "Scenarios", "timelines": "Timelines", "indicator": "Indicator detail",
          "events": "Events", "backtest": "Backtest", "alerts": "Alerts", "quality": "Data quality",
          "update": "Add data", "activity": "Activity"}
 
@@ -51,6 +51,8 @@ def init_view_from_url(watchlists: dict[str, Path]) -> None:
         st.session_state["indicator"] = params["indicator"]
     if params.get("targets"):
         st.session_state["targets"] = params["targets"]
+    if params.get("scenario"):
+        st.session_state["target_scenario"] = params["scenario"]
     st.session_state["_view_loaded"] = True
 
 
@@ -170,9 +172,12 @@ def main() -> None:
                    "See the Data quality page.", icon="⚠️")
     view = {"watchlist": name if len(watchlists) > 1 else None, "page": page, "as_of": as_of.isoformat(),
             "compare": compare.isoformat() if st.session_state.get("_compare_pinned") else None,
-            "later": "1" if show_later else None, "targets": st.session_state.get("targets") or None}
+            "later": "1" if show_later else None, "targets": st.session_state.get("targets") or None,
+            "scenario": st.session_state.get("target_scenario") or None}
     if page == "overview":
         pages.render_overview(folder, loaded, as_of, compare)
+    elif page == "scenarios":
+        pages.render_scenarios(folder, loaded, as_of)
     elif page == "timelines":
         pages.render_timelines(folder, loaded, as_of, show_later)
     elif page == "indicator":

@@ -21,6 +21,7 @@ from indicators.rules import evaluate_watchlist
 from indicators.loader import LoadedWatchlist, watchlist_fingerprint
 from indicators.timeseries import indicator_values_over_time, level_scores_over_time
 
+from .board import scenario_board
 from .export import SIZES
 from .figures import build_timeline_figure, recent_scores
 from .render import CSS, changes_list, marking_banner, overall_panel, status_cards
@@ -184,6 +185,7 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         f'<div class="wf-muted">Status as of <b>{options.as_of.isoformat()}</b>; changes since '
         f"<b>{options.since.isoformat()}</b>; charts from <b>{chart_start.isoformat()}</b></div></div>",
         overall_panel(overall, statuses, options.as_of),
+        scenario_board(overall.scenarios, statuses),
         '<div class="wf-main"><div>', cards, "</div>",
         f'<div class="wf-side"><b>What changed since {options.since.isoformat()}</b>{changes}</div></div>',
         f'<div class="wf-charts">{"".join(charts)}</div>',

@@ -81,3 +81,19 @@ def history(folder: Path, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     last = loaded.observations["date"].max() if len(loaded.observations) else pd.Timestamp(end)
     horizon = max(end, last.date(), loaded.default_as_of())
     return _history(str(folder), files_signature(folder), dt.date.today(), horizon)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _robustness(folder: str, signature: tuple, today: dt.date, targets: tuple, level, start: dt.date,
+                lead_window: int, scenario: str | None):
+    from indicators.robustness import leave_one_out
+
+    loaded = _load(folder, signature, today)
+    return leave_one_out(loaded.watchlist, loaded.observations, list(targets), level, start, lead_window, scenario)
+
+
+def robustness(folder: Path, targets: tuple[dt.date, ...], level, start: dt.date, lead_window: int,
+               scenario: str | None):
+    """``leave_one_out`` for the Backtest page, cached on the files and the question."""
+    return _robustness(str(folder), files_signature(folder), dt.date.today(), targets, level, start, lead_window,
+                       scenario)

@@ -267,9 +267,20 @@ def row_labels(names: list[str], width: int = 30) -> list[str]:
 
 
 def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str], as_of: dt.date, start: dt.date,
-                                end: dt.date, held: pd.DataFrame | None = None) -> go.Figure:
+                                end: dt.date, held: pd.DataFrame | None = None,
+                                scenarios: pd.DataFrame | None = None) -> go.Figure:
     """Each indicator's level over time as coloured bands, one row per indicator; days on which a
-    level is held (``hold_days``) above that day's own level carry a row of small marks."""
+    level is held (``hold_days``) above that day's own level carry a row of small marks.
+    ``scenarios`` (level scores, one column per scenario, named in ``names``) adds one band per scenario on
+    top, each marked with a diamond."""
+    if scenarios is not None and len(scenarios.columns):
+        names = {**names, **{column: f"\u25c6 {names.get(column, column)}" for column in scenarios.columns}}
+        offset = len(scenarios.columns)
+        scores = pd.concat([scenarios.reindex(scores.index), scores], axis=1)
+        if held is not None:
+            held = pd.concat([pd.DataFrame(False, index=held.index, columns=list(scenarios.columns)), held], axis=1)
+    else:
+        offset = 0
     palette = [(-2, STALE_COLOUR), (-1, LEVEL_COLOURS[Level.NO_DATA]), (0, LEVEL_COLOURS[Level.NORMAL]),
                (1, LEVEL_COLOURS[Level.ELEVATED]), (2, LEVEL_COLOURS[Level.HIGH]), (3, LEVEL_COLOURS[Level.CRITICAL])]
     colourscale = []
@@ -292,6 +303,9 @@ def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str], as_
                                     showlegend=True))
         figure.update_layout(legend=dict(orientation="h", y=-0.12))
     later_shapes, later_notes = as_of_marks(as_of, end)
+    if offset:  # a rule between the scenarios and the indicators
+        later_shapes.append(dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=offset - 0.5, y1=offset - 0.5,
+                                 line=dict(color=INK, width=2)))
     figure.update_layout(**BASE_LAYOUT, height=max(260, 34 * len(labels) + 120),
                          title=dict(text="Levels over time", font=dict(size=17)), shapes=later_shapes,
                          annotations=later_notes, xaxis=dict(range=x_range(start, end), tickformat="%Y-%m-%d"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from indicators.backtest import backtest
 from indicators.feeds import feed_lines_as_of
 from indicators.loader import LoadedWatchlist
 from indicators.models import RAISED_LEVELS, Level
-from indicators.report import csv_download
-from indicators.timeseries import indicator_values_over_time
+from indicators.report import csv_download, false_alarm_sentence, robustness_sentence
+from indicators.timeseries import SCENARIO_PREFIX, indicator_values_over_time
 
 from . import data, forms
 from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, recent_scores)
+from .board import scenario_board, scenario_matrix
 from .render import changes_list, overall_panel, plain, status_cards
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
@@ -85,6 +87,8 @@ def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compa
     overall = data.overall(folder, as_of)
     scores, _, _ = data.history(folder, as_of)
     st.html(overall_panel(overall, statuses, as_of))
+    if overall.scenarios:
+        st.html(scenario_board(overall.scenarios, statuses))
     st.html(status_cards(statuses, before, compare, recent_scores(scores, as_of)))
     st.markdown(f"**What changed** between {compare.isoformat()} and {as_of.isoformat()}")
     st.html(changes_list(level_changes(before, statuses), observations_between(loaded.observations, compare, as_of),
@@ -123,12 +127,13 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
     chosen = st.multiselect("Indicators", list(names), default=default, format_func=names.get, key="chosen")
     scores, index, held = data.history(folder, end)
     window = slice(pd.Timestamp(start), pd.Timestamp(end))
-    marks = [(target.date, target.first_warning) for target in target_results(scores, index)
+    marks = [(target.date, target.first_warning) for target in target_results(scores, index, loaded)
              if start <= target.date <= end]
     st.plotly_chart(build_index_figure(index.loc[window], events, as_of, start, end, show_events,
                                        loaded.watchlist.overall.cutoffs, marks), width="stretch",
                     config=chart_config(loaded, "index", as_of), key="index_chart")
-    st.plotly_chart(build_state_timeline_figure(scores.loc[window], names, as_of, start, end, held.loc[window]),
+    st.plotly_chart(build_state_timeline_figure(scores.loc[window], indicator_and_scenario_names(loaded), as_of, start,
+                                                end, held.loc[window], scenario_levels(loaded, index.loc[window])),
                     width="stretch", config=chart_config(loaded, "levels", as_of), key="state_chart")
     for indicator_id in chosen:
         indicator = loaded.watchlist.indicator(indicator_id)
@@ -137,6 +142,44 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
         st.plotly_chart(build_timeline_figure(indicator, rows, events, start, end, as_of, daily, show_events),
                         width="stretch", config=chart_config(loaded, indicator_id, as_of),
                         key=f"timeline_{indicator_id}")
+
+
+def scenario_levels(loaded: LoadedWatchlist, index: pd.DataFrame) -> pd.DataFrame:
+    """The daily level scores of each scenario (columns ``scenario:<id>``), from the app's history."""
+    return index[[SCENARIO_PREFIX + scenario.id for scenario in loaded.watchlist.scenarios]]
+
+
+def indicator_and_scenario_names(loaded: LoadedWatchlist) -> dict[str, str]:
+    """Names by column of the history: indicator ids, and ``scenario:<id>`` for scenarios."""
+    return {**indicator_names(loaded),
+            **{SCENARIO_PREFIX + scenario.id: scenario.name for scenario in loaded.watchlist.scenarios}}
+
+
+def render_scenarios(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:
+    """Which outcome is unfolding: the board, the indicators x scenarios matrix, and each scenario's
+    level over time."""
+    statuses = data.statuses(folder, as_of)
+    overall = data.overall(folder, as_of)
+    if not overall.scenarios:
+        st.info("This watchlist declares no scenarios. A scenario lists the signs that would be seen if an outcome "
+                "were unfolding (scenarios: in watchlist.yaml; see the README's Scenarios section).")
+        return
+    st.caption("A scenario's level rises with the signs seen: a sign is seen when its indicator is current and at "
+               "the sign's level or above. The overall level is at least the highest scenario's.")
+    st.html(scenario_board(overall.scenarios, statuses))
+    st.markdown("**Indicators and the scenarios they are signs of**")
+    st.html(scenario_matrix(overall.scenarios, statuses))
+    scores, index, held = data.history(folder, as_of)
+    first = min(loaded.first_observation_date(as_of), as_of)
+    start = max(first, as_of - dt.timedelta(days=365))
+    window = slice(pd.Timestamp(start), pd.Timestamp(as_of))
+    names = indicator_names(loaded)
+    signs = [item.sign.indicator for status in overall.scenarios for item in status.signs]
+    shown = [indicator_id for indicator_id in names if indicator_id in signs]
+    st.plotly_chart(build_state_timeline_figure(scores.loc[window, shown], indicator_and_scenario_names(loaded), as_of,
+                                                start, as_of, held.loc[window, shown],
+                                                scenario_levels(loaded, index.loc[window])),
+                    width="stretch", config=chart_config(loaded, "scenarios", as_of), key="scenario_chart")
 
 
 def parse_targets(text: str) -> tuple[list[dt.date], list[str]]:
@@ -155,30 +198,56 @@ def parse_targets(text: str) -> tuple[list[dt.date], list[str]]:
 def backtest_history(scores: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     """The daily overall level beside every indicator's level: what ``backtest`` reads (as
     ``indicators.backtest.level_history`` builds it, here from the app's cached history)."""
-    return pd.concat([index[["level"]], scores], axis=1)
+    return pd.concat([index[["level"] + [c for c in index.columns if c.startswith(SCENARIO_PREFIX)]], scores], axis=1)
 
 
-def target_results(scores: pd.DataFrame, index: pd.DataFrame):
+def target_results(scores: pd.DataFrame, index: pd.DataFrame, loaded: LoadedWatchlist):
     """The backtest of the targets set on the Backtest page (none: an empty list)."""
     dates, _ = parse_targets(st.session_state.get("targets", ""))
     if not dates:
         return []
     level = Level(st.session_state.get("target_level", "high"))
+    scenario = chosen_scenario(loaded)
     history = backtest_history(scores, index)
     inside = [date for date in dates if pd.Timestamp(date - dt.timedelta(days=1)) in history.index]
     if not inside:
         return []
     return backtest(history, list(scores.columns), inside, level, history.index[0].date(),
-                    history.index[-1].date()).targets
+                    history.index[-1].date(), scenario=scenario).targets
+
+
+def chosen_scenario(loaded: LoadedWatchlist) -> str | None:
+    """The scenario the Backtest page judges by (None: the overall level); an id from an old link that
+    the watchlist no longer has is dropped."""
+    chosen = st.session_state.get("target_scenario") or None
+    return chosen if chosen in {scenario.id for scenario in loaded.watchlist.scenarios} else None
+
+
+def _targets_follow_scenario(loaded: LoadedWatchlist) -> None:
+    """A scenario was picked: test it against the day it happened, unless targets were typed."""
+    chosen = st.session_state.get("bt_scenario") or None
+    st.session_state["target_scenario"] = chosen
+    happened = loaded.watchlist.scenario(chosen).happened if chosen else None
+    if happened and not parse_targets(st.session_state.get("bt_targets", ""))[0]:
+        st.session_state["bt_targets"] = happened.isoformat()
 
 
 def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:
-    """Would the watchlist have warned before known events, how early, and how often in vain?"""
+    """Would the watchlist (or a scenario) have warned before known events, how early, how often in
+    vain, and which rows does each warning rest on?"""
     st.caption("Each day is judged as it was known that day, with the watchlist's rules (holds, change, "
-               "cut-offs and floors): no hindsight. The same as: watchfloor backtest DIR --target D.")
+               "cut-offs, floors and scenarios): no hindsight. The same as: watchfloor backtest DIR --target D.")
+    scenarios = {scenario.id: scenario for scenario in loaded.watchlist.scenarios}
     # widget state goes when the page is not drawn: keep the choice in plain keys (and the URL)
+    st.session_state.setdefault("bt_scenario", chosen_scenario(loaded) or "")
     st.session_state.setdefault("bt_targets", st.session_state.get("targets", ""))
     st.session_state.setdefault("bt_level", st.session_state.get("target_level", "high"))
+    if scenarios:
+        st.selectbox("Judge by", [""] + list(scenarios), key="bt_scenario",
+                     format_func=lambda key: f"Scenario: {scenarios[key].name}" if key else "The overall level",
+                     on_change=_targets_follow_scenario, args=(loaded,))
+    scenario = st.session_state.get("bt_scenario") or None
+    st.session_state["target_scenario"] = scenario
     columns = st.columns([3, 1, 1, 1])
     text = columns[0].text_input("Known events (dates, comma-separated)", key="bt_targets",
                                  placeholder="e.g. 2022-02-24, 2022-10-10")
@@ -199,7 +268,7 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
     scores, index, _ = data.history(folder, end)
     history = backtest_history(scores, index).loc[pd.Timestamp(start):pd.Timestamp(end)]
     ids = list(scores.columns)
-    result = backtest(history, ids, dates, Level(level), first, end, int(lead_window), int(after_window))
+    result = backtest(history, ids, dates, Level(level), first, end, int(lead_window), int(after_window), scenario)
     names = indicator_names(loaded)
     table = pd.DataFrame([{
         "target": target.date, "warned": target.warned, "first warning": target.first_warning,
@@ -207,20 +276,57 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
         "indicators at the level on the eve, earliest first": ", ".join(
             f"{names[i]} ({d.isoformat()})" for d, i in sorted((d, i) for i, d in target.indicators.items() if d))}
         for target in result.targets])
-    metrics = st.columns(3)
+    metrics = st.columns(4)
     metrics[0].metric("Targets warned", f"{sum(t.warned for t in result.targets)} of {len(result.targets)}")
-    metrics[1].metric("False-alarm days", result.false_alarm_days,
+    metrics[1].metric("False-alarm days", result.false_alarm_days if result.quiet_days else "not tested",
                       help=f"days at {level} or above outside every [target - {lead_window} d, target + "
                            f"{after_window} d], from {first.isoformat()} to {end.isoformat()}")
-    metrics[2].metric("Days replayed", result.days)
+    metrics[2].metric("Quiet days", result.quiet_days,
+                      help="days of the period outside every target's window: where a false alarm could show")
+    metrics[3].metric("False-alarm rate", "-" if result.false_alarm_rate is None else
+                      f"{100 * result.false_alarm_rate:.1f}%")
+    if not result.quiet_days:
+        st.warning(plain(false_alarm_sentence(result)))
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "target": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "first warning": st.column_config.DateColumn(format="YYYY-MM-DD")})
+    if st.toggle("Which rows does each warning rest on?", key="bt_robustness",
+                 help="Leaves out, one at a time, every row of observations.csv that became known in the lead "
+                      "window, and recomputes the lead (watchfloor backtest --robustness)."):
+        render_robustness(folder, loaded, result, dates, start, int(lead_window), scenario)
     marks = [(target.date, target.first_warning) for target in result.targets]
     # each day as known that day: a replay, so no single as-of line
     figure = build_index_figure(index.loc[pd.Timestamp(first):pd.Timestamp(end)], loaded.events.iloc[0:0], end,
                                 first, end, False, loaded.watchlist.overall.cutoffs, marks, mark_as_of=False)
     st.plotly_chart(figure, width="stretch", config=chart_config(loaded, "backtest", as_of), key="backtest_chart")
+
+
+def render_robustness(folder: Path, loaded: LoadedWatchlist, result, dates: list[dt.date], start: dt.date,
+                      lead_window: int, scenario: str | None) -> None:
+    """Per target: how much lead is left with any one row left out, and the rows it rests on, each
+    linked to its indicator's history."""
+    from indicators.robustness import TooManyRows
+
+    try:
+        weights = data.robustness(folder, tuple(dates), result.level, start, lead_window, scenario)
+    except TooManyRows as error:
+        st.error(plain(str(error)))
+        return
+    names = indicator_names(loaded)
+    rows = []
+    for target in result.targets:
+        found = weights[target.date]
+        st.caption(plain(f"{target.date.isoformat()}: {robustness_sentence(replace(target, robustness=found), names)}"))
+        for row in found.weakest:
+            rows.append({"target": target.date, "row": f"observations.csv:{row.line}",
+                         "indicator": names.get(row.indicator, row.indicator), "dated": row.date,
+                         "lead without it (days)": row.lead_days_without,
+                         "open": f"?page=indicator&indicator={row.indicator}&as_of={target.date.isoformat()}"})
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+            "target": st.column_config.DateColumn(format="YYYY-MM-DD"),
+            "dated": st.column_config.DateColumn(format="YYYY-MM-DD"),
+            "open": st.column_config.LinkColumn("history", display_text="indicator detail")})
 
 
 def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:

@@ -13,7 +13,7 @@ from helpers import DEFAULT_WATCHLIST, indicator, run_app, shown, write_watchlis
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
-PAGES = ["overview", "timelines", "indicator", "events", "backtest", "alerts", "quality", "update", "activity"]
+PAGES = ["overview", "scenarios", "timelines", "indicator", "events", "backtest", "alerts", "quality", "update", "activity"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import numpy as np
 import pytest
@@ -277,3 +278,60 @@ def test_a_day_with_an_empty_window_still_holds_the_level_in_status_as_in_histor
     loaded = load_watchlist(folder, today=FIXED_TODAY)
     history = level_history(loaded.watchlist, loaded.observations, D(2022, 2, 7), D(2022, 2, 7))
     assert (history["mean_held"].iloc[0], round(history["index"].iloc[0], 1), overall.index) == (3, 50.0, 50.0)
+
+
+def html_of(app) -> str:
+    return "\n".join(element.proto.body for element in app.get("html"))
+
+
+def test_the_overview_opens_with_the_scenario_board(monkeypatch, tmp_path):
+    from helpers import run_app
+
+    hostile = {**OFFENSIVE, "name": "<img src=x onerror=alert(1)> offensive"}
+    folder = watchlist_with(tmp_path, ROWS, scenarios=[hostile], as_of="2022-02-05")
+    app = run_app(monkeypatch, root=folder)
+    body = html_of(app)
+    assert 'data-scenario="offensive" data-level="high"' in body
+    assert "&lt;img src=x onerror=alert(1)&gt; offensive" in body and "<img src=x" not in body
+    assert "2 of 4 signs seen (2 strong)" in body
+    states = dict(re.findall(r'data-sign="([a-z_]+)" data-state="([a-z]+)"', body))
+    assert states == {"troops": "seen", "grouping": "seen", "exercise": "unknown", "strikes": "unknown"}
+    assert "Look for: Exercise under way: a fresh report (stale); Strikes from territory: any report (no data)" in body
+    assert body.index("wf-board") < body.index('class="wf-card"')  # above the cards
+
+
+def test_the_scenarios_page_draws_the_matrix_and_a_band_per_scenario(monkeypatch, tmp_path):
+    from helpers import run_app
+
+    folder = watchlist_with(tmp_path, ROWS, as_of="2022-02-05")
+    app = run_app(monkeypatch, root=folder, page="scenarios")
+    body = html_of(app)
+    assert body.count('<td data-sign="') == 4 and "strong sign at HIGH" in body
+    chart = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert chart["data"][0]["y"][0] == "\u25c6 Offensive from the north"
+
+
+def test_the_backtest_page_judges_a_scenario_against_its_happened_date_and_shows_the_rows(monkeypatch, tmp_path):
+    from helpers import run_app
+
+    folder = resting_on_one_row(tmp_path)
+    app = run_app(monkeypatch, root=folder, page="backtest")
+    app.selectbox(key="bt_scenario").select("offensive").run()
+    assert app.text_input(key="bt_targets").value == "2022-02-24"
+    table = app.dataframe[0].value
+    assert (bool(table.iloc[0]["warned"]), table.iloc[0]["lead (days)"]) == (True, 14)
+    assert [metric.value for metric in app.metric][1:3] == ["not tested", "0"]
+    app.toggle(key="bt_robustness").set_value(True).run()
+    rows = app.dataframe[1].value
+    assert rows[["row", "lead without it (days)"]].values.tolist() == [["observations.csv:4", 0]]
+    assert app.query_params["scenario"] in ("offensive", ["offensive"])
+
+
+def test_briefings_carry_the_scenario_board(tmp_path):
+    from dashboard.briefing import build_briefing_html, default_options
+
+    folder = watchlist_with(tmp_path, ROWS, as_of="2022-02-05")
+    loaded = load_watchlist(folder, today=FIXED_TODAY)
+    page = build_briefing_html(loaded, default_options(loaded), plotly_js="")
+    assert 'data-scenario="offensive" data-level="high"' in page
+    assert page.index('class="wf-board"') < page.index('class="wf-card"')

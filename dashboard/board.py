@@ -1,0 +1,125 @@
+"""The scenario board and the indicators x scenarios matrix: HTML fragments, every piece of data escaped."""
+
+from __future__ import annotations
+
+from html import escape
+
+from indicators.evaluate import IndicatorStatus
+from indicators.models import Level
+from indicators.scenarios import SEEN, UNKNOWN, UNSEEN, ScenarioStatus
+
+from .render import level_badge
+from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, SCORE_LEVELS, STALE_COLOUR, TEXT_ON_LEVEL
+
+BOARD_CSS = """
+<style>
+.wf-board {display:flex; flex-direction:column; gap:6px; margin:6px 0 10px 0;}
+.wf-scenario {border:1px solid #D0D0D0; border-left-width:8px; border-radius:4px; padding:6px 10px; background:#FFFFFF;}
+.wf-scenario-head {display:flex; flex-wrap:wrap; align-items:center; gap:4px 10px;}
+.wf-scenario-name {font-weight:700; font-size:16px; color:#1A1A1A;}
+.wf-chips {display:flex; flex-wrap:wrap; gap:4px 6px; margin-top:4px;}
+.wf-chip {display:inline-block; font-size:12.5px; padding:1px 7px; border-radius:10px; border:1px solid #777;
+  color:#1A1A1A; background:#FFFFFF; white-space:nowrap;}
+.wf-chip-unknown {border-style:dashed; color:#555555; background:#F4F4F4;}
+.wf-lookfor {font-size:13px; color:#555555; margin-top:3px;}
+.wf-matrix {border-collapse:collapse; font-size:13px; margin:6px 0;}
+.wf-matrix th, .wf-matrix td {border:1px solid #D0D0D0; padding:3px 8px; text-align:left; vertical-align:middle;}
+.wf-matrix th {background:#F4F4F4; font-weight:600;}
+.wf-matrix td.wf-nosign {color:#9E9E9E; text-align:center;}
+</style>
+"""
+
+STATE_MARKS = {SEEN: "&#10003; seen", UNSEEN: "&#9675; not seen", UNKNOWN: "? unknown"}
+STRENGTH_MARKS = {"strong": "strong", "moderate": "moderate", "weak": "weak"}
+
+
+def _score_word(score: int) -> str:
+    """An indicator's level score as a word: STALE, NO DATA, NORMAL ... CRITICAL."""
+    return "STALE" if score == -2 else LEVEL_WORDS[SCORE_LEVELS[score]]
+
+
+def sign_chip(item, name: str) -> str:
+    """One sign as a chip: seen (filled with the indicator's level colour), not seen (outlined) or
+    unknown (dashed grey), always with the words and the level it needs."""
+    needs = LEVEL_WORDS[Level(item.sign.at)]
+    strength = "" if item.sign.strength == "moderate" else f" &middot; {item.sign.strength}"
+    text = f"{STATE_MARKS[item.state]}: {escape(name)} &middot; {_score_word(item.score)}"
+    if item.state != SEEN:
+        text += f" (needs {needs})"
+    style = ""
+    if item.state == SEEN:
+        level = SCORE_LEVELS[item.score]
+        style = f' style="background:{LEVEL_COLOURS[level]};color:{TEXT_ON_LEVEL[level]};border-color:#1A1A1A"'
+    return (f'<span class="wf-chip wf-chip-{item.state}" data-sign="{escape(item.sign.indicator)}" '
+            f'data-state="{item.state}"{style}>{text}{strength}</span>')
+
+
+def look_for(status: ScenarioStatus, names: dict[str, str]) -> str:
+    """The collection gaps: what would have to be seen, or reported at all, for the signs not seen."""
+    wanted = []
+    for item in status.signs:
+        name = escape(names.get(item.sign.indicator, item.sign.indicator))
+        if item.state == UNSEEN:
+            wanted.append(f"{name} at {LEVEL_WORDS[Level(item.sign.at)]} or above (now {_score_word(item.score)})")
+        elif item.state == UNKNOWN:
+            wanted.append(f"{name}: {'a fresh report (stale)' if item.score == -2 else 'any report (no data)'}")
+    return "Look for: " + "; ".join(wanted) if wanted else "Every sign is seen."
+
+
+def scenario_row(status: ScenarioStatus, names: dict[str, str], extra: str = "") -> str:
+    """One scenario: its level word and colour, how many signs are seen, each sign as a chip, and what to look for."""
+    level = status.level
+    strong = f" ({status.strong_seen} strong)" if status.strong_seen else ""
+    seen_text = f"{status.seen_count} of {len(status.signs)} signs seen{strong}"
+    chips = "".join(sign_chip(item, names.get(item.sign.indicator, item.sign.indicator)) for item in status.signs)
+    border = LEVEL_COLOURS[level] if level is not Level.NO_DATA else STALE_COLOUR
+    return (f'<div class="wf-scenario" data-scenario="{escape(status.scenario.id)}" data-level="{level.value}" '
+            f'style="border-left-color:{border}"><div class="wf-scenario-head">{level_badge(level)}'
+            f'<span class="wf-scenario-name">{escape(status.scenario.name)}</span>'
+            f'<span class="wf-muted">{seen_text}</span></div>'
+            f'<div class="wf-chips">{chips}</div><div class="wf-lookfor">{look_for(status, names)}</div>{extra}</div>')
+
+
+def scenario_board(scenarios: tuple[ScenarioStatus, ...] | list[ScenarioStatus], statuses: list[IndicatorStatus],
+                   extras: dict[str, str] | None = None) -> str:
+    """Every scenario of the watchlist, one row each, in watchlist order (empty without scenarios).
+    ``extras`` adds trusted HTML per scenario id (its standing judgment)."""
+    if not scenarios:
+        return ""
+    names = {status.indicator.id: status.indicator.name for status in statuses}
+    rows = "".join(scenario_row(status, names, (extras or {}).get(status.scenario.id, "")) for status in scenarios)
+    return f'{BOARD_CSS}<div class="wf-board" role="list" aria-label="scenarios">{rows}</div>'
+
+
+def scenario_matrix(scenarios: tuple[ScenarioStatus, ...] | list[ScenarioStatus],
+                    statuses: list[IndicatorStatus]) -> str:
+    """Indicators (rows) x scenarios (columns): each indicator's level, and in each column whether it
+    is a sign of that scenario, at which level, how strong, and whether it is seen; a sign's cell is
+    coloured by the indicator's level when seen."""
+    if not scenarios:
+        return ""
+    head = "".join(f"<th>{escape(s.scenario.name)}<br>{level_badge(s.level)}</th>" for s in scenarios)
+    signs = {(item.sign.indicator, s.scenario.id): item for s in scenarios for item in s.signs}
+    body = []
+    for status in statuses:
+        indicator = status.indicator
+        cells = []
+        for scenario in scenarios:
+            item = signs.get((indicator.id, scenario.scenario.id))
+            if item is None:
+                cells.append('<td class="wf-nosign">&ndash;</td>')
+                continue
+            style = ""
+            if item.state == SEEN:
+                level = SCORE_LEVELS[item.score]
+                style = f' style="background:{LEVEL_COLOURS[level]};color:{TEXT_ON_LEVEL[level]}"'
+            cells.append(f'<td data-sign="{escape(indicator.id)}" data-state="{item.state}"{style}>'
+                         f"{STATE_MARKS[item.state]} &middot; {STRENGTH_MARKS[item.sign.strength]} sign at "
+                         f"{LEVEL_WORDS[Level(item.sign.at)]}</td>")
+        stale = status.stale and status.level is not Level.NO_DATA
+        body.append(f"<tr><th>{escape(indicator.name)}</th><td>{level_badge(status.level, stale=stale)}</td>"
+                    + "".join(cells) + "</tr>")
+    return (f'{BOARD_CSS}<table class="wf-matrix"><thead><tr><th>Indicator</th><th>Level</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+            f'<div class="wf-muted" style="color:{MUTED}">A sign is seen when its indicator is current and at the '
+            "sign's level or above; unknown when the indicator has no data or is stale.</div>")
