@@ -195,6 +195,28 @@ def feeds_only(out: Path, acled_rows: int, gdelt_rows: int, runs: int) -> None:
     print(f"| dashboard re-run after an as-of change | {rerun:.3f} | | under 0.3 s |")
 
 
+def robustness_only(sizes: list[int], out: Path, runs: int) -> None:
+    """`backtest --robustness` (every row of the lead window left out in turn) as whole processes:
+    the bundled watchlist (target: under 10 s), and the synthetic ones with a lead window holding
+    at most 2,000 rows."""
+    bundled = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
+    command = [str(BIN / "watchfloor"), "backtest", str(bundled), "--target", "2022-02-24", "--robustness", "--json"]
+    seconds, peak, _ = best_of(runs, command)
+    print(f"backtest --robustness, best of {runs} whole processes: bundled watchlist {seconds:.2f} s, peak {peak:.0f} MB "
+          "(target: under 10 s)")
+    for size in sizes:
+        folder = out / f"w{size}"
+        if not (folder / "observations.csv").exists():
+            generate_watchlist(folder, INDICATORS, max(1, size // INDICATORS))
+        loaded_end = max(line.split(",", 1)[0] for line in (folder / "observations.csv").open() if line[:1].isdigit())
+        target = (dt.date.fromisoformat(loaded_end) + dt.timedelta(days=1)).isoformat()
+        lead = max(1, 2000 // INDICATORS - 1)
+        seconds, peak, code = best_of(runs, [str(BIN / "watchfloor"), "backtest", str(folder), "--target", target,
+                                             "--lead-window", str(lead), "--robustness", "--json"])
+        print(f"  {size:,} rows, {INDICATORS} indicators, lead window {lead} days (about {lead * INDICATORS:,} rows "
+              f"left out in turn): {seconds:.2f} s, peak {peak:.0f} MB (exit {code})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Watchfloor benchmarks")
     parser.add_argument("--sizes", default="10000,100000,730000")
@@ -203,11 +225,15 @@ def main() -> None:
     parser.add_argument("--briefings", action="store_true", help="only the briefing timings and their targets")
     parser.add_argument("--rules", action="store_true", help="only history and backtest with warning rules, in-process")
     parser.add_argument("--feeds", action="store_true", help="only the feed figures (ACLED and GDELT on DuckDB)")
+    parser.add_argument("--robustness", action="store_true", help="only backtest --robustness, whole processes")
     parser.add_argument("--acled-rows", type=int, default=2_500_000)
     parser.add_argument("--gdelt-rows", type=int, default=10_000_000)
     args = parser.parse_args()
     if args.feeds:
         feeds_only(args.out, args.acled_rows, args.gdelt_rows, args.runs)
+        return
+    if args.robustness:
+        robustness_only([int(part) for part in args.sizes.split(",")], args.out, args.runs)
         return
     if args.briefings:
         briefings_only([int(part) for part in args.sizes.split(",")], args.out, args.runs)

@@ -74,9 +74,12 @@ def leave_one_out(watchlist: Watchlist, observations: pd.DataFrame, targets: lis
         kept = rows.rows_of(position)
         kept = kept[kept != row]
         _, held, stale = rows.scores(indicators[position], kept, grid)
-        changed = matrix.copy()
-        changed[:, position] = np.where(stale, -2, held)
-        levels = _judged_levels(watchlist, changed[lookback:], scenario)
+        # a row changes nothing before the day it became known: recompute the days from then on only
+        first = lookback + max(0, int(known_on[row]) - grid_start)
+        changed = matrix[first:].copy()
+        changed[:, position] = np.where(stale, -2, held)[first:]
+        levels = base.copy()
+        levels[first - lookback:] = _judged_levels(watchlist, changed, scenario)
         leads[row] = {target: _lead(levels, wanted, grid_start, target) for target in targets}
     lines = rows.frame["line"].to_numpy()
     names = rows.frame["indicator"].astype(str).to_numpy()
