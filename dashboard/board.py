@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from html import escape
 
+import datetime as dt
+
+import pandas as pd
+
 from indicators.evaluate import IndicatorStatus
+from indicators.judgments import judgment_tension, level_since, standing_judgments, term_for
 from indicators.models import Level
 from indicators.scenarios import SEEN, UNKNOWN, UNSEEN, ScenarioStatus
 
@@ -22,6 +27,11 @@ BOARD_CSS = """
   color:#1A1A1A; background:#FFFFFF; white-space:nowrap;}
 .wf-chip-unknown {border-style:dashed; color:#555555; background:#F4F4F4;}
 .wf-lookfor {font-size:13px; color:#555555; margin-top:3px;}
+.wf-judgment {font-size:13.5px; color:#1A1A1A; margin-top:4px; border-top:1px dotted #D0D0D0; padding-top:3px;}
+.wf-judgment details {display:inline;}
+.wf-judgment summary {display:inline; cursor:pointer; color:#555555;}
+.wf-term {font-weight:700; letter-spacing:.03em;}
+.wf-tension {background:#FFF3CD; border:1px solid #C9A227; border-radius:3px; padding:0 5px; font-size:12.5px;}
 .wf-matrix {border-collapse:collapse; font-size:13px; margin:6px 0;}
 .wf-matrix th, .wf-matrix td {border:1px solid #D0D0D0; padding:3px 8px; text-align:left; vertical-align:middle;}
 .wf-matrix th {background:#F4F4F4; font-weight:600;}
@@ -123,3 +133,47 @@ def scenario_matrix(scenarios: tuple[ScenarioStatus, ...] | list[ScenarioStatus]
             f"<tbody>{''.join(body)}</tbody></table>"
             f'<div class="wf-muted" style="color:{MUTED}">A sign is seen when its indicator is current and at the '
             "sign's level or above; unknown when the indicator has no data or is stale.</div>")
+
+
+def judgment_html(scenario_id: str, judgment: pd.Series | None, tension: str | None) -> str:
+    """The standing judgment under a scenario: the ICD 203 term with its range (never a bare number),
+    the confidence, date, analyst and source, the rationale on demand, and a mark when it and the
+    indicators point different ways."""
+    marker = f'<div class="wf-judgment" data-judgment="{escape(scenario_id)}">'
+    if judgment is None:
+        return marker + ('<span class="wf-muted">No judgment recorded (watchfloor judge, or the Add data '
+                         "page).</span></div>")
+    term = term_for(judgment["likelihood"])
+    confidence = f", {escape(judgment['confidence'])} confidence" if judgment["confidence"] else ""
+    who = " &middot; ".join(escape(str(part)) for part in (judgment["analyst"], judgment["source"]) if part)
+    known = judgment["reported"] if judgment["reported"] > judgment["date"] else None
+    parts = [f'Judgment: <span class="wf-term">{escape(term.word.upper())}</span> ({term.band}){confidence} '
+             f"&middot; {judgment['date']:%Y-%m-%d}"
+             + (f" (known {known:%Y-%m-%d})" if known is not None else "") + (f" &middot; {who}" if who else "")]
+    if judgment["rationale"]:
+        parts.append(f" <details><summary>rationale</summary> {escape(str(judgment['rationale']))}</details>")
+    if tension:
+        parts.append(f' <span class="wf-tension">&#9888; {escape(tension)}</span>')
+    return marker + "".join(parts) + "</div>"
+
+
+def judgment_extras(scenarios, judgments: pd.DataFrame, as_of: dt.date, history: pd.DataFrame) -> dict[str, str]:
+    """{scenario id: its standing judgment as HTML} for ``scenario_board``; ``history`` holds the daily
+    ``scenario:<id>`` level scores up to the as-of date (for when the level last changed)."""
+    standing = standing_judgments(judgments, as_of)
+    upto = history.loc[:pd.Timestamp(as_of)]
+    extras = {}
+    for status in scenarios:
+        column = f"scenario:{status.scenario.id}"
+        since = level_since(upto[column].to_numpy(), upto.index) if column in upto else None
+        judgment = standing.get(status.scenario.id)
+        happened = status.scenario.happened
+        if happened is not None and happened <= as_of:  # the forecasts are settled: no tension to flag
+            extras[status.scenario.id] = (f'<div class="wf-judgment"><b>Happened on {happened.isoformat()}</b>'
+                                          + (" &middot; last judgment before it:" if judgment is not None else "")
+                                          + "</div>" + (judgment_html(status.scenario.id, judgment, None)
+                                                        if judgment is not None else ""))
+            continue
+        extras[status.scenario.id] = judgment_html(status.scenario.id, judgment,
+                                                   judgment_tension(status.level, judgment, since))
+    return extras

@@ -16,12 +16,13 @@ import pandas as pd
 from indicators.feeds import feed_lines_as_of
 from indicators.changes import (events_between, known_events, known_observations, level_changes,
                                 observations_between)
+from indicators.backtest import level_history
 from indicators.evaluate import prepare_arrays
 from indicators.rules import evaluate_watchlist
 from indicators.loader import LoadedWatchlist, watchlist_fingerprint
 from indicators.timeseries import indicator_values_over_time, level_scores_over_time
 
-from .board import scenario_board
+from .board import judgment_extras, scenario_board
 from .export import SIZES
 from .figures import build_timeline_figure, recent_scores
 from .render import CSS, changes_list, marking_banner, overall_panel, status_cards
@@ -151,6 +152,11 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
     strip_start = options.as_of - dt.timedelta(days=STRIP_DAYS - 1)
     scores = level_scores_over_time(watchlist, loaded.observations, strip_start, options.as_of)
     cards = status_cards(statuses, before, options.since, recent_scores(scores, options.as_of, STRIP_DAYS))
+    judgments = {}
+    if overall.scenarios:  # when each scenario's level last changed: from the first row, not the strip's days
+        first = loaded.first_observation_date(options.as_of)
+        history = level_history(watchlist, loaded.observations, min(first, options.as_of), options.as_of)
+        judgments = judgment_extras(overall.scenarios, loaded.judgments, options.as_of, history)
     new_rows = observations_between(loaded.observations, options.since, options.as_of)
     changes = changes_list(level_changes(before, statuses), new_rows,
                            events_between(loaded.events, options.since, options.as_of), indicators,
@@ -185,7 +191,7 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
         f'<div class="wf-muted">Status as of <b>{options.as_of.isoformat()}</b>; changes since '
         f"<b>{options.since.isoformat()}</b>; charts from <b>{chart_start.isoformat()}</b></div></div>",
         overall_panel(overall, statuses, options.as_of),
-        scenario_board(overall.scenarios, statuses),
+        scenario_board(overall.scenarios, statuses, judgments),
         '<div class="wf-main"><div>', cards, "</div>",
         f'<div class="wf-side"><b>What changed since {options.since.isoformat()}</b>{changes}</div></div>',
         f'<div class="wf-charts">{"".join(charts)}</div>',

@@ -1,4 +1,4 @@
-"""Data entry in the app: add observations and events, change the status of a row, fix a typo.
+"""Data entry in the app: add observations, events and judgments, change the status of a row, fix a typo.
 
 Every write goes through ``indicators.writing``: checked by the file rules, locked, and refused when
 the file changed on disk since the app read it.
@@ -15,8 +15,9 @@ from indicators.loader import LoadedWatchlist
 from indicators.models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES
 from indicators.report import format_value
 from indicators.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
-from indicators.writing import (RowRejected, WriteRefused, append_event, append_observation, edit_observation,
-                                identical_observations, preview_line)
+from indicators.judgments import CONFIDENCE_LEVELS, JUDGMENT_COLUMNS, JUDGMENTS_FILE, TERMS, term_for
+from indicators.writing import (RowRejected, WriteRefused, append_event, append_judgment, append_observation,
+                                edit_observation, identical_observations, preview_line)
 
 from . import auth
 from .render import plain
@@ -138,6 +139,48 @@ def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
         _report_write(lambda: append_event(folder, values, loaded.snapshots.get(EVENTS_FILE),
                                             auth.require_editor().email),
                       f"Added to {EVENTS_FILE}:", EVENT_FORM_KEYS)
+
+
+JUDGMENT_FORM_KEYS = ("judgment_likelihood", "judgment_confidence", "judgment_rationale", "judgment_source",
+                      "judgment_url", "judgment_analyst", "judgment_reported")
+
+
+def render_add_judgment(folder: Path, loaded: LoadedWatchlist, today: dt.date) -> None:
+    """An estimative judgment: how likely a scenario is, in the seven ICD 203 terms (never a bare
+    number), with its confidence, rationale and source."""
+    st.subheader("Add judgment", anchor=False)
+    scenarios = {scenario.id: scenario for scenario in loaded.watchlist.scenarios}
+    left, right = st.columns(2)
+    scenario_id = left.selectbox("Scenario", list(scenarios), format_func=lambda i: scenarios[i].name,
+                                 key="judgment_scenario")
+    date = right.date_input("Date (when it was made)", value=min(today, loaded.default_as_of(today)),
+                            key="judgment_date", format="YYYY-MM-DD")
+    likelihood = left.selectbox("Likelihood (ICD 203)", [term.word for term in TERMS], index=None,
+                                key="judgment_likelihood", placeholder="pick a term",
+                                format_func=lambda word: term_for(word).label)
+    confidence = right.selectbox("Confidence", ("",) + CONFIDENCE_LEVELS, key="judgment_confidence",
+                                 help="Kept apart from the likelihood (ICD 203): how sound the evidence and "
+                                      "reasoning are.")
+    rationale = st.text_area("Rationale (the words of the judgment, the evidence)", key="judgment_rationale")
+    source = left.text_input("Source", key="judgment_source")
+    url = right.text_input("URL", key="judgment_url", placeholder="https://")
+    analyst = left.text_input("Analyst (a person or a body)", key="judgment_analyst")
+    reported = right.date_input("Published (when it became known; empty = the date)", value=None,
+                                key="judgment_reported", format="YYYY-MM-DD")
+    values = {"date": _date_text(date), "scenario": scenario_id, "likelihood": likelihood or "",
+              "confidence": confidence, "rationale": rationale, "source": source, "url": url, "analyst": analyst,
+              "reported": _date_text(reported)}
+    try:
+        line = preview_line(folder / JUDGMENTS_FILE, values, JUDGMENT_COLUMNS)
+    except WriteRefused as error:
+        st.error(plain(str(error)))
+        return
+    st.caption(f"This line will be added to {JUDGMENTS_FILE}:")
+    st.code(line.rstrip("\r\n"), language=None)
+    if st.button("Add judgment", key="add_judgment", disabled=likelihood is None):
+        _report_write(lambda: append_judgment(folder, values, loaded.snapshots.get(JUDGMENTS_FILE), today,
+                                               auth.require_editor().email),
+                      f"Added to {JUDGMENTS_FILE}:", JUDGMENT_FORM_KEYS)
 
 
 def render_row_actions(folder: Path, loaded: LoadedWatchlist, rows, today: dt.date) -> None:

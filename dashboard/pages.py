@@ -15,6 +15,7 @@ from indicators.changes import (events_between, known_events, known_observations
                                 observations_between)
 from indicators.backtest import backtest
 from indicators.feeds import feed_lines_as_of
+from indicators.judgments import known_judgments, score_judgments
 from indicators.loader import LoadedWatchlist
 from indicators.models import RAISED_LEVELS, Level
 from indicators.report import csv_download, false_alarm_sentence, robustness_sentence
@@ -22,7 +23,8 @@ from indicators.timeseries import SCENARIO_PREFIX, indicator_values_over_time
 
 from . import data, forms
 from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, recent_scores)
-from .board import scenario_board, scenario_matrix
+from .board import judgment_extras, scenario_board, scenario_matrix
+from .judgment_figures import build_judgment_figure, build_reliability_figure
 from .render import changes_list, overall_panel, plain, status_cards
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
@@ -85,10 +87,11 @@ def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compa
     statuses = data.statuses(folder, as_of)
     before = data.statuses(folder, compare)
     overall = data.overall(folder, as_of)
-    scores, _, _ = data.history(folder, as_of)
+    scores, index, _ = data.history(folder, as_of)
     st.html(overall_panel(overall, statuses, as_of))
     if overall.scenarios:
-        st.html(scenario_board(overall.scenarios, statuses))
+        st.html(scenario_board(overall.scenarios, statuses,
+                               judgment_extras(overall.scenarios, loaded.judgments, as_of, index)))
     st.html(status_cards(statuses, before, compare, recent_scores(scores, as_of)))
     st.markdown(f"**What changed** between {compare.isoformat()} and {as_of.isoformat()}")
     st.html(changes_list(level_changes(before, statuses), observations_between(loaded.observations, compare, as_of),
@@ -166,7 +169,9 @@ def render_scenarios(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> N
         return
     st.caption("A scenario's level rises with the signs seen: a sign is seen when its indicator is current and at "
                "the sign's level or above. The overall level is at least the highest scenario's.")
-    st.html(scenario_board(overall.scenarios, statuses))
+    _, history_index, _ = data.history(folder, as_of)
+    st.html(scenario_board(overall.scenarios, statuses,
+                           judgment_extras(overall.scenarios, loaded.judgments, as_of, history_index)))
     st.markdown("**Indicators and the scenarios they are signs of**")
     st.html(scenario_matrix(overall.scenarios, statuses))
     scores, index, held = data.history(folder, as_of)
@@ -180,6 +185,17 @@ def render_scenarios(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> N
                                                 start, as_of, held.loc[window, shown],
                                                 scenario_levels(loaded, index.loc[window])),
                     width="stretch", config=chart_config(loaded, "scenarios", as_of), key="scenario_chart")
+    judgments = known_judgments(loaded.judgments, as_of)
+    st.markdown("**The analysts' judgments over time** (ICD 203 terms; each judgment stands until a newer one is "
+                "known)")
+    for scenario in loaded.watchlist.scenarios:
+        if not (judgments["scenario"] == scenario.id).any():
+            st.caption(plain(f"{scenario.name}: no judgment recorded by {as_of.isoformat()}."))
+            continue
+        first_judgment = judgments.loc[judgments["scenario"] == scenario.id, "date"].min().date()
+        st.plotly_chart(build_judgment_figure(scenario, judgments, index[SCENARIO_PREFIX + scenario.id],
+                                              min(start, first_judgment), as_of, as_of), width="stretch",
+                        config=chart_config(loaded, f"judgments-{scenario.id}", as_of), key=f"judgment_{scenario.id}")
 
 
 def parse_targets(text: str) -> tuple[list[dt.date], list[str]]:
@@ -295,10 +311,30 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
                       "window, and recomputes the lead (watchfloor backtest --robustness)."):
         render_robustness(folder, loaded, result, dates, start, int(lead_window), scenario)
     marks = [(target.date, target.first_warning) for target in result.targets]
+    render_scores(loaded, as_of)
     # each day as known that day: a replay, so no single as-of line
     figure = build_index_figure(index.loc[pd.Timestamp(first):pd.Timestamp(end)], loaded.events.iloc[0:0], end,
                                 first, end, False, loaded.watchlist.overall.cutoffs, marks, mark_as_of=False)
     st.plotly_chart(figure, width="stretch", config=chart_config(loaded, "backtest", as_of), key="backtest_chart")
+
+
+def render_scores(loaded: LoadedWatchlist, as_of: dt.date) -> None:
+    """The estimative judgments scored against what happened (watchfloor score), with the reliability diagram."""
+    if loaded.judgments.empty or not loaded.watchlist.scenarios:
+        return
+    st.markdown("**Estimative judgments scored against what happened** (the same as: watchfloor score DIR)")
+    horizon = st.number_input("Horizon (days): a judgment made on day j says the scenario happens within it", 1,
+                              3660, 90, key="score_horizon")
+    scores = score_judgments(loaded.judgments, loaded.watchlist, as_of, int(horizon))
+    names = {scenario.id: scenario.name for scenario in loaded.watchlist.scenarios}
+    rows = [{"scenario": names.get(scenario_id, "All scenarios"), **line.as_dict()}
+            for scenario_id, line in list(scores.scenarios.items()) + [("", scores.all)]]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "brier": st.column_config.NumberColumn("Brier (0 is perfect)", format="%.3f"),
+        "reference_brier": st.column_config.NumberColumn("reference (base rate)", format="%.3f"),
+        "skill": st.column_config.NumberColumn("skill (above 0: better than the base rate)", format="%.2f")})
+    st.plotly_chart(build_reliability_figure(scores), width="stretch", key="reliability_chart",
+                    config=chart_config(loaded, "reliability", as_of))
 
 
 def render_robustness(folder: Path, loaded: LoadedWatchlist, result, dates: list[dt.date], start: dt.date,
@@ -498,6 +534,8 @@ def render_update(folder: Path, loaded: LoadedWatchlist, visitor) -> None:
         forms.render_add_observation(folder, loaded, dt.date.today())
     with right:
         forms.render_add_event(folder, loaded)
+    if loaded.watchlist.scenarios:
+        forms.render_add_judgment(folder, loaded, dt.date.today())
 
 
 def render_activity(folder: Path) -> None:

@@ -82,6 +82,7 @@ def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
     if as_json:
         echo(json.dumps({"valid": not loaded.problems, "folder": str(folder),
                                "observations": loaded.total_observation_rows, "events": loaded.total_event_rows,
+                               "judgments": loaded.total_judgment_rows,
                                "problems": [problem.as_dict() for problem in loaded.problems]},
                               indent=2, ensure_ascii=False))
     else:
@@ -94,8 +95,10 @@ def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
                  + (f", {summary.left_out} matching row{'' if summary.left_out == 1 else 's'} left out"
                     if summary.left_out else ""))
         echo(f"{folder}: {problems_summary(loaded.problems)}; "
-                   f"{loaded.csv_observations_used} of {loaded.total_observation_rows} observations and "
-                   f"{len(loaded.events)} of {loaded.total_event_rows} events valid"
+                   f"{loaded.csv_observations_used} of {loaded.total_observation_rows} observations"
+                   + (f", {len(loaded.judgments)} of {loaded.total_judgment_rows} judgments"
+                      if loaded.total_judgment_rows else "")
+                   + f" and {len(loaded.events)} of {loaded.total_event_rows} events valid"
                    + (f" ({left_out} observation{'' if left_out == 1 else 's'} left out of evaluation)" if left_out else ""))
     raise typer.Exit(EXIT_PROBLEMS if loaded.problems else 0)
 
@@ -281,14 +284,64 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
 
 @app.command()
+def judge(folder: Path = typer.Argument(..., help="Watchlist folder."),
+          scenario: str = typer.Option(..., "--scenario", help="Scenario id."),
+          likelihood: str = typer.Option(..., "--likelihood", help='One of the seven ICD 203 terms, e.g. "very likely" '
+                                         "(see the README's Judgments section)."),
+          confidence: str = typer.Option("", "--confidence", help="low, moderate or high."),
+          rationale: str = typer.Option("", "--rationale", help="Why: the words of the judgment, the evidence."),
+          source: str = typer.Option("", "--source"), url: str = typer.Option("", "--url"),
+          analyst: str = typer.Option("", "--analyst", help="Who made the judgment (a person or a body)."),
+          date: Optional[str] = typer.Option(None, "--date", help="Day the judgment was made, YYYY-MM-DD "
+                                             "(default: today)."),
+          reported: str = typer.Option("", "--reported", help="Day it became known, if later, YYYY-MM-DD."),
+          by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: git's "
+                                           "user.email).")) -> None:
+    """Record an estimative judgment: how likely a scenario is, in ICD 203 words (checked first)."""
+    from .writing import append_judgment
+
+    values = {"date": date or dt.date.today().isoformat(), "scenario": scenario, "likelihood": likelihood,
+              "confidence": confidence, "rationale": rationale, "source": source, "url": url, "analyst": analyst,
+              "reported": reported}
+    who = entered_by(folder, by)
+    write_or_fail(lambda: append_judgment(folder, values, entered_by=who), folder)
+
+
+@app.command()
+def score(folder: Path = typer.Argument(..., help="Watchlist folder."),
+          horizon: int = typer.Option(90, "--horizon", min=1, max=3660, help="A judgment made on day j is read as "
+                                      '"happens within (j, j + horizon]".'),
+          as_of: Optional[str] = typer.Option(None, "--as-of", help="Score as known on this day (default: the "
+                                              "watchlist's as_of, else today)."),
+          as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Score the estimative judgments against what happened: Brier, reference, skill, reliability."""
+    from .judgments import score_judgments
+    from .report import problems_summary, scores_table
+
+    date = parse_date_option(as_of, "--as-of")
+    loaded = loaded_watchlist_or_fail(folder)
+    date = date or loaded.default_as_of()
+    if not loaded.watchlist.scenarios:
+        fail_usage(f"{folder} declares no scenarios; judgments are about scenarios (see the README's Scenarios "
+                   "section)")
+    result = score_judgments(loaded.judgments, loaded.watchlist, date, horizon)
+    echo(json.dumps(result.as_dict(), indent=2) if as_json else scores_table(loaded.watchlist, result))
+    if loaded.problems:
+        echo(f"{folder}: {problems_summary(loaded.problems)}; the scores use the valid rows only "
+             f"(see: {command_name()} validate {folder})", err=True)
+
+
+@app.command()
 def upgrade(folder: Path = typer.Argument(..., help="Watchlist folder.")) -> None:
-    """Add the entered_by and entered_at columns to observations.csv and events.csv (once)."""
+    """Add the entered_by and entered_at columns to observations.csv, events.csv and judgments.csv (once)."""
+    from .judgments import JUDGMENT_COLUMNS, JUDGMENTS_FILE
     from .validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE
     from .writing import upgrade_file
 
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
-    for name, columns in ((OBSERVATIONS_FILE, OBSERVATION_COLUMNS), (EVENTS_FILE, EVENT_COLUMNS)):
+    for name, columns in ((OBSERVATIONS_FILE, OBSERVATION_COLUMNS), (EVENTS_FILE, EVENT_COLUMNS),
+                          (JUDGMENTS_FILE, JUDGMENT_COLUMNS)):
         if upgrade_file(folder / name, columns):
             echo(f"{folder / name}: added the columns entered_by, entered_at (the previous file is in .history/)")
         elif (folder / name).exists():

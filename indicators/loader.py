@@ -12,13 +12,14 @@ import pandas as pd
 
 from .csvfile import read_csv_table
 from .definitions import WATCHLIST_FILE, load_definitions
+from .judgments import JUDGMENT_COLUMNS, JUDGMENT_REQUIRED, JUDGMENTS_FILE, check_judgments, empty_judgments
 from .models import Watchlist
 from .problems import Problem, sort_problems
 from .snapshot import FileSnapshot
 from .validation import (EVENT_COLUMNS, EVENT_REQUIRED, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATION_REQUIRED,
                          OBSERVATIONS_FILE, check_events, check_observations)
 
-WATCHLIST_FILES = (WATCHLIST_FILE, OBSERVATIONS_FILE, EVENTS_FILE)
+WATCHLIST_FILES = (WATCHLIST_FILE, OBSERVATIONS_FILE, EVENTS_FILE, JUDGMENTS_FILE)
 
 
 class NotAWatchlist(Exception):
@@ -43,6 +44,8 @@ class LoadedWatchlist:
     total_event_rows: int = 0
     snapshots: dict[str, FileSnapshot] = field(default_factory=dict)  # file name -> as read
     feeds: dict = field(default_factory=dict)  # feed name -> FeedSummary (files, newest upload, matches)
+    judgments: pd.DataFrame = field(default_factory=empty_judgments)  # valid rows of judgments.csv, typed
+    total_judgment_rows: int = 0
 
     @property
     def csv_observations_used(self) -> int:
@@ -189,12 +192,17 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
     if (folder / EVENTS_FILE).is_file():
         typed, total_events = read(EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS, check_events)
         events = events if typed is None else typed
+    judgments, total_judgments = empty_judgments(), 0
+    if (folder / JUDGMENTS_FILE).is_file():
+        typed, total_judgments = read(JUDGMENTS_FILE, JUDGMENT_REQUIRED, JUDGMENT_COLUMNS,
+                                      lambda frame: check_judgments(frame, definitions.watchlist, today))
+        judgments = judgments if typed is None else typed
     summaries = {}
     if definitions.watchlist is not None and definitions.watchlist.feeds:
         observations, summaries = _with_feed_rows(folder, definitions.watchlist, observations, problems, today,
                                                     feed_engine)
     return LoadedWatchlist(folder, definitions.watchlist, observations, events, sort_problems(problems),
-                           total_observations, total_events, snapshots, summaries)
+                           total_observations, total_events, snapshots, summaries, judgments, total_judgments)
 
 
 def _with_feed_rows(folder: Path, watchlist: Watchlist, observations: pd.DataFrame, problems: list[Problem],

@@ -249,6 +249,33 @@ def false_alarm_sentence(result) -> str:
             f"rate {100 * result.false_alarm_rate:.1f}%")
 
 
+def scores_table(watchlist, scores) -> str:
+    """``watchfloor score`` as text: a line per scenario (judgments, resolved, open, Brier, reference,
+    skill), one over all, then how often each likelihood band came true."""
+    def number(value, digits=3):
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    lines = [f"{watchlist.title} - judgments scored as of {scores.as_of.isoformat()}: each read as \"happens within "
+             f"{days_phrase(scores.horizon_days)}\"", ""]
+    rows = [("SCENARIO", "JUDGMENTS", "RESOLVED", "OPEN", "BRIER", "REFERENCE", "SKILL")]
+    names = {scenario.id: scenario.name for scenario in watchlist.scenarios}
+    for scenario_id, line in list(scores.scenarios.items()) + [("", scores.all)]:
+        rows.append((names.get(scenario_id, "All scenarios"), str(line.judgments), str(line.resolved), str(line.open),
+                     number(line.brier), number(line.reference_brier), number(line.skill, 2)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines += ["", "Brier: mean of (probability - outcome)^2, 0 is perfect; reference: always forecasting the base rate "
+              "of the resolved outcomes; skill: 1 - Brier / reference (above 0: better than the base rate).",
+              "How often each likelihood band came true (resolved judgments):"]
+    for item in scores.reliability:
+        if item.resolved:
+            lines.append(f"  {item.term.label}: {item.came_true} of {item.resolved} came true "
+                         f"({100 * item.frequency:.0f}%)")
+        else:
+            lines.append(f"  {item.term.label}: no resolved judgment")
+    return "\n".join(lines)
+
+
 # Characters a terminal acts on instead of showing: C0 controls (but line feed and tab), DEL, C1
 # controls, and the bidirectional overrides that reorder what follows. A cell holding ESC [2J must
 # not clear the analyst's screen, nor a right-to-left override disguise a file name.

@@ -87,7 +87,7 @@ LAST_USABLE_DAY = dt.date(2262, 4, 11)  # the last day of nanosecond timestamps:
 
 
 def parse_dates(checker: RowChecker, name: str, *, required: bool, what_is_right: str,
-                not_after: dt.date | None = None) -> np.ndarray:
+                not_after: dt.date | None = None, rows_are: str = "observations") -> np.ndarray:
     """Parse an ISO date column to datetime64[ns] (NaT where empty or bad); reject bad cells, and
     cells after ``not_after`` (today, for observations). The limits are compared on the text, by
     day, before any conversion: 9999-12-31 is refused, not wrapped round."""
@@ -107,7 +107,7 @@ def parse_dates(checker: RowChecker, name: str, *, required: bool, what_is_right
     if not_after is not None:
         checker.reject(column.rows(too_late), name, "in_future",
                        lambda p: f"{column.cell(p)} is after today ({not_after.isoformat()}); "
-                                 "observations cannot be dated in the future (check the year)")
+                                 f"{rows_are} cannot be dated in the future (check the year)")
     else:
         checker.reject(column.rows(too_late), name, "too_far_ahead",
                        lambda p: f"{column.cell(p)} is too far ahead to be used (the last usable day is "
@@ -204,7 +204,7 @@ def check_choice(checker: RowChecker, name: str, choices: tuple[str, ...], what:
     return np.where(normalised == "", default, normalised)
 
 
-def _kept(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
+def kept_text(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
     """The kept rows of a free-text column, stripped (never factorized: notes are mostly distinct)."""
     if name not in frame.columns:
         return pd.Series("", index=range(int(keep.sum())), dtype="str")
@@ -244,9 +244,9 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
         "status": checker.column("status").categorical(status, keep),
         "reliability": checker.column("reliability").categorical(reliability, keep),
         "credibility": checker.column("credibility").categorical(credibility, keep),
-        "source": _kept(frame, "source", keep),
-        "url": _kept(frame, "url", keep),
-        "note": _kept(frame, "note", keep),
+        "source": kept_text(frame, "source", keep),
+        "url": kept_text(frame, "url", keep),
+        "note": kept_text(frame, "note", keep),
     })
     return typed, checker.problems
 
@@ -268,6 +268,6 @@ def check_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
         "line": frame[LINE_COLUMN].to_numpy()[keep],
         "date": dates[keep],
         "end_date": ends[keep],
-        **{name: _kept(frame, name, keep) for name in ("title", "category", "description", "source", "url")},
+        **{name: kept_text(frame, name, keep) for name in ("title", "category", "description", "source", "url")},
     })
     return typed.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems

@@ -30,12 +30,14 @@ from filelock import FileLock
 
 from .csvfile import LINE_COLUMN, UTF8_BOM, detect_delimiter
 from .definitions import load_definitions
+from .judgments import JUDGMENT_COLUMNS, JUDGMENTS_FILE, check_judgments
 from .problems import Problem
 from .snapshot import FileSnapshot
 from .validation import (AUDIT_COLUMNS, EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE,
                          check_events,
                          check_observations)
 
+COLUMNS_OF = {"observation": OBSERVATION_COLUMNS, "event": EVENT_COLUMNS, "judgment": JUDGMENT_COLUMNS}
 HISTORY_FOLDER = ".history"
 LOCK_TIMEOUT_SECONDS = 30
 
@@ -144,7 +146,12 @@ def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], t
         raise RowRejected(controls)
     frame = pd.DataFrame({name: pd.Series([cells[name]], dtype="str") for name in columns})
     frame[LINE_COLUMN] = 0
-    if kind == "observation":
+    if kind == "judgment":
+        definitions = load_definitions(folder)
+        if definitions.watchlist is None:
+            raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
+        _, problems = check_judgments(frame, definitions.watchlist, today)
+    elif kind == "observation":
         definitions = load_definitions(folder)
         if definitions.watchlist is None:
             raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
@@ -207,7 +214,7 @@ def stamped(layout: Layout, values: dict[str, str], entered_by: str | None) -> d
 
 def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapshot | None,
             today: dt.date | None, entered_by: str | None = None) -> str:
-    columns = OBSERVATION_COLUMNS if kind == "observation" else EVENT_COLUMNS
+    columns = COLUMNS_OF[kind]
     folder, path = path.parent, target_of(path)
     with file_lock(path):
         _check_unchanged(path, expected)
@@ -254,6 +261,12 @@ def append_event(folder: Path, values: dict[str, str], expected: FileSnapshot | 
                  entered_by: str | None = None) -> str:
     """Append one event to ``folder/events.csv`` (created with its header when missing)."""
     return _append("event", Path(folder) / EVENTS_FILE, values, expected, None, entered_by)
+
+
+def append_judgment(folder: Path, values: dict[str, str], expected: FileSnapshot | None = None,
+                    today: dt.date | None = None, entered_by: str | None = None) -> str:
+    """Append one estimative judgment to ``folder/judgments.csv`` (created with its header when missing)."""
+    return _append("judgment", Path(folder) / JUDGMENTS_FILE, values, expected, today, entered_by)
 
 
 def record_spans(text: str, delimiter: str) -> dict[int, tuple[int, int, list[str]]]:
