@@ -6,7 +6,9 @@ Run it with ``watchfloor serve [DIR]``; everything it shows comes from ``indicat
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -19,9 +21,13 @@ from dashboard import auth, data, forms, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 from indicators.models import Access  # noqa: E402
 
+# url path -> title: each page lives at its own path (/timelines); the first is the home page (/)
 PAGES = {"overview": "Overview", "scenarios": "Scenarios", "timelines": "Timelines", "indicator": "Indicator detail",
-         "events": "Events", "backtest": "Backtest", "alerts": "Alerts", "quality": "Data quality",
-         "update": "Add data", "activity": "Activity"}
+         "events": "Events", "backtest": "Backtest", "alerts": "Alerts", "data-quality": "Data quality",
+         "add-data": "Add data", "activity": "Activity"}
+# ?page= links from before pages had paths, and their older names
+LEGACY_PAGES = {**{key: key for key in PAGES}, "quality": "data-quality", "update": "add-data",
+                "data_quality": "data-quality", "add_data": "add-data"}
 
 
 def parse_date(text: str | None) -> dt.date | None:
@@ -38,8 +44,6 @@ def init_view_from_url(watchlists: dict[str, Path]) -> None:
     params = st.query_params
     if params.get("watchlist") in watchlists:
         st.session_state["watchlist"] = params["watchlist"]
-    if params.get("page") in PAGES:
-        st.session_state["page"] = params["page"]
     for key in ("as_of", "compare"):
         if parse_date(params.get(key)):
             st.session_state[key] = parse_date(params[key])
@@ -102,6 +106,65 @@ def render_sign_in() -> None:
     st.button("Sign in", key="sign_in", type="primary", on_click=st.login)
 
 
+@dataclass
+class View:
+    """What every page renders from: filled in once per run, before the current page runs."""
+
+    folder: Path | None = None
+    loaded: object = None
+    as_of: dt.date | None = None
+    compare: dt.date | None = None
+    show_later: bool = False
+    visitor: object = None
+    url: dict = field(default_factory=dict)  # extra query parameters a page keeps in the URL
+
+
+def render_page(key: str, view: View) -> None:
+    """Run one page with the view of this run."""
+    folder, loaded, as_of = view.folder, view.loaded, view.as_of
+    if key == "overview":
+        pages.render_overview(folder, loaded, as_of, view.compare)
+    elif key == "scenarios":
+        pages.render_scenarios(folder, loaded, as_of)
+    elif key == "timelines":
+        pages.render_timelines(folder, loaded, as_of, view.show_later)
+    elif key == "indicator":
+        view.url["indicator"] = pages.render_indicator_detail(folder, loaded, as_of, view.show_later, view.visitor)
+    elif key == "events":
+        pages.render_events(loaded, as_of, view.show_later)
+    elif key == "backtest":
+        pages.render_backtest(folder, loaded, as_of)
+    elif key == "alerts":
+        pages.render_alerts(folder, loaded, as_of)
+    elif key == "add-data":
+        pages.render_update(folder, loaded, view.visitor)
+    elif key == "activity":
+        pages.render_activity(folder)
+    else:
+        pages.render_data_quality(loaded)
+
+
+def navigation(view: View):
+    """The pages, each at its own path, in the sidebar; an old ?page= link opens its page, and a page
+    name that does not exist says so (on the home page)."""
+    known = {key: st.Page(functools.partial(render_page, key, view), title=title, url_path=key,
+                          default=key == "overview") for key, title in PAGES.items()}
+    current = st.navigation(list(known.values()), position="sidebar")
+    legacy = st.query_params.get("page")
+    if legacy:
+        others = {name: value for name, value in st.query_params.to_dict().items() if name != "page"}
+        target = LEGACY_PAGES.get(legacy)
+        if target is None:
+            st.session_state["_page_message"] = (f'There is no page "{legacy}"; the pages are: '
+                                                 + ", ".join(PAGES) + ". This is the Overview.")
+            st.query_params.from_dict(others)
+        elif known[target] is not current:
+            st.switch_page(known[target], query_params=others)
+        else:
+            st.query_params.from_dict(others)
+    return current
+
+
 def main() -> None:
     st.set_page_config(page_title="Watchfloor", layout="wide", initial_sidebar_state="expanded")
     st.html(CSS + HIDE_CHROME_CSS)
@@ -114,12 +177,12 @@ def main() -> None:
         st.error(plain(f"No watchlist found in {root}. A watchlist folder holds watchlist.yaml and "
                        "observations.csv; create one with: watchfloor init DIR --title T"))
         return
+    view = View()
+    current = navigation(view)
     init_view_from_url(watchlists)
     with st.sidebar:
-        st.markdown("### Watchfloor")
         name = st.selectbox("Watchlist", list(watchlists), key="watchlist") if len(watchlists) > 1 \
             else next(iter(watchlists))
-        page = st.radio("Page", list(PAGES), format_func=PAGES.get, key="page")
     folder = watchlists[name]
     loaded = data.load(folder)
     visitor = auth.identify(loaded.watchlist.access if loaded.watchlist else Access(), folder)
@@ -134,7 +197,7 @@ def main() -> None:
     if loaded.watchlist is None:
         st.error(plain(f"{folder}/watchlist.yaml cannot be used, so there is nothing to show. Fix the problems below."))
         pages.render_problem_table(loaded)
-        write_view_to_url({"watchlist": name if len(watchlists) > 1 else None, "page": page})
+        write_view_to_url({"watchlist": name if len(watchlists) > 1 else None})
         return
     default_as_of = loaded.default_as_of()
     st.session_state.setdefault("as_of", default_as_of)
@@ -155,6 +218,9 @@ def main() -> None:
                                help="Rows and events dated or reported after the as-of date: hidden by default, "
                                     "so that every page shows the world as it was known on that date.")
         st.caption(plain(f"Folder: {folder}"))
+    page_message = st.session_state.pop("_page_message", None)
+    if page_message:  # names what the link asked for: text from the URL, shown as text
+        st.error(plain(page_message))
     date_message = st.session_state.pop("_date_message", None)
     if date_message:
         st.error(date_message)
@@ -170,32 +236,14 @@ def main() -> None:
     if loaded.problems:
         st.warning(f"{len(loaded.problems)} problem(s) in this watchlist's files: rows with problems are left out. "
                    "See the Data quality page.", icon="⚠️")
-    view = {"watchlist": name if len(watchlists) > 1 else None, "page": page, "as_of": as_of.isoformat(),
-            "compare": compare.isoformat() if st.session_state.get("_compare_pinned") else None,
-            "later": "1" if show_later else None, "targets": st.session_state.get("targets") or None,
-            "scenario": st.session_state.get("target_scenario") or None}
-    if page == "overview":
-        pages.render_overview(folder, loaded, as_of, compare)
-    elif page == "scenarios":
-        pages.render_scenarios(folder, loaded, as_of)
-    elif page == "timelines":
-        pages.render_timelines(folder, loaded, as_of, show_later)
-    elif page == "indicator":
-        view["indicator"] = pages.render_indicator_detail(folder, loaded, as_of, show_later, visitor)
-    elif page == "events":
-        pages.render_events(loaded, as_of, show_later)
-    elif page == "backtest":
-        pages.render_backtest(folder, loaded, as_of)
-    elif page == "alerts":
-        pages.render_alerts(folder, loaded, as_of)
-    elif page == "update":
-        pages.render_update(folder, loaded, visitor)
-    elif page == "activity":
-        pages.render_activity(folder)
-    else:
-        pages.render_data_quality(loaded)
+    view.folder, view.loaded, view.as_of, view.compare = folder, loaded, as_of, compare
+    view.show_later, view.visitor = show_later, visitor
+    current.run()
     show_marking(marking)
-    write_view_to_url(view)
+    write_view_to_url({"watchlist": name if len(watchlists) > 1 else None, "as_of": as_of.isoformat(),
+                       "compare": compare.isoformat() if st.session_state.get("_compare_pinned") else None,
+                       "later": "1" if show_later else None, "targets": st.session_state.get("targets") or None,
+                       "scenario": st.session_state.get("target_scenario") or None, **view.url})
 
 
 main()

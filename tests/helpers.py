@@ -63,3 +63,11 @@ def run_app(monkeypatch, root: Path = DEFAULT_WATCHLIST, **query):
     app.run()
     assert not app.exception, app.exception
     return app
+
+
+def open_page(app, page: str):
+    """Go to another page of a running AppTest the way a link does (``?page=``), keeping the session."""
+    app.query_params["page"] = page
+    app.run()
+    assert not app.exception, app.exception
+    return app

@@ -9,11 +9,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.theme import STALE_COLOUR
-from helpers import DEFAULT_WATCHLIST, indicator, run_app, shown, write_watchlist
+from helpers import DEFAULT_WATCHLIST, indicator, open_page, run_app, shown, write_watchlist
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
-PAGES = ["overview", "scenarios", "timelines", "indicator", "events", "backtest", "alerts", "quality", "update", "activity"]
+PAGES = ["overview", "scenarios", "timelines", "indicator", "events", "backtest", "alerts", "data-quality", "add-data",
+         "activity"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -62,7 +63,6 @@ def test_changing_the_as_of_date_changes_the_cards(monkeypatch):
 def test_query_parameters_restore_the_view(monkeypatch):
     app = run_app(monkeypatch, page="indicator", as_of="2022-03-01", compare="2022-02-01",
                   indicator="belarus_threat_level")
-    assert app.sidebar.radio(key="page").value == "indicator"
     assert app.sidebar.date_input(key="as_of").value == dt.date(2022, 3, 1)
     assert app.sidebar.date_input(key="compare").value == dt.date(2022, 2, 1)
     assert app.selectbox(key="indicator").value == "belarus_threat_level"
@@ -83,7 +83,7 @@ def test_watchlist_with_problems_opens_with_a_banner_and_lists_them(monkeypatch,
     app = run_app(monkeypatch, root=folder)
     assert any("1 problem(s) in this watchlist's files" in w.value for w in app.warning)
     assert card_levels(app) == {"troops": "high"}
-    app.sidebar.radio(key="page").set_value("quality").run()
+    open_page(app, "quality")
     table = app.dataframe[0].value
     assert table[["file", "line", "field"]].values.tolist() == [["observations.csv", 3, "value"]]
 
@@ -144,7 +144,7 @@ def test_add_observation_form_writes_exactly_the_previewed_line(monkeypatch, tmp
     # the form is cleared for the next row
     assert app.text_input(key="new_value").value == "" and app.text_input(key="new_source").value == ""
     assert app.selectbox(key="new_reliability").value == ""
-    app.sidebar.radio(key="page").set_value("overview").run()
+    open_page(app, "overview")
     assert card_levels(app) == {"troops": "elevated"}
 
 
@@ -166,7 +166,7 @@ def test_retract_button_keeps_the_row_with_its_status_changed(monkeypatch, tmp_p
     app.button(key="set_retracted").click().run()
     assert not app.exception
     assert (folder / "observations.csv").read_text().splitlines()[1] == "2022-10-16,troops,25,,,,,retracted,,"
-    app.sidebar.radio(key="page").set_value("overview").run()
+    open_page(app, "overview")
     assert card_levels(app) == {"troops": "no_data"}
 
 
@@ -201,7 +201,7 @@ def test_text_from_data_is_never_markdown_in_headers_messages_and_help(monkeypat
     app = run_app(monkeypatch, root=folder, page="indicator", indicator="troops")
     header = app.subheader[0].value
     assert header == r"Troops \!\[x\]\(http\:\/\/127\.0\.0\.1\:9\/b\.png\) \$\$x\$\$ \:red\[x\]"
-    app.sidebar.radio(key="page").set_value("update").run()
+    open_page(app, "update")
     assert app.text_input(key="new_value").proto.help.startswith(r"a number\, in men \!\[x\]")
     app.text_input(key="new_value").input(beacon).run()
     app.button(key="add_observation").click().run()
@@ -226,3 +226,15 @@ def test_chart_camera_button_names_the_png_and_doubles_its_scale():
     config = chart_config(loaded, "russian_troops_in_belarus", dt.date(2022, 10, 17))
     assert config["toImageButtonOptions"] == {"format": "png", "scale": 2,
                                               "filename": "belarus-2022-russian_troops_in_belarus-2022-10-17"}
+
+
+def test_an_old_page_link_opens_its_page_and_an_unknown_page_says_so(monkeypatch):
+    for old in ("quality", "data_quality"):  # links from before pages had paths, and a name the README once gave
+        app = run_app(monkeypatch, page=old)
+        assert [metric.label for metric in app.metric][:2] == ["Problems", "Observations used"]
+        assert "page" not in app.query_params
+    app = run_app(monkeypatch, page="dashboard")
+    assert [shown(error.value) for error in app.error] == [
+        'There is no page "dashboard"; the pages are: overview, scenarios, timelines, indicator, events, '
+        "backtest, alerts, data-quality, add-data, activity. This is the Overview."]
+    assert card_levels(app)  # the Overview

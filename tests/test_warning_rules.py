@@ -9,7 +9,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from helpers import DEFAULT_WATCHLIST, FIXED_TODAY, indicator, shown, write_watchlist
+from helpers import DEFAULT_WATCHLIST, FIXED_TODAY, indicator, open_page, shown, write_watchlist
 from indicators.backtest import backtest, level_history
 from indicators.cli import app
 from indicators.loader import load_watchlist
@@ -214,7 +214,7 @@ def test_backtest_page_shows_the_table_and_marks_the_targets_on_timelines(monkey
     assert [metric.value for metric in app.metric][0] == "1 of 1"
     app.text_input(key="bt_targets").input("2022-02-24, 24 Feb").run()
     assert shown(app.error[0].value) == "Not a date: 24 Feb. Write dates as YYYY-MM-DD, separated by commas."
-    app.sidebar.radio(key="page").set_value("timelines").run()
+    open_page(app, "timelines")
     app.sidebar.date_input(key="as_of").set_value(D(2022, 3, 1)).run()
     notes = [note["text"] for note in chart_specs(app)["Overall index"]["layout"]["annotations"]]
     assert f"target 2022-02-24: warned {expected.lead_days} d ahead" in notes
