@@ -135,10 +135,19 @@ def scenario_matrix(scenarios: tuple[ScenarioStatus, ...] | list[ScenarioStatus]
             "sign's level or above; unknown when the indicator has no data or is stale.</div>")
 
 
-def judgment_html(scenario_id: str, judgment: pd.Series | None, tension: str | None) -> str:
+def judgment_html(scenario_id: str, judgment: pd.Series | None, tension: str | None, compact: bool = False) -> str:
     """The standing judgment under a scenario: the ICD 203 term with its range (never a bare number),
     the confidence, date, analyst and source, the rationale on demand, and a mark when it and the
-    indicators point different ways."""
+    indicators point different ways. ``compact``: the term, range and date on one short line."""
+    if compact:
+        if judgment is None:
+            return f'<span class="wf-muted" data-judgment="{escape(scenario_id)}">no judgment recorded</span>'
+        term = term_for(judgment["likelihood"])
+        mark = (f' <span class="wf-tension" title="{escape(tension, quote=True)}">&#9888; '
+                + ("predates the latest evidence" if tension.startswith("judgment predates") else "differs")
+                + "</span>") if tension else ""
+        return (f'<span data-judgment="{escape(scenario_id)}">Judgment: <span class="wf-term">'
+                f"{escape(term.word.upper())}</span> ({term.band}), {judgment['date']:%Y-%m-%d}{mark}</span>")
     marker = f'<div class="wf-judgment" data-judgment="{escape(scenario_id)}">'
     if judgment is None:
         return marker + ('<span class="wf-muted">No judgment recorded (watchfloor judge, or the Add data '
@@ -157,7 +166,8 @@ def judgment_html(scenario_id: str, judgment: pd.Series | None, tension: str | N
     return marker + "".join(parts) + "</div>"
 
 
-def judgment_extras(scenarios, judgments: pd.DataFrame, as_of: dt.date, history: pd.DataFrame) -> dict[str, str]:
+def judgment_extras(scenarios, judgments: pd.DataFrame, as_of: dt.date, history: pd.DataFrame,
+                    compact: bool = False) -> dict[str, str]:
     """{scenario id: its standing judgment as HTML} for ``scenario_board``; ``history`` holds the daily
     ``scenario:<id>`` level scores up to the as-of date (for when the level last changed)."""
     standing = standing_judgments(judgments, as_of)
@@ -169,11 +179,14 @@ def judgment_extras(scenarios, judgments: pd.DataFrame, as_of: dt.date, history:
         judgment = standing.get(status.scenario.id)
         happened = status.scenario.happened
         if happened is not None and happened <= as_of:  # the forecasts are settled: no tension to flag
+            if compact:
+                extras[status.scenario.id] = f"<b>Happened on {happened.isoformat()}</b>"
+                continue
             extras[status.scenario.id] = (f'<div class="wf-judgment"><b>Happened on {happened.isoformat()}</b>'
                                           + (" &middot; last judgment before it:" if judgment is not None else "")
                                           + "</div>" + (judgment_html(status.scenario.id, judgment, None)
                                                         if judgment is not None else ""))
             continue
         extras[status.scenario.id] = judgment_html(status.scenario.id, judgment,
-                                                   judgment_tension(status.level, judgment, since))
+                                                   judgment_tension(status.level, judgment, since), compact)
     return extras

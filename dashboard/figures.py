@@ -315,8 +315,9 @@ def build_state_timeline_figure(scores: pd.DataFrame, names: dict[str, str], as_
 
 
 def recent_scores(scores: pd.DataFrame, as_of: dt.date, days: int = 90) -> dict[str, np.ndarray]:
-    """{indicator id: level scores of the ``days`` days up to ``as_of``}, for the cards' level strips."""
-    window = scores.loc[pd.Timestamp(as_of - dt.timedelta(days=days - 1)):pd.Timestamp(as_of)]
+    """{indicator id: level scores of the ``days`` days up to ``as_of``}, for the cards' level strips; days
+    before the first row are no data (-1), so that every strip spans the same days."""
+    window = scores.reindex(pd.date_range(as_of - dt.timedelta(days=days - 1), as_of, freq="D")).fillna(-1)
     matrix = window.to_numpy()
     return {column: matrix[:, position] for position, column in enumerate(window.columns)}
 

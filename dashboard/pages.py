@@ -25,9 +25,11 @@ from . import data, forms
 from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, recent_scores)
 from .board import judgment_extras, scenario_board, scenario_matrix
 from .judgment_figures import build_judgment_figure, build_reliability_figure
-from .render import changes_list, overall_panel, plain, status_cards
+from .render import changes_list, plain, status_cards
+from .situation import SITUATION_CSS, indicator_board, overall_strip, scenario_lines
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
+STRIP_DAYS = 90  # the level strips and the index strip of the Overview
 
 
 def indicators_by_id(loaded: LoadedWatchlist) -> dict:
@@ -83,19 +85,28 @@ def render_briefing_download(folder: Path, loaded: LoadedWatchlist, as_of: dt.da
 
 
 def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compare: dt.date) -> None:
-    render_briefing_download(folder, loaded, as_of, compare)
+    """The situation board: the overall level with its 90-day index and reasons, the scenarios, and one
+    row per indicator; full cards on demand; what changed; the briefing."""
     statuses = data.statuses(folder, as_of)
     before = data.statuses(folder, compare)
     overall = data.overall(folder, as_of)
     scores, index, _ = data.history(folder, as_of)
-    st.html(overall_panel(overall, statuses, as_of))
+    days = pd.date_range(as_of - dt.timedelta(days=STRIP_DAYS - 1), as_of, freq="D")
+    recent = index.reindex(days).fillna({"level": -1})  # before the first row: nothing current
+    st.html(SITUATION_CSS + overall_strip(overall, statuses, as_of, recent["index"].to_numpy(),
+                                          recent["level"].to_numpy()))
     if overall.scenarios:
-        st.html(scenario_board(overall.scenarios, statuses,
-                               judgment_extras(overall.scenarios, loaded.judgments, as_of, index)))
-    st.html(status_cards(statuses, before, compare, recent_scores(scores, as_of)))
+        judgments = judgment_extras(overall.scenarios, loaded.judgments, as_of, index, compact=True)
+        st.html(SITUATION_CSS + scenario_lines(overall.scenarios, statuses, judgments, as_of))
+    strips = recent_scores(scores, as_of, STRIP_DAYS)
+    st.html(SITUATION_CSS + indicator_board(statuses, before, compare, strips, as_of))
+    if st.toggle("Full cards", key="full_cards", help="Every indicator as a card: value, window, date and age, "
+                 "change since the comparison date, grade, 90-day level strip."):
+        st.html(status_cards(statuses, before, compare, strips))
     st.markdown(f"**What changed** between {compare.isoformat()} and {as_of.isoformat()}")
     st.html(changes_list(level_changes(before, statuses), observations_between(loaded.observations, compare, as_of),
                          events_between(loaded.events, compare, as_of), indicators_by_id(loaded)))
+    render_briefing_download(folder, loaded, as_of, compare)
 
 
 def later_note(hidden: int, noun: str) -> None:

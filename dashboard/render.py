@@ -23,7 +23,10 @@ CSS = """
 .wf-badge {display:inline-block; padding:2px 10px; border-radius:3px; font-weight:700; font-size:13px;
   letter-spacing:.04em; border:1px solid rgba(0,0,0,.25);}
 .wf-card {border:1px solid #D0D0D0; border-left-width:8px; border-radius:4px; padding:10px 12px;
-  background:#FFFFFF; margin-bottom:10px; min-height:190px;}
+  background:#FFFFFF; margin-bottom:10px;}
+.wf-card-head {display:flex; flex-wrap:wrap; gap:4px 6px; align-items:center;}
+.wf-card-head > span {white-space:nowrap;}
+.wf-value-stale {color:#8C8C8C !important; font-weight:600 !important;}
 .wf-card h4 {margin:6px 0 4px 0; font-size:16px; line-height:1.25; color:#1A1A1A;}
 .wf-value {font-size:22px; font-weight:700; color:#1A1A1A; line-height:1.2;}
 .wf-muted {color:#555555; font-size:13px;}
@@ -99,20 +102,22 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
     indicator = status.indicator
     border = STALE_COLOUR if status.stale else LEVEL_COLOURS[status.level]
     parts = [f'<div class="wf-card" data-indicator="{escape(indicator.id)}" data-level="{status.level.value}" '
-             f'style="border-left-color:{border}">',
+             f'style="border-left-color:{border}"><div class="wf-card-head">',
              level_badge(status.level, stale=status.stale and status.level is not Level.NO_DATA)]
     if status.stale:
-        parts.append(f' <span class="wf-stale">STALE: no report for {status.age_days} days</span>')
+        parts.append(f'<span class="wf-stale">STALE: no report for {status.age_days} days</span>')
     if status.disagreement:
-        parts.append(' <span class="wf-flag" title="several sources on the latest date">&#9888; sources disagree'
+        parts.append('<span class="wf-flag" title="several sources on the latest date">&#9888; sources disagree'
                      '</span>')
+    parts.append("</div>")
     parts.append(f"<h4>{escape(indicator.name)}</h4>")
+    stale = " wf-value-stale" if status.stale else ""  # an old value is not shown bright and bold
     if status.label:
-        parts.append(f'<div class="wf-label">{escape(status.label)}</div>')
+        parts.append(f'<div class="wf-label{stale}">{escape(status.label)}</div>')
         parts.append(f'<div class="wf-muted">level {escape(format_value(status.value))} on a scale of '
                      f'{format_value(min(indicator.levels))}-{format_value(max(indicator.levels))}</div>')
     else:
-        parts.append(f'<div class="wf-value">{escape(value_phrase(status))}</div>')
+        parts.append(f'<div class="wf-value{stale}">{escape(value_phrase(status))}</div>')
     if status.change is not None:
         parts.append(f'<div class="wf-muted">{escape(change_phrase(status))}</div>')
     if status.held:

@@ -50,6 +50,22 @@ def value_phrase(status: IndicatorStatus) -> str:
     return text
 
 
+SHORT_WINDOW_PHRASES = {"sum": "{} / {} d", "count": "{} / {} d", "max": "{} (max, {} d)", "mean": "{} (mean, {} d)"}
+
+
+def short_value_phrase(status: IndicatorStatus) -> str:
+    """The value for a one-line row: "3 reports / 30 d", "492 tonnes (max, 45 d)", the ordinal label."""
+    indicator = status.indicator
+    if status.value is None:
+        return "no value"
+    if status.label:
+        return status.label
+    text = quantity(status.value, indicator.unit)
+    if indicator.aggregate == "latest":
+        return text
+    return SHORT_WINDOW_PHRASES[indicator.aggregate].format(text, indicator.window_days)
+
+
 def change_phrase(status: IndicatorStatus) -> str:
     """ "+150% over baseline 2" or "new: baseline 0" for an indicator with a change rule."""
     if status.change is None:

@@ -99,10 +99,15 @@ def test_cards_and_what_changed_agree_after_the_as_of_date_moves(monkeypatch):
 def test_a_stale_card_is_muted_grey_and_the_overall_panel_names_what_it_leaves_out(monkeypatch):
     app = run_app(monkeypatch, as_of="2022-09-01")
     body = html_of(app)
-    card = re.search(r'data-indicator="russian_troops_in_belarus".*?</div></div>', body).group(0)
+    folded = re.search(r'<div class="wf-sit-folded" data-folded="stale".*?</div>', body).group(0)
+    assert "Russian troops present in Belarus</a> (last CRITICAL" in folded and "wf-badge" not in folded
+    app.toggle(key="full_cards").set_value(True).run()
+    body = html_of(app)
+    card = re.search(r'class="wf-card" data-indicator="russian_troops_in_belarus".*?</div></div>', body).group(0)
     assert "last: CRITICAL" in card and 'class="wf-badge wf-badge-stale"' in card
     assert not re.search(r'<span class="wf-badge" style="background:#D55E00', card)  # no bright CRITICAL
-    panel = re.search(r'<div class="wf-overall".*?</div></div>', body, re.S).group(0)
+    assert '<div class="wf-value wf-value-stale">' in card  # the old value is greyed too
+    panel = re.search(r'<div class="wf-sit-overall".*?</div></div></div>', body, re.S).group(0)
     assert "Stale: Russian troops present in Belarus, Exercises in Belarus" in panel
     assert "No data: Belarus national terrorist-threat regime" in panel
 

@@ -13,7 +13,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from helpers import FIXED_TODAY, REPO, indicator, run_app, write_watchlist
+from helpers import FIXED_TODAY, REPO, indicator, open_page, run_app, write_watchlist
 from indicators.cli import app
 from indicators.judgments import TERMS, judgment_tension, score_judgments, standing_judgments, term_for
 from indicators.loader import load_watchlist
@@ -202,7 +202,12 @@ def test_the_board_shows_the_standing_judgment_with_its_words_and_range(monkeypa
     folder = folder_with(tmp_path, "2022-01-10,offensive,unlikely,moderate,\"<b>no</b> strike group\",ISW,"
                                    "https://example.org/isw,ISW,\n",
                          observations="2022-02-01,troops,5000,,,,,,,\n", as_of="2022-02-05")
-    body = html_of(run_app(monkeypatch, root=folder))
+    app = run_app(monkeypatch, root=folder)
+    assert ('<span data-judgment="offensive">Judgment: <span class="wf-term">UNLIKELY</span> (20-45%), 2022-01-10 '
+            '<span class="wf-tension" title="judgment predates the latest evidence: the scenario has been HIGH since '
+            '2022-02-01, the judgment of 2022-01-10 says unlikely">&#9888; predates the latest evidence</span>') in \
+        html_of(app)  # the Overview's line: the words, the band and the date
+    body = html_of(open_page(app, "scenarios"))  # the whole board
     assert re.search(r'data-judgment="offensive"[^>]*>.*UNLIKELY.*\(20-45%\).*moderate confidence', body)
     assert "2022-01-10" in body and "ISW" in body
     assert "&lt;b&gt;no&lt;/b&gt; strike group" in body and "<b>no</b>" not in body  # the rationale is text

@@ -284,20 +284,26 @@ def html_of(app) -> str:
     return "\n".join(element.proto.body for element in app.get("html"))
 
 
-def test_the_overview_opens_with_the_scenario_board(monkeypatch, tmp_path):
-    from helpers import run_app
+def test_the_overview_has_a_line_per_scenario_and_the_scenarios_page_the_whole_board(monkeypatch, tmp_path):
+    from helpers import open_page, run_app
 
     hostile = {**OFFENSIVE, "name": "<img src=x onerror=alert(1)> offensive"}
     folder = watchlist_with(tmp_path, ROWS, scenarios=[hostile], as_of="2022-02-05")
     app = run_app(monkeypatch, root=folder)
     body = html_of(app)
-    assert 'data-scenario="offensive" data-level="high"' in body
+    assert 'class="wf-sit-scenario" data-scenario="offensive" data-level="high"' in body
     assert "&lt;img src=x onerror=alert(1)&gt; offensive" in body and "<img src=x" not in body
     assert "2 of 4 signs seen (2 strong)" in body
+    marks = re.findall(r'data-state="([a-z]+)"[^>]*title="([^"]+)"', body)
+    assert marks == [("seen", "Troops present: HIGH (seen; strong sign at HIGH)"),
+                     ("seen", "Grouping formed: ELEVATED (seen; strong sign at ELEVATED)"),
+                     ("unknown", "Exercise under way: STALE (unknown; moderate sign at ELEVATED)"),
+                     ("unknown", "Strikes from territory: NO DATA (unknown; weak sign at CRITICAL)")]
+    assert body.index("wf-sit-scenario") < body.index('class="wf-sit-row"')  # above the indicators
+    body = html_of(open_page(app, "scenarios"))
     states = dict(re.findall(r'data-sign="([a-z_]+)" data-state="([a-z]+)"', body))
     assert states == {"troops": "seen", "grouping": "seen", "exercise": "unknown", "strikes": "unknown"}
     assert "Look for: Exercise under way: a fresh report (stale); Strikes from territory: any report (no data)" in body
-    assert body.index("wf-board") < body.index('class="wf-card"')  # above the cards
 
 
 def test_the_scenarios_page_draws_the_matrix_and_a_band_per_scenario(monkeypatch, tmp_path):
