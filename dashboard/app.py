@@ -17,7 +17,7 @@ import streamlit as st
 if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import auth, data, forms, pages  # noqa: E402
+from dashboard import auth, data, detail, forms, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 from indicators.models import Access  # noqa: E402
 
@@ -129,7 +129,7 @@ def render_page(key: str, view: View) -> None:
     elif key == "timelines":
         pages.render_timelines(folder, loaded, as_of, view.show_later)
     elif key == "indicator":
-        view.url["indicator"] = pages.render_indicator_detail(folder, loaded, as_of, view.show_later, view.visitor)
+        view.url["indicator"] = detail.render_indicator_detail(folder, loaded, as_of, view.show_later, view.visitor)
     elif key == "events":
         pages.render_events(loaded, as_of, view.show_later)
     elif key == "backtest":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,33 +29,64 @@ def _text(value) -> str:
 # One margin for every chart of a page, so that stacked charts share aligned x-axes; the right margin
 # holds the band labels and the colour key, clear of the data.
 ALIGNED_MARGIN = dict(l=230, r=120, t=50, b=40)
-EVENT_STRIP = 0.06  # the event strip takes the bottom 6% of a chart
+EVENT_LANE = 0.22  # the event lane takes the bottom of a chart, below the data: three rows of markers
 LATER_FILL = "#9E9E9E"
 
 
-def threshold_bands(indicator: Indicator, low: float, high: float) -> list[tuple[Level, float, float]]:
-    """(level, from, to) bands covering [low, high] in the indicator's direction.
+def threshold_bands(indicator: Indicator, low: float, high: float, integral: bool = False) -> list[tuple[Level, float,
+                                                                                                      float]]:
+    """(level, from, to) bands covering [low, high] in the indicator's direction, drawn from the rule
+    that computes the level (``level_for_value``): up, a value at a threshold or above has its level;
+    down, at it or below.
 
-    A count or quantity (no negative value) starts at zero. On an ordinal scale a band edge lies
-    half-way between two scale values, so that every value sits inside its level's band."""
+    Every band has height. A count or quantity (no negative value) starts at zero. Where values are
+    whole numbers (``integral``: counts, or integer thresholds and values) a band edge lies half a step
+    before the threshold, and on an ordinal scale half-way between two scale values, so that a value
+    on a threshold sits inside its level's band rather than on its edge."""
     present = [(Level(name), value) for name, value in indicator.thresholds.present()]
-    edges = [value for _, value in present]
+    up = indicator.direction == "up"
     if indicator.levels:
         scale = sorted(indicator.levels)
-        edges = [_edge_between(scale, value, indicator.direction) for value in edges]
-        lo, hi = min([low] + scale + edges), max([high] + scale + edges)
-        lo, hi = lo - 0.5, hi + 0.5
+        edges = [_edge_between(scale, value, indicator.direction) for _, value in present]
+        lo, hi = min([low] + scale + edges) - 0.5, max([high] + scale + edges) + 0.5
+    elif integral:  # whole numbers: every value, zero included, half a step inside its band
+        edges = [value - 0.5 if up else value + 0.5 for _, value in present]
+        lo, hi = min([low] + edges), max([high] + edges)
+        pad = max(0.5, (hi - lo) * 0.1)
+        lo = -0.5 if lo >= 0 else lo - pad  # a count or quantity starts at zero
+        hi = hi + pad
     else:
+        edges = [value for _, value in present]
         lo, hi = min([low] + edges), max([high] + edges)
         pad = (hi - lo) * 0.1 or 1.0
-        lo = 0.0 if lo >= 0 else lo - pad
+        lo = 0.0 if lo >= 0 and min(edges) > 0 else lo - pad
         hi = hi + pad
-    if indicator.direction == "up":
-        bounds = [lo] + edges + [hi]
-    else:
-        bounds = [hi] + edges + [lo]
+    bounds = [lo] + edges + [hi] if up else [hi] + edges + [lo]
     levels = [Level.NORMAL] + [level for level, _ in present]
     return [(level, min(a, b), max(a, b)) for level, a, b in zip(levels, bounds[:-1], bounds[1:])]
+
+
+def band_of(bands, value: float, direction: str, strict: bool = False) -> Level | None:
+    """The level of the band a value is drawn in: up, bands are closed below ([from, to)); down, above
+    ((from, to]); the outermost bands include their outer edge. ``strict``: inside, not on an edge."""
+    for position, (level, lo, hi) in enumerate(bands):
+        if strict:
+            inside = lo < value < hi
+        elif direction == "up":
+            inside = lo <= value < hi or (position == len(bands) - 1 and value == hi)
+        else:
+            inside = lo < value <= hi or (position == len(bands) - 1 and value == lo)
+        if inside:
+            return level
+    return None
+
+
+def values_are_integral(indicator: Indicator, values) -> bool:
+    """Whole-number data: a count, or integer thresholds and values (then band edges sit half a step off)."""
+    if indicator.aggregate == "count":
+        return True
+    numbers = [value for _, value in indicator.thresholds.present()] + [v for v in values if v == v]
+    return all(float(number).is_integer() for number in numbers)
 
 
 def _edge_between(scale: list[float], threshold: float, direction: str) -> float:
@@ -123,7 +155,8 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
     low = float(values.min()) if len(values) else 0.0
     high = float(values.max()) if len(values) else 1.0
     figure = go.Figure()
-    shapes, annotations = band_shapes(threshold_bands(indicator, low, high))
+    bands = threshold_bands(indicator, low, high, values_are_integral(indicator, values))
+    shapes, annotations = band_shapes(bands)
     if daily is not None and len(daily):
         current, stale = _split_stale(daily)
         name = "value" if indicator.aggregate == "latest" else f"{indicator.aggregate} over {indicator.window_days} d"
@@ -157,24 +190,26 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
                                     marker=dict(symbol=symbol, size=11, color=INK if status in ("reported",
                                                 "confirmed") else "#7F7F7F", line=dict(width=2)),
                                     hovertext=hover, hoverinfo="text"))
-    if show_events:
-        shapes += event_strip(figure, events, start, end)
+    lane = show_events and event_lane(figure, numbered_events(events, start, end), start, end)
+    if lane:
+        shapes += lane
     later_shapes, later_notes = as_of_marks(as_of, end)
     figure.update_layout(shapes=shapes + later_shapes, annotations=annotations + later_notes)
-    figure.update_layout(**BASE_LAYOUT, height=360, showlegend=True,
+    figure.update_layout(**BASE_LAYOUT, height=360 + (80 if lane else 0), showlegend=True,
                          title=dict(text=_text(indicator.name), font=dict(size=17)),
                          legend=dict(orientation="h", y=-0.15),
                          xaxis=dict(range=x_range(start, end), tickformat="%Y-%m-%d"),
-                         yaxis=dict(title=_text(indicator.unit), showgrid=True, gridcolor="#EEEEEE"))
-    bands = threshold_bands(indicator, low, high)
+                         yaxis=dict(title=_text(indicator.unit), showgrid=True, gridcolor="#EEEEEE",
+                                    domain=[EVENT_LANE, 1] if lane else [0, 1]))
     bottom, top = min(b[1] for b in bands), max(b[2] for b in bands)
-    figure.update_yaxes(range=[bottom, top])
+    figure.update_layout(yaxis=dict(range=[bottom, top]))  # the data axis only, not the event lane
     if indicator.aggregate == "count":  # whole events: no tick at 0.5
-        figure.update_yaxes(tick0=0, dtick=max(1, int(np.ceil((top - bottom) / 6))))
+        figure.update_layout(yaxis=dict(tick0=0, dtick=max(1, int(np.ceil((top - bottom) / 6)))))
     figure.update_layout(margin=ALIGNED_MARGIN)
     if indicator.levels:  # an ordinal scale reads by its labels
         scale = sorted(indicator.levels)
-        figure.update_yaxes(tickvals=scale, ticktext=[_text(indicator.levels[k]) for k in scale], automargin=True)
+        figure.update_layout(yaxis=dict(tickvals=scale, ticktext=[_text(indicator.levels[k]) for k in scale],
+                                         automargin=True))
     return figure
 
 
@@ -193,27 +228,107 @@ def as_of_marks(as_of: dt.date, end: dt.date) -> tuple[list[dict], list[dict]]:
     return shapes, notes
 
 
-def event_strip(figure: go.Figure, events: pd.DataFrame, start: dt.date, end: dt.date) -> list[dict]:
-    """Events as a compact strip along the bottom of the chart: a marker per event (hover for its
-    title), a bar for events with an end date. Adds the marker trace; returns the bar shapes."""
+@dataclass(frozen=True)
+class NumberedEvent:
+    number: int
+    date: pd.Timestamp
+    end_date: pd.Timestamp | None
+    title: str
+    category: str
+    line: int
+
+
+LANE_ROWS = 3
+
+
+def numbered_events(events: pd.DataFrame, start: dt.date, end: dt.date) -> list[NumberedEvent]:
+    """The events that fall in the chart's days, numbered 1, 2 ... by date: the key to the legend."""
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
     shown = events[(events["date"] <= hi) & (events["end_date"].fillna(events["date"]) >= lo)]
-    shapes, xs, texts = [], [], []
-    for date, end_date, title, category in zip(shown["date"], shown["end_date"], shown["title"], shown["category"]):
-        if pd.notna(end_date):
-            shapes.append(dict(type="rect", xref="x", x0=date, x1=end_date, yref="paper", y0=0,
-                               y1=EVENT_STRIP * 0.5, fillcolor="#555555", opacity=0.35, line=dict(width=0)))
-        xs.append(date)
-        until = f" to {end_date:%Y-%m-%d}" if pd.notna(end_date) else ""
-        texts.append(f"<b>{date:%Y-%m-%d}{until}</b> {_text(title)}<br>{_text(category)}")
-    if xs:
-        figure.add_trace(go.Scatter(x=xs, y=[EVENT_STRIP * 0.5] * len(xs), yaxis="y2", mode="markers",
-                                    name="event", cliponaxis=False,
-                                    marker=dict(symbol="triangle-up", size=10, color="#333333",
-                                                line=dict(width=1, color="white")),
-                                    hovertext=texts, hoverinfo="text"))
-        figure.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True))
+    shown = shown.sort_values(["date", "line"], kind="stable")
+    return [NumberedEvent(number, date, end_date if pd.notna(end_date) else None, str(title), str(category or ""),
+                          int(line))
+            for number, (date, end_date, title, category, line) in enumerate(
+                zip(shown["date"], shown["end_date"], shown["title"], shown["category"], shown["line"]), start=1)]
+
+
+@dataclass(frozen=True)
+class LaneMark:
+    """One marker of the event lane: a single event, or several close together ("24-31")."""
+
+    x: pd.Timestamp
+    row: int
+    events: tuple[NumberedEvent, ...]
+
+    @property
+    def label(self) -> str:
+        first, last = self.events[0].number, self.events[-1].number
+        return str(first) if first == last else f"{first}-{last}"
+
+
+def lane_marks(numbered: list[NumberedEvent], start: dt.date, end: dt.date) -> list[LaneMark]:
+    """Markers for the event lane that never sit on each other: events closer than a marker's width
+    are stacked in up to three rows at the first one's day; more than three become one marker
+    naming their numbers ("24-31")."""
+    lo = pd.Timestamp(start)
+    spacing = pd.Timedelta(days=max(1.0, (end - start).days * 0.03))  # a marker's width, and a little room
+    clusters: list[list[NumberedEvent]] = []
+    for event in numbered:
+        if clusters and max(event.date, lo) - max(clusters[-1][0].date, lo) < spacing:
+            clusters[-1].append(event)
+        else:
+            clusters.append([event])
+    marks = []
+    for cluster in clusters:
+        x = max(cluster[0].date, lo)
+        if len(cluster) <= LANE_ROWS:
+            marks += [LaneMark(x, row, (event,)) for row, event in enumerate(cluster)]
+        else:
+            marks.append(LaneMark(x, 0, tuple(cluster)))
+    return marks
+
+
+def event_lane(figure: go.Figure, numbered: list[NumberedEvent], start: dt.date, end: dt.date) -> list[dict]:
+    """Events as numbered markers in their own lane below the data, a bar for events that last; the
+    number is the key to the legend under the chart. Adds the marker trace on ``yaxis2``; returns the
+    bar shapes (empty list: no event, no lane)."""
+    if not numbered:
+        return []
+    lo = pd.Timestamp(start)
+    shapes = []
+    for event in numbered:
+        if event.end_date is not None:
+            shapes.append(dict(type="rect", xref="x", x0=max(event.date, lo), x1=event.end_date, yref="y2",
+                               y0=0.05, y1=0.12, fillcolor="#555555", opacity=0.35, line=dict(width=0)))
+    marks = lane_marks(numbered, start, end)
+    texts = ["<br>".join(f"<b>{event.number}. {event.date:%Y-%m-%d}"
+                         + (f" to {event.end_date:%Y-%m-%d}" if event.end_date is not None else "")
+                         + f"</b> {_text(event.title)}" for event in mark.events) for mark in marks]
+    figure.add_trace(go.Scatter(
+        x=[mark.x for mark in marks], y=[(mark.row + 0.6) / (LANE_ROWS + 0.2) for mark in marks], yaxis="y2",
+        mode="markers+text", name="event", cliponaxis=False, text=[mark.label for mark in marks],
+        textposition="middle center", textfont=dict(size=10, color=INK),
+        marker=dict(symbol=["circle" if len(mark.events) == 1 else "square" for mark in marks],
+                    size=[17 if len(mark.events) == 1 else 30 for mark in marks], color="white",
+                    line=dict(width=1.5, color=INK)),
+        hovertext=texts, hoverinfo="text", customdata=[f"event:{mark.events[0].line}" for mark in marks],
+        showlegend=False))
+    figure.update_layout(yaxis2=dict(domain=[0, EVENT_LANE - 0.03], range=[0, 1], visible=True, fixedrange=True,
+                                     showticklabels=False, showgrid=False, zeroline=False, title=dict(
+                                         text="events", font=dict(size=11)), anchor="x"),
+                         xaxis=dict(anchor="y2"))  # the dates under the lane, not between it and the data
     return shapes
+
+
+def event_legend_html(numbered: list[NumberedEvent]) -> str:
+    """The numbered events as a legend under a chart: number, date (to its end) and title, as text."""
+    if not numbered:
+        return ""
+    items = "".join(f'<li value="{event.number}"><b>{event.date:%Y-%m-%d}'
+                    + (f" to {event.end_date:%Y-%m-%d}" if event.end_date is not None else "")
+                    + f"</b> {html.escape(event.title)}</li>" for event in numbered)
+    return (f'<ol class="wf-event-legend" style="columns:2 420px; font-size:13px; margin:0 0 8px 0; '
+            f'padding-left:2.2em; color:#1A1A1A">{items}</ol>')
 
 
 def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date, start: dt.date, end: dt.date,
@@ -232,8 +347,9 @@ def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date
                                 line=dict(color=INK, width=2, shape="hv"), customdata=words,
                                 hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}"
                                 + ("<br>overall %{customdata}" if words else "") + "<extra></extra>"))
-    if show_events:
-        shapes += event_strip(figure, events, start, end)
+    lane = show_events and event_lane(figure, numbered_events(events, start, end), start, end)
+    if lane:
+        shapes += lane
     for target, first_warning in targets:
         day = pd.Timestamp(target)
         shapes.append(dict(type="line", xref="x", x0=day, x1=day, yref="paper", y0=0, y1=1,
@@ -248,8 +364,9 @@ def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date
                                y1=0.94, fillcolor="#7B3294", opacity=0.6, line=dict(width=0)))
     later_shapes, later_notes = as_of_marks(as_of, end) if mark_as_of else ([], [])
     figure.update_layout(shapes=shapes + later_shapes, annotations=annotations + later_notes)
-    figure.update_layout(**BASE_LAYOUT, height=320, title=dict(text="Overall index", font=dict(size=17)),
-                         showlegend=False, yaxis=dict(range=[0, 100], title="index"),
+    figure.update_layout(**BASE_LAYOUT, height=320 + (80 if lane else 0),
+                         title=dict(text="Overall index", font=dict(size=17)), showlegend=False,
+                         yaxis=dict(range=[0, 100], title="index", domain=[EVENT_LANE, 1] if lane else [0, 1]),
                          xaxis=dict(range=x_range(start, end), tickformat="%Y-%m-%d"))
     figure.update_layout(margin=ALIGNED_MARGIN)
     return figure

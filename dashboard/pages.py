@@ -22,7 +22,8 @@ from indicators.report import csv_download, false_alarm_sentence, robustness_sen
 from indicators.timeseries import SCENARIO_PREFIX, indicator_values_over_time
 
 from . import data, forms
-from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, recent_scores)
+from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, event_legend_html,
+                      numbered_events, recent_scores)
 from .board import judgment_extras, scenario_board, scenario_matrix
 from .judgment_figures import build_judgment_figure, build_reliability_figure
 from .render import changes_list, plain, status_cards
@@ -116,6 +117,26 @@ def later_note(hidden: int, noun: str) -> None:
                    "hidden; turn on **Show what came later** in the sidebar to see them.")
 
 
+def chart_with_events(figure, key: str, loaded: LoadedWatchlist, as_of: dt.date, name: str | None = None) -> None:
+    """A chart whose event markers open their event: a click on a number shows the event below the chart."""
+    picked = st.plotly_chart(figure, width="stretch", config=chart_config(loaded, name or key.removesuffix("_chart"),
+                                                                          as_of),
+                             key=key, on_select="rerun", selection_mode="points")
+    points = (picked or {}).get("selection", {}).get("points", []) if picked else []
+    lines = [int(str(point.get("customdata", "")).removeprefix("event:")) for point in points
+             if str(point.get("customdata", "")).startswith("event:")]
+    for line in lines:
+        match = loaded.events[loaded.events["line"] == line]
+        if match.empty:
+            continue
+        event = match.iloc[0]
+        until = f" to {event['end_date']:%Y-%m-%d}" if pd.notna(event["end_date"]) else ""
+        details = " · ".join(part for part in (event["category"], event["source"], event["url"]) if part)
+        st.info(plain(f"{event['date']:%Y-%m-%d}{until}: {event['title']}"
+                      + (f". {event['description']}" if event["description"] else "")
+                      + (f" ({details})" if details else "")), icon="📌")
+
+
 def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> None:
     statuses = data.statuses(folder, as_of)
     names = indicator_names(loaded)
@@ -143,9 +164,13 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
     window = slice(pd.Timestamp(start), pd.Timestamp(end))
     marks = [(target.date, target.first_warning) for target in target_results(scores, index, loaded)
              if start <= target.date <= end]
-    st.plotly_chart(build_index_figure(index.loc[window], events, as_of, start, end, show_events,
-                                       loaded.watchlist.overall.cutoffs, marks), width="stretch",
-                    config=chart_config(loaded, "index", as_of), key="index_chart")
+    chart_with_events(build_index_figure(index.loc[window], events, as_of, start, end, show_events,
+                                         loaded.watchlist.overall.cutoffs, marks), "index_chart", loaded, as_of)
+    if show_events:
+        numbered = numbered_events(events, start, end)
+        if numbered:
+            st.caption("Events on the charts (the same numbers on every chart; click a number to read the event):")
+            st.html(event_legend_html(numbered))
     st.plotly_chart(build_state_timeline_figure(scores.loc[window], indicator_and_scenario_names(loaded), as_of, start,
                                                 end, held.loc[window], scenario_levels(loaded, index.loc[window])),
                     width="stretch", config=chart_config(loaded, "levels", as_of), key="state_chart")
@@ -153,9 +178,8 @@ def render_timelines(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show
         indicator = loaded.watchlist.indicator(indicator_id)
         rows = observations[observations["indicator"] == indicator_id]
         daily = indicator_values_over_time(indicator, loaded.observations, start, end)
-        st.plotly_chart(build_timeline_figure(indicator, rows, events, start, end, as_of, daily, show_events),
-                        width="stretch", config=chart_config(loaded, indicator_id, as_of),
-                        key=f"timeline_{indicator_id}")
+        chart_with_events(build_timeline_figure(indicator, rows, events, start, end, as_of, daily, show_events),
+                          f"timeline_{indicator_id}", loaded, as_of, indicator_id)
 
 
 def scenario_levels(loaded: LoadedWatchlist, index: pd.DataFrame) -> pd.DataFrame:
@@ -416,72 +440,6 @@ def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None
                                                                        color="#1A1A1A"),
                                 hovertext=hover, hoverinfo="text", cliponaxis=False))
     st.plotly_chart(figure, width="stretch", config=chart_config(loaded, "alerts", as_of), key="alerts_chart")
-
-
-def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later: bool,
-                            visitor) -> str:
-    names = indicator_names(loaded)
-    ids = list(names)
-    if st.session_state.get("indicator") not in ids:
-        st.session_state["indicator"] = ids[0]
-    indicator_id = st.selectbox("Indicator", ids, format_func=names.get, key="indicator")
-    indicator = loaded.watchlist.indicator(indicator_id)
-    status = next(s for s in data.statuses(folder, as_of) if s.indicator.id == indicator_id)
-    st.subheader(plain(indicator.name), anchor=False)
-    st.text(indicator.description or "No description given.")
-    facts = {"id": indicator.id, "category": indicator.category, "unit": indicator.unit or "-",
-             "direction": indicator.direction, "aggregate": indicator.aggregate
-             + (f" over {indicator.window_days} days" if indicator.window_days else ""),
-             "stale after": f"{indicator.stale_after_days} days" if indicator.stale_after_days else "never",
-             "weight": f"{indicator.weight:g}",
-             "thresholds": ", ".join(f"{k} {v:g}" for k, v in indicator.thresholds.present()),
-             f"level on {as_of.isoformat()}": status.level.word + (" (stale)" if status.stale else "")}
-    if indicator.levels:
-        facts["scale"] = ", ".join(f"{k:g} = {v}" for k, v in sorted(indicator.levels.items()))
-    st.dataframe(pd.DataFrame({"": list(facts), "value": list(facts.values())}), hide_index=True, width="stretch")
-    everything = loaded.observations[loaded.observations["indicator"] == indicator_id]
-    known = known_observations(everything, as_of, replaced=True)
-    rows = everything if show_later else known
-    if indicator.feed is not None and not show_later:
-        # a replacement after the as-of date was not known then
-        rows = rows.assign(until=rows["until"].where(rows["until"] <= pd.Timestamp(as_of)))
-    later = ~rows.index.isin(known.index)
-    st.markdown(f"**History** ({len(known)} observations known on {as_of.isoformat()}"
-                + (f"; {int(later.sum())} later ones marked" if show_later else "") + ")")
-    if not show_later:
-        later_note(len(everything) - len(known), "observation")
-    columns = ["date", "value", "status", "source", "reliability", "credibility", "reported", "url", "note", "line"]
-    summary = loaded.feed_of(indicator_id)
-    if indicator.feed is not None:
-        # feed rows: the event and its file instead of a line; "until" when a newer version replaced it
-        columns = ["date", "value", "event_id", "source", "reliability", "credibility", "reported", "until", "url",
-                   "note", "feed_file"]
-        line = feed_lines_as_of({indicator.feed.name: summary}, loaded.observations, as_of) if summary else []
-        st.caption(plain(f"Read-only: the rows of this indicator come from feed {indicator.feed.name}"
-                         + (f" ({line[0]})" if line else "") + ". They change when the feed's files do; a revised "
-                         "event lists each version, with the day the next one replaced it."))
-    table = rows.assign(later=later)[columns + (["later"] if show_later else [])].sort_values(
-        ["date", "line" if "line" in columns else "reported"], ascending=[False, True])
-    if "until" in columns:  # a blank, not "None", for a version nothing has replaced
-        table = table.assign(until=table["until"].dt.strftime("%Y-%m-%d").fillna(""))
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "date": st.column_config.DateColumn(format="YYYY-MM-DD"),
-        "reported": st.column_config.DateColumn(format="YYYY-MM-DD"),
-        "until": st.column_config.TextColumn("replaced on"),
-        "event_id": st.column_config.TextColumn("event"),
-        "feed_file": st.column_config.TextColumn("file"),
-        "url": st.column_config.LinkColumn("link"),
-        "later": st.column_config.CheckboxColumn("after as-of"),
-    })
-    st.download_button("Download history (CSV)", csv_download(table), key="download_history",
-                       file_name=f"{loaded.folder.name}-{indicator_id}-{as_of.isoformat()}.csv", mime="text/csv")
-    if visitor.can_edit and indicator.feed is None:
-        forms.render_row_actions(folder, loaded, rows, dt.date.today())
-    problems = loaded.problems_for(indicator_id)
-    st.markdown(f"**Problems concerning this indicator**: {len(problems)}")
-    if problems:
-        render_problem_table(loaded, problems)
-    return indicator_id
 
 
 def render_events(loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> None:

@@ -66,6 +66,48 @@ def short_value_phrase(status: IndicatorStatus) -> str:
     return SHORT_WINDOW_PHRASES[indicator.aggregate].format(text, indicator.window_days)
 
 
+def definition_facts(watchlist, indicator) -> list[tuple[str, str]]:
+    """Everything the watchlist says about how one indicator is judged, as (what, how) sentences:
+    thresholds in its direction, aggregate and window, staleness, hold, change rule, weight, scale,
+    feed, the floors that use it and the scenarios it is a sign of."""
+    relation = ">=" if indicator.direction == "up" else "<="
+    unit = f" {indicator.unit}" if indicator.unit else ""
+    facts = [("id", indicator.id), ("category", indicator.category),
+             ("direction", "up: higher is more escalatory" if indicator.direction == "up" else
+              "down: lower is more escalatory"),
+             ("thresholds", "; ".join(f"{name.upper()} at {relation} {format_value(value)}"
+                                      + ("%" if indicator.change else unit) for name, value in
+                                      indicator.thresholds.present()))]
+    if indicator.aggregate == "latest":
+        facts.append(("value", "the latest report (several on that date: the most escalatory)"))
+    else:
+        facts.append(("value", f"{indicator.aggregate} of the reports over the last {indicator.window_days} days"))
+    facts.append(("stale after", f"{indicator.stale_after_days} days without a report" if indicator.stale_after_days
+                  else "never (no staleness set)"))
+    facts.append(("hold", f"the most escalatory level of the last {indicator.hold_days} days" if
+                  (indicator.hold_days or 1) > 1 else "none"))
+    if indicator.change:
+        rule = indicator.change
+        facts.append(("change", f"percent change over the {rule.baseline_days} days before the window; a baseline "
+                                f"of at most {format_value(rule.min_baseline)} with a value of at most "
+                                f"{format_value(rule.min_value)} is NORMAL"))
+    facts.append(("weight", f"{indicator.weight:g} in the overall index"))
+    if indicator.levels:
+        facts.append(("scale", "; ".join(f"{format_value(key)} = {label}" for key, label in sorted(indicator.levels.items()))))
+    if indicator.feed:
+        facts.append(("feed", f"rows from feed {indicator.feed.name}"))
+    for floor in watchlist.overall.floors:
+        if floor.indicator == indicator.id:
+            facts.append(("floor", f"at {floor.at.upper()} or above it lifts the overall level to at least "
+                                   f"{floor.lifted_level.word}"))
+    for scenario in watchlist.scenarios:
+        for sign in scenario.signs:
+            if sign.indicator == indicator.id:
+                facts.append(("scenario sign", f"{scenario.name}: seen at {sign.at.upper()} or above "
+                                               f"({sign.strength})"))
+    return facts
+
+
 def change_phrase(status: IndicatorStatus) -> str:
     """ "+150% over baseline 2" or "new: baseline 0" for an indicator with a change rule."""
     if status.change is None:

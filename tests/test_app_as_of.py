@@ -47,15 +47,24 @@ def test_timelines_hide_what_came_later_until_asked(monkeypatch):
 
 def test_indicator_detail_history_and_row_picker_hold_only_rows_known_on_the_as_of_date(monkeypatch):
     app = run_app(monkeypatch, page="indicator", as_of=EARLY.isoformat(), indicator="russian_troops_in_belarus")
-    history = app.dataframe[1].value
-    assert len(history) and (history["date"] <= pd.Timestamp(EARLY)).all()
-    assert (history["reported"] <= pd.Timestamp(EARLY)).all()
+    history = history_rows(app)
+    assert len(history) and all(date <= EARLY.isoformat() and reported <= EARLY.isoformat()
+                                for date, reported, _ in history)
     picker = app.selectbox(key="edit_line")
     assert len(picker.options) == len(history)
     app.sidebar.toggle(key="show_later").set_value(True).run()
-    everything = app.dataframe[1].value
-    assert len(everything) > len(history) and everything["later"].sum() == len(everything) - len(history)
+    everything = history_rows(app)
+    later = [row for row in everything if row[2]]
+    assert len(everything) > len(history) and len(later) == len(everything) - len(history)
+    assert all(reported > EARLY.isoformat() or date > EARLY.isoformat() for date, reported, _ in later)
     assert len(app.selectbox(key="edit_line").options) == len(everything)
+
+
+def history_rows(app) -> list[tuple[str, str, bool]]:
+    """(date, reported, marked later) of each row of the Indicator detail history table."""
+    table = re.search(r'<table class="wf-history">.*?</table>', html_of(app), re.S).group(0)
+    return [(date, reported, bool(later)) for later, date, reported in re.findall(
+        r'<tr class="(wf-later)?"><td class="wf-nowrap">([0-9-]+)</td>.*?<td class="wf-nowrap">([0-9-]+)', table)]
 
 
 def test_events_page_lists_only_events_up_to_the_as_of_date(monkeypatch):

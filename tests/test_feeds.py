@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import os
 import shutil
 import time
@@ -218,8 +219,9 @@ def test_a_feed_indicator_card_names_the_feed_and_its_grade(monkeypatch, fed):
     write_acled(fed / "feeds" / "acled-2022-late.csv", [
         acled_row("BLR8", "2022-03-05", "2022-03-06", notes=f"Railway relay burned {HOSTILE}", source=HOSTILE)])
     app = run_app(monkeypatch, fed, as_of="2022-03-07")
+    app.toggle(key="full_cards").set_value(True).run()
     body = "\n".join(element.proto.body for element in app.get("html"))
-    card = body[body.index('data-indicator="rail_sabotage"'):]
+    card = body[body.index('class="wf-card" data-indicator="rail_sabotage"'):]
     card = card[:card.index('<div class="wf-card"', 10)] if '<div class="wf-card"' in card[10:] else card
     assert 'data-level="critical"' not in card and 'data-level="high"' in card  # BLR1-3 and BLR8: 4 >= 3
     assert "4 in the last 30 days" in card
@@ -235,8 +237,12 @@ def test_a_feed_indicator_card_names_the_feed_and_its_grade(monkeypatch, fed):
 
 def test_a_feed_indicator_history_lists_versions_and_offers_no_edits(monkeypatch, fed):
     app = run_app(monkeypatch, fed, page="indicator", indicator="rail_sabotage", as_of="2022-03-06")
-    history = next(frame.value for frame in app.dataframe if "event_id" in frame.value.columns)
-    assert sorted(zip(history["event_id"], history["reported"].dt.strftime("%Y-%m-%d"), history["until"])) == [
+    body = "\n".join(element.proto.body for element in app.get("html"))
+    table = re.search(r'<table class="wf-history">.*?</table>', body, re.S).group(0)
+    # each version: reported, replaced on (blank while nothing replaced it), the event and its file
+    history = re.findall(r'<td class="wf-nowrap">([0-9-]+)</td><td class="wf-nowrap">([0-9-]*)</td>.*?'
+                         r'<td>(BLR[0-9]+) feeds/', table)
+    assert sorted((event, reported, until) for reported, until, event in history) == [
         ("BLR1", "2022-03-02", "2022-03-05"), ("BLR1", "2022-03-05", ""),  # replaced again on 03-09: not known yet
         ("BLR2", "2022-03-04", ""), ("BLR3", "2022-03-06", "")]  # deleted on 03-08: not known yet
     assert "Row" not in [box.label for box in app.selectbox]  # no "Change a row" picker

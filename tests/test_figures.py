@@ -6,8 +6,11 @@ import datetime as dt
 
 import numpy as np
 
-from dashboard.figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure,
-                               sparkline_html, threshold_bands)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.figures import (band_of, build_index_figure, build_state_timeline_figure, build_timeline_figure,
+                               sparkline_html, threshold_bands, values_are_integral)
 from dashboard.theme import LEVEL_COLOURS, STALE_COLOUR
 from helpers import DEFAULT_WATCHLIST
 from indicators.loader import load_watchlist
@@ -60,7 +63,11 @@ def test_timeline_has_bands_points_by_status_and_an_event_strip():
     assert [shape for shape in figure.layout.shapes if shape.type == "line"] == [
         shape for shape in figure.layout.shapes if shape.type == "line" and shape.x0 == np.datetime64(AS_OF)]
     event = figure.data[-1]
-    assert event.yaxis == "y2" and max(event.y) < 0.1 and any("Union Resolve" in text for text in event.hovertext)
+    # events: numbered markers in their own lane below the data, never over the points
+    assert event.yaxis == "y2" and any("Union Resolve" in text for text in event.hovertext)
+    assert list(figure.layout.yaxis2.domain)[1] < list(figure.layout.yaxis.domain)[0]
+    numbers = [n for label in event.text for n in range(int(label.split("-")[0]), int(label.split("-")[-1]) + 1)]
+    assert numbers == list(range(1, len(numbers) + 1))  # every event once, in date order
     # points on the edges are not cut
     assert figure.data[2].cliponaxis is False
     assert figure.layout.xaxis.range[0] < np.datetime64(START) and figure.layout.xaxis.range[1] > np.datetime64(END)
@@ -152,3 +159,49 @@ def test_an_ordinal_scale_is_labelled_on_its_axis():
     figure = build_timeline_figure(threat, rows, LOADED.events.iloc[0:0], START, END, AS_OF)
     assert list(figure.layout.yaxis.ticktext) == ["normal regime", "heightened terrorist threat",
                                                   "counter-terrorist operation", "martial law"]
+
+
+def test_events_close_together_are_stacked_in_the_lane_and_numbered_in_the_legend():
+    import pandas as pd
+
+    from dashboard.figures import event_legend_html, lane_marks, numbered_events
+
+    events = pd.DataFrame({"date": pd.to_datetime(["2022-02-10", "2022-02-10", "2022-02-11", "2022-03-20"]),
+                           "end_date": pd.to_datetime([None, "2022-02-20", None, None]),
+                           "title": ["A <b>", "B", "C", "D"], "category": ["", "", "", ""], "line": [2, 3, 4, 5]})
+    numbered = numbered_events(events, dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+    assert [mark.label for mark in lane_marks(numbered, dt.date(2022, 1, 1), dt.date(2022, 12, 31))] == [
+        "1", "2", "3", "4"]
+    assert [mark.row for mark in lane_marks(numbered, dt.date(2022, 1, 1), dt.date(2022, 12, 31))] == [0, 1, 2, 0]
+    crowded = pd.DataFrame({"date": pd.to_datetime([f"2022-10-{day:02d}" for day in range(10, 16)]),
+                            "end_date": pd.NaT, "title": list("ABCDEF"), "category": "", "line": range(2, 8)})
+    marks = lane_marks(numbered_events(crowded, dt.date(2022, 1, 1), dt.date(2022, 12, 31)), dt.date(2022, 1, 1),
+                       dt.date(2022, 12, 31))
+    assert [mark.label for mark in marks] == ["1-6"]  # a crowded week: one marker naming its events
+    legend = event_legend_html(numbered)
+    assert '<li value="1"><b>2022-02-10</b> A &lt;b&gt;</li>' in legend
+    assert '<li value="2"><b>2022-02-10 to 2022-02-20</b> B</li>' in legend
+
+
+thresholds_strategy = st.lists(st.integers(-5, 20), min_size=1, max_size=3)
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(["up", "down"]), thresholds_strategy, st.lists(st.integers(0, 2), min_size=3, max_size=3),
+       st.lists(st.one_of(st.integers(-10, 30), st.floats(-10, 30, allow_nan=False)), min_size=1, max_size=6),
+       st.booleans())
+def test_the_band_under_a_point_is_the_points_level(direction, raw, which, values, counted):
+    """For random thresholds (either direction) and values, the band a value is drawn in is the
+    level the same rule gives it; whole-number data sits inside its band, never on an edge."""
+    ordered = sorted(set(raw)) if direction == "up" else sorted(set(raw), reverse=True)
+    keys = [key for key, keep in zip(("elevated", "high", "critical"), which) if keep] or ["elevated"]
+    thresholds = dict(zip(keys, ordered))
+    indicator = Indicator(id="i", name="I", category="C", direction=direction, thresholds=thresholds,
+                          aggregate="count" if counted else "latest", window_days=7 if counted else None)
+    if counted:
+        values = [abs(int(value)) for value in values]
+    integral = values_are_integral(indicator, values)
+    bands = threshold_bands(indicator, min(values), max(values), integral)
+    assert all(hi > lo for _, lo, hi in bands)  # every band has height
+    for value in values:
+        assert band_of(bands, value, direction, strict=integral) == level_for_value(indicator, value), (value, bands)
