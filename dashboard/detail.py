@@ -45,7 +45,7 @@ def facts_html(facts: list[tuple[str, str]]) -> str:
     return f'<table class="wf-facts">{rows}</table>'
 
 
-def _link(url: str) -> str:
+def source_link(url: str) -> str:
     """A source link, only for web addresses (validation already refuses anything else)."""
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         return ""
@@ -70,7 +70,7 @@ def history_html(indicator, rows: pd.DataFrame, later: pd.Series, feed: bool) ->
         if feed:
             until = row.until.strftime("%Y-%m-%d") if pd.notna(row.until) else ""
             cells.append(f'<td class="wf-nowrap">{until}</td>')
-        cells += [f'<td class="wf-note">{escape(str(row.note))}</td>', f"<td>{_link(row.url)}</td>",
+        cells += [f'<td class="wf-note">{escape(str(row.note))}</td>', f"<td>{source_link(row.url)}</td>",
                   f"<td>{escape(str(row.event_id))} {escape(str(row.feed_file))}</td>" if feed else
                   f"<td>{row.line}</td>"]
         body.append(f'<tr class="{"wf-later" if is_later else ""}">' + "".join(cells) + "</tr>")

@@ -22,14 +22,19 @@ from indicators.writing import (RowRejected, WriteRefused, append_event, append_
 from . import auth
 from .render import plain
 
-OBSERVATION_FORM_KEYS = ("new_value", "new_source", "new_url", "new_reliability", "new_credibility", "new_status",
-                         "new_reported", "new_note", "new_level", "confirm_duplicate")
-EVENT_FORM_KEYS = ("event_end", "event_title", "event_category", "event_source", "event_url", "event_description")
+# After a successful add each field goes back to its empty value. The value must be set, not the key
+# removed: a removed key lets the browser send back what was typed, and the next Add would repeat the row.
+OBSERVATION_FORM_KEYS = {"new_value": "", "new_source": "", "new_url": "", "new_reliability": "",
+                         "new_credibility": "", "new_status": "reported", "new_reported": None, "new_note": "",
+                         "confirm_duplicate": False}
+EVENT_FORM_KEYS = {"event_end": None, "event_title": "", "event_category": "", "event_source": "", "event_url": "",
+                   "event_description": ""}
 
 
-def _report_write(write, success: str, clear: tuple[str, ...] = ()) -> None:
+def _report_write(write, success: str, clear: dict | tuple[str, ...] = ()) -> None:
     """Run a write and say what happened; on refusal nothing was written and the view reloads.
-    After a successful write the form's fields named in ``clear`` are emptied."""
+    After a successful write the form's fields in ``clear`` are set to their empty values (a tuple of
+    keys: removed, for fields drawn afresh with their value from the file)."""
     try:
         line = write()
     except RowRejected as error:
@@ -47,8 +52,12 @@ def _report_write(write, success: str, clear: tuple[str, ...] = ()) -> None:
 
 def clear_submitted_form() -> None:
     """Empty the fields of the form just written (before its widgets are drawn again)."""
-    for key in st.session_state.pop("_clear_form", ()):
-        st.session_state.pop(key, None)
+    fields = st.session_state.pop("_clear_form", ())
+    for key in fields:
+        if isinstance(fields, dict):
+            st.session_state[key] = fields[key]
+        else:
+            st.session_state.pop(key, None)
 
 
 def show_last_write() -> None:
@@ -141,8 +150,8 @@ def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
                       f"Added to {EVENTS_FILE}:", EVENT_FORM_KEYS)
 
 
-JUDGMENT_FORM_KEYS = ("judgment_likelihood", "judgment_confidence", "judgment_rationale", "judgment_source",
-                      "judgment_url", "judgment_analyst", "judgment_reported")
+JUDGMENT_FORM_KEYS = {"judgment_likelihood": None, "judgment_confidence": "", "judgment_rationale": "",
+                      "judgment_source": "", "judgment_url": "", "judgment_analyst": "", "judgment_reported": None}
 
 
 def render_add_judgment(folder: Path, loaded: LoadedWatchlist, today: dt.date) -> None:

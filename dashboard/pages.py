@@ -25,6 +25,7 @@ from . import data, forms
 from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, event_legend_html,
                       numbered_events, recent_scores)
 from .board import judgment_extras, scenario_board, scenario_matrix
+from .detail import DETAIL_CSS, source_link
 from .judgment_figures import build_judgment_figure, build_reliability_figure
 from .render import changes_list, plain, status_cards
 from .situation import SITUATION_CSS, indicator_board, overall_strip, scenario_lines
@@ -274,13 +275,25 @@ def chosen_scenario(loaded: LoadedWatchlist) -> str | None:
     return chosen if chosen in {scenario.id for scenario in loaded.watchlist.scenarios} else None
 
 
+def target_candidates(loaded: LoadedWatchlist) -> dict[str, str]:
+    """{date: what happened} to pick backtest targets from: the scenarios' happened dates and the events."""
+    candidates = {}
+    for scenario in loaded.watchlist.scenarios:
+        if scenario.happened:
+            candidates.setdefault(scenario.happened.isoformat(), f"{scenario.name} (happened)")
+    for date, title in zip(loaded.events["date"], loaded.events["title"]):
+        candidates.setdefault(f"{date:%Y-%m-%d}", str(title))
+    return dict(sorted(candidates.items()))
+
+
 def _targets_follow_scenario(loaded: LoadedWatchlist) -> None:
-    """A scenario was picked: test it against the day it happened, unless targets were typed."""
+    """A scenario was picked: test it against the day it happened, unless targets were chosen already."""
     chosen = st.session_state.get("bt_scenario") or None
     st.session_state["target_scenario"] = chosen
     happened = loaded.watchlist.scenario(chosen).happened if chosen else None
-    if happened and not parse_targets(st.session_state.get("bt_targets", ""))[0]:
-        st.session_state["bt_targets"] = happened.isoformat()
+    if happened and not st.session_state.get("bt_picked") and not parse_targets(st.session_state.get("bt_targets",
+                                                                                                      ""))[0]:
+        st.session_state["bt_picked"] = [happened.isoformat()]
 
 
 def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:
@@ -289,9 +302,14 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
     st.caption("Each day is judged as it was known that day, with the watchlist's rules (holds, change, "
                "cut-offs, floors and scenarios): no hindsight. The same as: watchfloor backtest DIR --target D.")
     scenarios = {scenario.id: scenario for scenario in loaded.watchlist.scenarios}
+    candidates = target_candidates(loaded)
     # widget state goes when the page is not drawn: keep the choice in plain keys (and the URL)
+    if "bt_picked" not in st.session_state:  # targets from a link: known dates are picked, others typed
+        linked, bad = parse_targets(st.session_state.get("targets", ""))
+        st.session_state["bt_picked"] = [d.isoformat() for d in linked if d.isoformat() in candidates]
+        st.session_state["bt_targets"] = ", ".join([d.isoformat() for d in linked if d.isoformat() not in candidates]
+                                                   + bad)
     st.session_state.setdefault("bt_scenario", chosen_scenario(loaded) or "")
-    st.session_state.setdefault("bt_targets", st.session_state.get("targets", ""))
     st.session_state.setdefault("bt_level", st.session_state.get("target_level", "high"))
     if scenarios:
         st.selectbox("Judge by", [""] + list(scenarios), key="bt_scenario",
@@ -299,19 +317,27 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
                      on_change=_targets_follow_scenario, args=(loaded,))
     scenario = st.session_state.get("bt_scenario") or None
     st.session_state["target_scenario"] = scenario
+    picked = st.multiselect("Known events: the days a warning should have come before", list(candidates),
+                            key="bt_picked", format_func=lambda day: f"{day} {candidates[day]}",
+                            placeholder="pick events or scenarios that happened")
     columns = st.columns([3, 1, 1, 1])
-    text = columns[0].text_input("Known events (dates, comma-separated)", key="bt_targets",
-                                 placeholder="e.g. 2022-02-24, 2022-10-10")
+    text = columns[0].text_input("Other dates (YYYY-MM-DD, comma-separated)", key="bt_targets",
+                                 placeholder="e.g. " + ", ".join(list(candidates)[-2:] or ["2024-01-31"]))
     level = columns[1].selectbox("Warning level", list(RAISED_LEVELS), key="bt_level")
-    st.session_state["targets"], st.session_state["target_level"] = text, level
     lead_window = columns[2].number_input("Lead window (days)", 0, 3650, 90, key="bt_lead")
     after_window = columns[3].number_input("After window (days)", 0, 3650, 30, key="bt_after")
-    dates, bad = parse_targets(text)
+    typed, bad = parse_targets(text)
+    dates = sorted(set(typed) | {dt.date.fromisoformat(day) for day in picked})
+    st.session_state["targets"] = ", ".join(d.isoformat() for d in dates)
+    st.session_state["target_level"] = level
     if bad:
         st.error(plain(f"Not a date: {', '.join(bad)}. Write dates as YYYY-MM-DD, separated by commas."))
     if not dates:
-        st.info("Give the dates of known events (for the bundled watchlist: 2022-02-24, the invasion from "
-                "Belarus) to see how early the overall level reached the warning level before each.")
+        example = next((f"{day} ({what})" for day, what in reversed(candidates.items()) if "(happened)" in what),
+                       None) or (f"{list(candidates)[0]} ({candidates[list(candidates)[0]]})" if candidates else None)
+        st.info(plain("Pick the events a warning should have come before" + (f", e.g. {example}," if example else "")
+                      + " to see how early the level reached the warning level before each, and how often it "
+                        "warned in vain."))
         return
     first = loaded.first_observation_date(min(dates))
     start = min(first, min(dates) - dt.timedelta(days=1))
@@ -321,12 +347,9 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
     ids = list(scores.columns)
     result = backtest(history, ids, dates, Level(level), first, end, int(lead_window), int(after_window), scenario)
     names = indicator_names(loaded)
-    table = pd.DataFrame([{
-        "target": target.date, "warned": target.warned, "first warning": target.first_warning,
-        "lead (days)": target.lead_days,
-        "indicators at the level on the eve, earliest first": ", ".join(
-            f"{names[i]} ({d.isoformat()})" for d, i in sorted((d, i) for i, d in target.indicators.items() if d))}
-        for target in result.targets])
+    table = pd.DataFrame([{"target": target.date, "what": candidates.get(target.date.isoformat(), ""),
+                           "warned": target.warned, "first warning": target.first_warning,
+                           "lead (days)": target.lead_days} for target in result.targets])
     metrics = st.columns(4)
     metrics[0].metric("Targets warned", f"{sum(t.warned for t in result.targets)} of {len(result.targets)}")
     metrics[1].metric("False-alarm days", result.false_alarm_days if result.quiet_days else "not tested",
@@ -341,6 +364,11 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "target": st.column_config.DateColumn(format="YYYY-MM-DD"),
         "first warning": st.column_config.DateColumn(format="YYYY-MM-DD")})
+    for target in result.targets:  # as text, never cut off in a cell
+        early = ", ".join(f"{names[i]} (from {d.isoformat()})"
+                          for d, i in sorted((d, i) for i, d in target.indicators.items() if d))
+        st.caption(plain(f"{target.date.isoformat()}: indicators at {level} or above on the eve, earliest first: "
+                         f"{early or 'none'}"))
     if st.toggle("Which rows does each warning rest on?", key="bt_robustness",
                  help="Leaves out, one at a time, every row of observations.csv that became known in the lead "
                       "window, and recomputes the lead (watchfloor backtest --robustness)."):
@@ -453,18 +481,29 @@ def render_events(loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> 
     category = events["category"].fillna("")
     shown = events[category.isin(chosen) | (category == "")]
     st.markdown(f"**{len(shown)} {'event' if len(shown) == 1 else 'events'}**"
-                + ("" if show_later else f" up to {as_of.isoformat()}"))
-    table = shown[["date", "end_date", "title", "category", "description", "source", "url"]]
+                + ("" if show_later else f" up to {as_of.isoformat()}") + ", newest first")
+    table = shown[["date", "end_date", "title", "category", "description", "source", "url"]].iloc[::-1]
     if show_later:
         table = table.assign(later=table["date"] > pd.Timestamp(as_of))
-    st.download_button("Download events (CSV)", csv_download(table), key="download_events",
+    st.html(DETAIL_CSS + events_html(table, as_of))
+    download = table.assign(end_date=table["end_date"].dt.strftime("%Y-%m-%d").fillna(""))
+    st.download_button("Download events (CSV)", csv_download(download), key="download_events",
                        file_name=f"{loaded.folder.name}-events.csv", mime="text/csv")
-    st.dataframe(table,
-                 hide_index=True, width="stretch", column_config={
-                     "date": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                     "end_date": st.column_config.DateColumn("until", format="YYYY-MM-DD"),
-                     "url": st.column_config.LinkColumn("link"),
-                     "later": st.column_config.CheckboxColumn("after as-of")})
+
+
+def events_html(events: pd.DataFrame, as_of: dt.date) -> str:
+    """The events as a table with full dates ("2022-02-10 to 2022-02-20"), wrapped descriptions and
+    source links; events after the as-of date (shown on request) greyed and marked."""
+    rows = []
+    for row in events.itertuples():
+        until = f" to {row.end_date:%Y-%m-%d}" if pd.notna(row.end_date) else ""
+        later = getattr(row, "later", False)
+        rows.append(f'<tr class="{"wf-later" if later else ""}"><td class="wf-nowrap">{row.date:%Y-%m-%d}{until}'
+                    + (" (after as-of)" if later else "") + f"</td><td><b>{escape(str(row.title))}</b></td>"
+                    f"<td>{escape(str(row.category))}</td><td class=\"wf-note\">{escape(str(row.description))}</td>"
+                    f"<td>{escape(str(row.source))}</td><td>{source_link(row.url)}</td></tr>")
+    head = "".join(f"<th>{name}</th>" for name in ("date", "title", "category", "description", "source", "link"))
+    return f'<table class="wf-history"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def render_problem_table(loaded: LoadedWatchlist, problems=None) -> None:

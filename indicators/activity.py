@@ -76,11 +76,16 @@ def previous_versions(folder: Path) -> pd.DataFrame:
     return frame.sort_values("saved", ascending=False, kind="stable").reset_index(drop=True)
 
 
+DATA_FILES = ("watchlist.yaml", "observations.csv", "events.csv", "judgments.csv", "places.csv")
+
+
 def git_commits(folder: Path, limit: int = 50) -> pd.DataFrame:
-    """The commits that touched the folder's files, newest first (empty outside a git repository)."""
+    """The commits that changed the watchlist's own files (definitions and data), newest first (empty
+    outside a git repository)."""
     columns = ["when", "who", "commit", "message"]
     try:
-        result = subprocess.run(["git", "log", f"-{limit}", "--format=%aI%x1f%ae%x1f%h%x1f%s", "--", "."],
+        # the watchlist's own files only: a checkout's commits that touched other files there are not activity
+        result = subprocess.run(["git", "log", f"-{limit}", "--format=%aI%x1f%ae%x1f%h%x1f%s", "--", *DATA_FILES],
                                 cwd=folder, capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return pd.DataFrame(columns=columns)

@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Watchfloor: escalation indicators from dated, sourced observations.")
 
 EXIT_PROBLEMS = 1

@@ -187,7 +187,7 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
             notes.append(change_phrase(status))
         if status.grade:
             notes.append(f"grade {status.grade}")
-        rows.append((status.indicator.id, status.level.word, value,
+        rows.append((status.indicator.name, status.level.word, value,
                      status.date.isoformat() if status.date else "-",
                      "-" if status.age_days is None else f"{status.age_days}d", "; ".join(notes)))
     widths = [max(len(str(row[i])) for row in rows + [headers]) for i in range(len(headers))]
@@ -205,10 +205,10 @@ def status_table(title: str, as_of: dt.date, overall: OverallStatus, statuses: l
         lines.append(f"Scenario {scenario.scenario.name}: {scenario.level.word} ({scenario.summary()}"
                      + "".join(f"; {detail}" for detail in details) + ")")
     if overall.drivers:
-        lines.append("Driven by: " + ", ".join(overall.drivers))
+        lines.append("Driven by: " + ", ".join(names.get(i, i) for i in overall.drivers))
     for heading, ids in not_current(statuses).items():
         if ids:
-            lines.append(f"{heading}: " + ", ".join(ids))
+            lines.append(f"{heading}: " + ", ".join(names.get(i, i) for i in ids))
     lines.append("")
     for row in [headers] + rows:
         lines.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())

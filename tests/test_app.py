@@ -240,3 +240,19 @@ def test_an_old_page_link_opens_its_page_and_an_unknown_page_says_so(monkeypatch
         'There is no page "dashboard"; the pages are: overview, scenarios, timelines, indicator, events, '
         "backtest, alerts, data-quality, add-data, activity. This is the Overview."]
     assert card_levels(app)  # the Overview
+
+
+def test_backtest_targets_are_picked_from_the_events_and_the_hint_comes_from_the_open_watchlist(monkeypatch,
+                                                                                                 tmp_path):
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2024-01-02,troops,25,,,,,,,\n",
+                             events="date,title\n2024-01-20,Border closed\n", as_of="2024-02-01")
+    app = run_app(monkeypatch, root=folder, page="backtest")
+    assert [shown(info.value) for info in app.info] == [
+        "Pick the events a warning should have come before, e.g. 2024-01-20 (Border closed), to see how early the "
+        "level reached the warning level before each, and how often it warned in vain."]
+    picker = app.multiselect(key="bt_picked")
+    assert picker.options == ["2024-01-20 Border closed"]
+    picker.select("2024-01-20").run()
+    table = app.dataframe[0].value
+    assert table[["what", "warned", "lead (days)"]].values.tolist() == [["Border closed", True, 18]]
+    assert app.query_params["targets"] in ("2024-01-20", ["2024-01-20"])

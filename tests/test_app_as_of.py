@@ -69,10 +69,19 @@ def history_rows(app) -> list[tuple[str, str, bool]]:
 
 def test_events_page_lists_only_events_up_to_the_as_of_date(monkeypatch):
     app = run_app(monkeypatch, page="events", as_of=EARLY.isoformat())
-    events = app.dataframe[0].value
-    assert len(events) and (events["date"] <= pd.Timestamp(EARLY)).all()
+    dates = event_dates(app)
+    assert len(dates) and all(date <= EARLY.isoformat() for date in dates)
+    assert dates == sorted(dates, reverse=True)  # newest first
     app.sidebar.toggle(key="show_later").set_value(True).run()
-    assert len(app.dataframe[0].value) == len(LOADED.events)
+    assert len(event_dates(app)) == len(LOADED.events)
+    body = html_of(app)
+    assert "None" not in body[body.index('<table class="wf-history">'):]  # an event without an end has none shown
+    assert "2022-02-10 to 2022-02-20" in body  # a period shows both ends
+
+
+def event_dates(app) -> list[str]:
+    table = re.search(r'<table class="wf-history">.*?</table>', html_of(app), re.S).group(0)
+    return re.findall(r'<tr class="(?:wf-later)?"><td class="wf-nowrap">([0-9-]{10})', table)
 
 
 def test_the_comparison_date_follows_the_as_of_date_until_the_user_sets_it(monkeypatch):

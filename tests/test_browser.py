@@ -30,18 +30,24 @@ def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
         try:
             page.goto(url)
             wait_for_app(page)
-            page.wait_for_function(f"() => document.querySelectorAll('.wf-card').length === {len(names)}",
-                                   timeout=60000)
             text = wait_for_text(page, names + ["UNCLASSIFIED // OPEN SOURCE", "9 of 12 indicators current"])
             assert "Traceback" not in text
+            # the situation board reads at a glance: every indicator is named above the fold at 1600x1000
+            bottoms = page.evaluate("() => Object.fromEntries([...document.querySelectorAll("
+                                    "'[data-testid=\"stMain\"] [data-indicator]')].map(e => "
+                                    "[e.dataset.indicator, e.getBoundingClientRect().bottom]))")
+            assert set(bottoms) == {indicator.id for indicator in loaded.watchlist.indicators}
+            below = {key: round(bottom) for key, bottom in bottoms.items() if bottom > 1000}
+            assert not below, f"named below the fold at 1600x1000: {below}"
             # nothing of Streamlit's developer chrome in a screenshot
             assert not page.locator("[data-testid='stAppDeployButton']").is_visible()
             page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
             assert (tmp_path / "overview.png").stat().st_size > 20000
 
             page.set_viewport_size({"width": 1600, "height": 3200})  # every chart on screen at once
-            page.goto(f"{url}/?page=timelines&as_of=2022-10-17")
+            page.goto(f"{url}/?page=timelines&as_of=2022-10-17")  # an old link opens the page at its path
             wait_for_app(page)
+            page.wait_for_url("**/timelines?**", timeout=60000)
             raised = 7  # current indicators above normal on 2022-10-17, charted by default
             page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {2 + raised}",
                                    timeout=60000)
@@ -155,3 +161,29 @@ def test_markdown_and_html_in_every_data_field_never_fetch_anything_on_any_page(
     assert _CountingHandler.fetched == [], _CountingHandler.fetched
     assert "![b](http://127.0.0.1" in detail  # the header shows the characters, not an image
     assert overview_text
+
+
+def test_the_add_observation_form_is_empty_after_a_successful_add(tmp_path):
+    require_chromium()
+    folder = write_watchlist(tmp_path / "w", [indicator()], "2022-10-16,troops,5,,,,,,,\n", as_of="2022-10-17")
+    before = (folder / "observations.csv").read_bytes()
+    with served_dashboard(folder) as url, chromium_page() as page:
+        page.goto(f"{url}/add-data")
+        wait_for_app(page)
+        fields = {"Value": "12", "Source": "Ministry of Defence", "Note": "seen at the crossing"}
+        boxes = {label: page.locator(f"[data-testid='stMain'] [aria-label='{label}']:is(input, textarea)").first
+                 for label in fields}
+        for label, text in fields.items():
+            box = boxes[label]
+            box.wait_for(timeout=90000)  # widgets arrive after the page's first paint
+            box.fill(text)
+            box.press("Tab")  # commit the field, then wait for the rerun it starts before the next one
+            wait_for_app(page)
+        page.get_by_role("button", name="Add observation").click()
+        wait_for_text(page, ["Added to observations.csv"])
+        wait_for_app(page)
+        assert (folder / "observations.csv").read_bytes() == before + (
+            b"2022-10-17,troops,12,Ministry of Defence,,,,,,seen at the crossing\n")
+        values = {label: box.input_value() for label, box in boxes.items()}
+        assert values == {"Value": "", "Source": "", "Note": ""}
+        assert "already has this exact row" not in page.inner_text("[data-testid='stMain']")

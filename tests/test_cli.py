@@ -79,9 +79,15 @@ def test_status_table_shows_levels_as_words():
     result = run("status", DEFAULT_WATCHLIST, "--as-of", "2022-10-17")
     lines = result.stdout.splitlines()
     assert lines[0] == "Belarus: a second front against Ukraine? - status as of 2022-10-17"
-    row = next(line for line in lines if line.startswith("mobilization_reports"))
-    assert re.split(r"\s{2,}", row)[:4] == ["mobilization_reports", "HIGH", "3 reports in the last 30 days",
+    row = next(line for line in lines if line.startswith("Mobilization reports"))  # named, not by id
+    assert re.split(r"\s{2,}", row)[:4] == ["Mobilization reports", "HIGH", "3 reports in the last 30 days",
                                              "2022-10-16"]
+    assert "Stale: Russian troops present in Belarus" in lines
+
+
+def test_help_texts_are_shown_literally():
+    result = run("serve", "--help")
+    assert "A secrets file with an [auth] section" in " ".join(result.stdout.split())
 
 
 def test_status_works_on_a_watchlist_with_problems_and_says_so_on_stderr(tmp_path):

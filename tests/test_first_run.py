@@ -165,7 +165,7 @@ def test_cli_writes_levels_and_empty_values_as_the_app_does(tmp_path):
                              "2022-10-16,n,,,,,,,,\n2022-10-01,old,25,,,,,,,\n", as_of="2022-10-17")
     lines = run("status", folder).stdout.splitlines()
     assert lines[1] == "Overall: ELEVATED (index 33.3; 1 of 3 indicators current)"
-    assert "No data: troops" in lines and "Stale: old" in lines
-    rows = {line.split()[0]: line for line in lines if line.startswith(("troops", "n ", "old"))}
-    assert "NO DATA" in rows["troops"] and "NO_DATA" not in "\n".join(lines) and "None" not in "\n".join(lines)
-    assert "1 report in the last 30 days" in rows["n"]
+    assert "No data: Troops" in lines and "Stale: Old" in lines  # by name
+    rows = {line.split()[0]: line for line in lines if line.startswith(("Troops", "N ", "Old"))}
+    assert "NO DATA" in rows["Troops"] and "NO_DATA" not in "\n".join(lines) and "None" not in "\n".join(lines)
+    assert "1 report in the last 30 days" in rows["N"]

@@ -323,7 +323,7 @@ def test_the_backtest_page_judges_a_scenario_against_its_happened_date_and_shows
     folder = resting_on_one_row(tmp_path)
     app = run_app(monkeypatch, root=folder, page="backtest")
     app.selectbox(key="bt_scenario").select("offensive").run()
-    assert app.text_input(key="bt_targets").value == "2022-02-24"
+    assert app.multiselect(key="bt_picked").value == ["2022-02-24"]  # its happened date, picked
     table = app.dataframe[0].value
     assert (bool(table.iloc[0]["warned"]), table.iloc[0]["lead (days)"]) == (True, 14)
     assert [metric.value for metric in app.metric][1:3] == ["not tested", "0"]
