@@ -76,7 +76,7 @@ def test_stale_indicator_card_is_grey_with_a_badge(monkeypatch):
     card = re.search(r'<div class="wf-card" data-indicator="russian_troops_in_belarus".*?</div></div>', html_of(app))
     assert "STALE: no report for 204 days" in card.group(0)
     assert f"border-left-color:{STALE_COLOUR}" in card.group(0)
-    assert 'data-overall-level="normal"' in html_of(app) and "6 of 12 indicators current" in html_of(app)
+    assert 'data-overall-level="normal"' in html_of(app) and "5 of 12 indicators current" in html_of(app)
 
 
 def test_watchlist_with_problems_opens_with_a_banner_and_lists_them(monkeypatch, tmp_path):

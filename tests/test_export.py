@@ -42,7 +42,7 @@ def test_html_is_self_contained_with_every_card_marking_and_fingerprint(tmp_path
     assert "Status as of <b>2022-10-17</b>; changes since <b>2022-10-10</b>" in html
     assert f"data fingerprint SHA-256 {watchlist_fingerprint(DEFAULT_WATCHLIST)}" in html
     assert "Made 2026-01-02 03:04:05" in html
-    assert "Interfax; Novaya Gazeta Europe; Rusmk (RIA) (B2)" in html  # a cited source with its grade
+    assert "Interfax (Lukashenko); Novaya Gazeta Europe; Rusmk (RIA) (C1)" in html  # a cited source with its grade
     # nothing loaded from the network: no external script, stylesheet or image
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html)
     assert "Plotly.newPlot" in html and "plotly.js (basic - minified) v4.1.1" in html  # plotly.js inline
@@ -121,7 +121,7 @@ def test_a_full_slide_leaves_out_the_last_charts_and_names_them(tmp_path):
     assert kept == ["Russian-Belarusian grouping against Ukraine", "Mobilization reports",
                     "Belarus national terrorist-threat regime"]
     assert note == ("3 charts left out to fit the slide (see the app): Exercises in Belarus, Forces and closed "
-                    "zones near the Ukrainian border, Putin-Lukashenko and defence-ministry contacts.")
+                    "zones near the Ukrainian border, Putin-Lukashenko and defence-ministry meetings.")
 
 
 @pytest.mark.browser
