@@ -194,7 +194,8 @@ def test_history_command_json_and_csv_have_the_documented_shape():
     assert (records[1]["level"], records[1]["index"]) == (overall.level.value, overall.index)
     csv = run("history", DEFAULT_WATCHLIST, "--from", "2022-02-23", "--to", "2022-02-24", "--csv").stdout
     lines = csv.splitlines()
-    assert lines[0] == "date,level,index," + ",".join(i.id for i in loaded.watchlist.indicators)
+    assert lines[0] == ("date,level,index," + ",".join(i.id for i in loaded.watchlist.indicators) + ","
+                        + ",".join(f"scenario:{s.id}" for s in loaded.watchlist.scenarios))
     assert lines[2].startswith(f"2022-02-24,{overall.level.value},{overall.index:.1f},")
 
 
