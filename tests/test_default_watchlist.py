@@ -12,6 +12,7 @@ import pytest
 from helpers import DEFAULT_WATCHLIST
 from indicators.backtest import backtest, level_history
 from indicators.evaluate import evaluate_statuses
+from indicators.judgments import score_judgments
 from indicators.loader import load_watchlist
 from indicators.models import Level
 from indicators.robustness import leave_one_out
@@ -264,3 +265,17 @@ def test_events_include_the_key_moments(loaded):
     assert titles[dt.date(2021, 11, 4)] == "Union State military doctrine approved"
     union_resolve = loaded.events[loaded.events["title"] == "Union Resolve 2022 joint exercise"]
     assert union_resolve["end_date"].dt.date.tolist() == [dt.date(2022, 2, 20)]
+
+
+def test_published_judgments_are_quoted_mapped_and_scored(loaded):
+    judgments = loaded.judgments
+    assert len(judgments) == 36 and set(judgments["scenario"]) == {s.id for s in loaded.watchlist.scenarios}
+    # each rationale quotes the statement and says which ICD 203 term it maps to, and why
+    assert judgments["rationale"].str.contains(r'^".+" -> ', regex=True).all()
+    assert (judgments["url"].str.startswith("http") & (judgments["analyst"] != "")).all()
+    scores = score_judgments(judgments, loaded.watchlist, dt.date(2023, 3, 31))
+    offensive = scores.scenarios["offensive_from_belarus"]
+    assert (offensive.resolved, round(offensive.brier, 3), round(offensive.skill, 2)) == (8, 0.501, -1.67)
+    assert (scores.all.resolved, round(scores.all.brier, 3), round(scores.all.skill, 2)) == (28, 0.26, -0.54)
+    # judgments about the rear base all came after it materialized on 24 February 2022: none is scored
+    assert scores.scenarios["belarus_rear_base"].judgments == 0

@@ -99,9 +99,9 @@ def test_png_slide_is_1920_by_1080(tmp_path):
     out = tmp_path / "briefing.png"
     result = snapshot(DEFAULT_WATCHLIST, "--out", out)
     assert result.exit_code == 0, result.output
-    # the bundled watchlist's four scenarios fill the board: even with every chart left out the slide
-    # needs 1,326 px, and it grows rather than cuts anything off
-    assert png_size(out) == (1920, 1326)
+    # the bundled watchlist's four scenarios and their standing judgments fill the board: even with every
+    # chart left out the slide needs 1,479 px, and it grows rather than cuts anything off
+    assert png_size(out) == (1920, 1479)
     again = tmp_path / "again.png"
     assert snapshot(DEFAULT_WATCHLIST, "--out", again, "--made-at", PINNED).exit_code == 0
     assert png_size(again) == png_size(out)
@@ -119,7 +119,7 @@ def test_a_full_slide_leaves_out_the_last_charts_and_names_them(tmp_path):
         kept = page.eval_on_selector_all(".wf-chart", "charts => charts.map(c => c.dataset.name)")
         note = page.inner_text("#wf-left-out")
         height = page.evaluate("document.documentElement.scrollHeight")
-    assert height == 1326  # four scenarios on the board: no chart fits, and nothing is cut off
+    assert height == 1479  # four scenarios and their judgments on the board: no chart fits, nothing is cut off
     assert kept == []
     assert note == ("6 charts left out to fit the slide (see the app): Russian-Belarusian grouping against Ukraine, "
                     "Mobilization reports, Belarus national terrorist-threat regime, Exercises in Belarus, Forces "
