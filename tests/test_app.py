@@ -45,7 +45,7 @@ def test_overview_shows_one_card_per_indicator_with_the_library_level(monkeypatc
     app = run_app(monkeypatch)
     assert card_levels(app) == library_levels(dt.date(2022, 10, 17))
     body = html_of(app)
-    assert 'data-overall-level="elevated"' in body
+    assert 'data-overall-level="high"' in body  # the index is ELEVATED; a scenario (Belarus entering the war) is HIGH
     assert "9 of 12 indicators current" in body
     assert body.count('class="wf-banner"') == 2  # marking at top and bottom
 
@@ -76,7 +76,7 @@ def test_stale_indicator_card_is_grey_with_a_badge(monkeypatch):
     card = re.search(r'<div class="wf-card" data-indicator="russian_troops_in_belarus".*?</div></div>', html_of(app))
     assert "STALE: no report for 204 days" in card.group(0)
     assert f"border-left-color:{STALE_COLOUR}" in card.group(0)
-    assert 'data-overall-level="normal"' in html_of(app) and "6 of 12 indicators current" in html_of(app)
+    assert 'data-overall-level="elevated"' in html_of(app) and "5 of 12 indicators current" in html_of(app)
 
 
 def test_watchlist_with_problems_opens_with_a_banner_and_lists_them(monkeypatch, tmp_path):

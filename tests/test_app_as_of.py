@@ -126,7 +126,8 @@ def test_a_stale_card_is_muted_grey_and_the_overall_panel_names_what_it_leaves_o
     assert not re.search(r'<span class="wf-badge" style="background:#D55E00', card)  # no bright CRITICAL
     assert '<div class="wf-value wf-value-stale">' in card  # the old value is greyed too
     panel = re.search(r'<div class="wf-sit-overall".*?</div></div></div>', body, re.S).group(0)
-    assert "Stale: Russian troops present in Belarus, Exercises in Belarus" in panel
+    assert ("Stale: Russian troops present in Belarus, Russian-Belarusian grouping against Ukraine, "
+            "Exercises in Belarus") in panel
     assert "No data: Belarus national terrorist-threat regime" in panel
 
 

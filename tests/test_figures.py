@@ -106,7 +106,8 @@ def test_the_last_value_is_carried_to_the_as_of_date_and_drawn_stale_once_too_ol
     assert stale.line.dash == "dash" and stale.line.color == "#8C8C8C"
     assert stale.y[-1] == 30000  # carried to the as-of date ...
     assert np.isnan(current.y[-1])  # ... as stale, not as a current value
-    first_stale = int(np.flatnonzero(np.isfinite(np.asarray(stale.y, dtype=float)))[0])
+    finite = np.isfinite(np.asarray(stale.y, dtype=float))
+    first_stale = int(np.flatnonzero(~finite)[-1]) + 1  # the stale run that ends on the as-of date
     assert np.isfinite(current.y[first_stale])  # the two lines join on the last current day
 
 

@@ -163,7 +163,7 @@ def test_backtest_command_prints_json_and_a_table(tmp_path):
     document = json.loads(result.stdout)
     assert list(document) == ["level", "scenario", "from", "to", "days", "targets", "false_alarm_days", "quiet_days",
                               "false_alarm_rate"]
-    assert (document["level"], document["from"], document["to"]) == ("high", "2022-01-17", "2022-03-26")
+    assert (document["level"], document["from"], document["to"]) == ("high", "2021-09-09", "2022-03-26")
     target = document["targets"][0]
     assert (target["date"], target["warned"]) == ("2022-02-24", True)
     assert target["lead_days"] == (dt.date(2022, 2, 24) - dt.date.fromisoformat(target["first_warning"])).days
@@ -194,7 +194,8 @@ def test_history_command_json_and_csv_have_the_documented_shape():
     assert (records[1]["level"], records[1]["index"]) == (overall.level.value, overall.index)
     csv = run("history", DEFAULT_WATCHLIST, "--from", "2022-02-23", "--to", "2022-02-24", "--csv").stdout
     lines = csv.splitlines()
-    assert lines[0] == "date,level,index," + ",".join(i.id for i in loaded.watchlist.indicators)
+    assert lines[0] == ("date,level,index," + ",".join(i.id for i in loaded.watchlist.indicators) + ","
+                        + ",".join(f"scenario:{s.id}" for s in loaded.watchlist.scenarios))
     assert lines[2].startswith(f"2022-02-24,{overall.level.value},{overall.index:.1f},")
 
 
