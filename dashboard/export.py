@@ -50,8 +50,9 @@ def _page_band(marking: str, extra: str = "") -> str:
 
 
 def render(html: str | Callable[[], str], fmt: str, size: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-           marking: str | Callable[[], str] = "") -> bytes:
-    """PNG or PDF bytes of a briefing page, within ``timeout_seconds`` (ExportError past it).
+           marking: str | Callable[[], str] = "") -> list[bytes]:
+    """The files of a briefing, within ``timeout_seconds`` (ExportError past it): a PNG per slide (one
+    PNG of the whole page for A4), or one PDF (a page per slide).
 
     ``html`` is the page, or a function that makes it: the browser then starts in a second thread
     while the function runs, so that its start-up costs no time of its own. An exception from the
@@ -89,7 +90,7 @@ def render(html: str | Callable[[], str], fmt: str, size: str, timeout_seconds: 
 
 
 def _render_in_browser(executable: str, handed_over: threading.Event, page_html: dict, fmt: str, size: str,
-                       timeout_seconds: float) -> bytes | None:
+                       timeout_seconds: float) -> list[bytes] | None:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
@@ -117,16 +118,19 @@ def _render_in_browser(executable: str, handed_over: threading.Event, page_html:
                     page.wait_for_function(
                         "() => [...document.querySelectorAll('.plotly-graph-div')]"
                         ".every(div => div.querySelector('.main-svg'))")
+                    slides = page.locator(".wf-slide")
                     if fmt == "png":
-                        return page.screenshot(full_page=True, type="png")
+                        if slides.count():  # one image per slide: what does not fit one goes to the next
+                            return [slides.nth(number).screenshot(type="png") for number in range(slides.count())]
+                        return [page.screenshot(full_page=True, type="png")]
+                    if slides.count():  # a page per slide; each slide carries its marking
+                        return [page.pdf(width=f"{width}px", height=f"{height}px", print_background=True,
+                                         margin={"top": "0", "bottom": "0", "left": "0", "right": "0"})]
                     bands = dict(display_header_footer=True, header_template=_page_band(marking),
                                  footer_template=_page_band(marking, ' &middot; page <span class="pageNumber">'
                                                             '</span> of <span class="totalPages"></span>'))
-                    if size == "a4":
-                        return page.pdf(format="A4", print_background=True, prefer_css_page_size=True,
-                                        scale=0.72, **bands)
-                    return page.pdf(width=f"{width}px", height=f"{height + 80}px", print_background=True,
-                                    margin={"top": "40px", "bottom": "40px"}, **bands)
+                    return [page.pdf(format="A4", print_background=True, prefer_css_page_size=True, scale=0.72,
+                                     **bands)]
                 finally:
                     browser.close()
         except PlaywrightTimeout:

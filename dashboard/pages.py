@@ -70,20 +70,24 @@ def render_briefing_download(folder: Path, loaded: LoadedWatchlist, as_of: dt.da
                 html = build_briefing_html(loaded, default_options(loaded, as_of, compare, size=size,
                                                                    page_bands=fmt == "pdf"))
                 progress.update(label="Rendering in Chromium ..." if fmt != "html" else "Done")
-                payload = html.encode("utf-8") if fmt == "html" else render(html, fmt, size,
-                                                                                marking=loaded.watchlist.marking)
+                files = [html.encode("utf-8")] if fmt == "html" else render(html, fmt, size,
+                                                                              marking=loaded.watchlist.marking)
             except ExportError as error:
                 progress.update(label="Briefing failed", state="error")
                 st.error(plain(str(error)))
                 return
             progress.update(label=f"{fmt.upper()} briefing ready", state="complete")
         name = f"{loaded.folder.name}-briefing-{as_of.isoformat()}-since-{compare.isoformat()}.{fmt}"
-        st.session_state["briefing"] = (view, name, payload, fmt)
+        st.session_state["briefing"] = (view, name, files, fmt)
     ready = st.session_state.get("briefing")
     if ready:
-        _, name, payload, fmt = ready
+        _, name, files, fmt = ready
         mime = {"png": "image/png", "pdf": "application/pdf", "html": "text/html"}[fmt]
-        columns[2].download_button(f"Download {name}", payload, file_name=name, mime=mime, key="download_briefing")
+        stem, suffix = name.rsplit(".", 1)
+        for number, payload in enumerate(files, start=1):  # a PNG per slide: slide 2 is NAME-2.png, as from the CLI
+            file_name = name if number == 1 else f"{stem}-{number}.{suffix}"
+            columns[2].download_button(f"Download {file_name}", payload, file_name=file_name, mime=mime,
+                                       key="download_briefing" if number == 1 else f"download_briefing_{number}")
 
 
 def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compare: dt.date) -> None:
@@ -108,6 +112,7 @@ def render_overview(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, compa
     st.markdown(f"**What changed** between {compare.isoformat()} and {as_of.isoformat()}")
     st.html(changes_list(level_changes(before, statuses), observations_between(loaded.observations, compare, as_of),
                          events_between(loaded.events, compare, as_of), indicators_by_id(loaded)))
+    st.markdown("**Briefing** of this view (PNG slides, A4 PDF or interactive HTML)")
     render_briefing_download(folder, loaded, as_of, compare)
 
 

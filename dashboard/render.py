@@ -9,7 +9,8 @@ from html import escape
 from indicators.changes import value_change
 from indicators.evaluate import IndicatorStatus, OverallStatus
 from indicators.models import Level
-from indicators.report import change_phrase, format_value, not_current, value_for_row, value_phrase
+from indicators.report import (change_phrase, format_value, not_current, short_value_phrase, value_for_row,
+                               value_phrase)
 
 from .figures import sparkline_html
 from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, STALE_COLOUR, TEXT_ON_LEVEL
@@ -97,15 +98,22 @@ def _change_text(before: IndicatorStatus | None, after: IndicatorStatus, since: 
             f"({meaning})")
 
 
-def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: dt.date, sparkline: str) -> str:
-    """One indicator's card: level word and colour, value, date and age, change, badges, sparkline."""
+def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: dt.date, sparkline: str,
+                slide: bool = False) -> str:
+    """One indicator's card: level word and colour, value, date and age, change, badges, sparkline.
+    ``slide``: the card of a slide, read from afar: its category beside the level (no category
+    headings there), the value short, and the details on as few lines as can be."""
     indicator = status.indicator
     border = STALE_COLOUR if status.stale else LEVEL_COLOURS[status.level]
     parts = [f'<div class="wf-card" data-indicator="{escape(indicator.id)}" data-level="{status.level.value}" '
              f'style="border-left-color:{border}"><div class="wf-card-head">',
              level_badge(status.level, stale=status.stale and status.level is not Level.NO_DATA)]
+    if slide:
+        parts.append(f'<span class="wf-muted wf-category">{escape(indicator.category)}</span>')
     if status.stale:
-        parts.append(f'<span class="wf-stale">STALE: no report for {status.age_days} days</span>')
+        parts.append(f'<span class="wf-stale">STALE: no report for {status.age_days} days</span>' if not slide else
+                     f'<span class="wf-stale" title="no report for {status.age_days} days">STALE {status.age_days} d'
+                     "</span>")
     if status.disagreement:
         parts.append('<span class="wf-flag" title="several sources on the latest date">&#9888; sources disagree'
                      '</span>')
@@ -114,10 +122,12 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
     stale = " wf-value-stale" if status.stale else ""  # an old value is not shown bright and bold
     if status.label:
         parts.append(f'<div class="wf-label{stale}">{escape(status.label)}</div>')
-        parts.append(f'<div class="wf-muted">level {escape(format_value(status.value))} on a scale of '
-                     f'{format_value(min(indicator.levels))}-{format_value(max(indicator.levels))}</div>')
+        if not slide:
+            parts.append(f'<div class="wf-muted">level {escape(format_value(status.value))} on a scale of '
+                         f'{format_value(min(indicator.levels))}-{format_value(max(indicator.levels))}</div>')
     else:
-        parts.append(f'<div class="wf-value{stale}">{escape(value_phrase(status))}</div>')
+        value = short_value_phrase(status) if slide else value_phrase(status)
+        parts.append(f'<div class="wf-value{stale}">{escape(value)}</div>')
     if status.change is not None:
         parts.append(f'<div class="wf-muted">{escape(change_phrase(status))}</div>')
     if status.held:
@@ -130,8 +140,11 @@ def status_card(status: IndicatorStatus, before: IndicatorStatus | None, since: 
         meta.append(f"feed {escape(status.source)}")  # read-only rows from an event dataset
     if status.grade:
         meta.append(f"grade {escape(status.grade)}")
-    parts.append(f'<div class="wf-muted">{" &middot; ".join(meta)}</div>')
     change = _change_text(before, status, since)
+    if slide and change:
+        meta.append(change.replace(f" since {since.isoformat()}", "").replace(f" with {since.isoformat()}", ""))
+        change = ""
+    parts.append(f'<div class="wf-muted">{" &middot; ".join(meta)}</div>')
     if change:
         parts.append(f'<div class="wf-muted">{change}</div>')
     parts.append(sparkline)

@@ -79,9 +79,10 @@ def index_sparkline(index: np.ndarray, levels: np.ndarray, height: int = 34) -> 
 
 
 def overall_strip(overall: OverallStatus, statuses: list[IndicatorStatus], as_of: dt.date, index: np.ndarray,
-                  levels: np.ndarray) -> str:
+                  levels: np.ndarray, name_indicators: bool = True) -> str:
     """The overall level as a large word and colour, the index, its 90-day strip, coverage, the
-    reasons in plain sentences, and by name every indicator left out of the index."""
+    reasons in plain sentences, and (``name_indicators``, where no card says so) by name the
+    indicators that drive it and every indicator left out of the index."""
     names = {status.indicator.id: status.indicator.name for status in statuses}
     shown = "&ndash;" if overall.index is None else f"{overall.index:.1f}"
     reasons = "; ".join(f'<span class="wf-reason">{escape(reason)}</span>' for reason in overall.reasons)
@@ -98,8 +99,9 @@ def overall_strip(overall: OverallStatus, statuses: list[IndicatorStatus], as_of
             f'<div>{index_sparkline(index, levels)}<div class="wf-muted">index, last {days} days</div></div>'
             f'<div class="wf-sit-why"><b>{overall.current} of {overall.total} indicators current.</b> '
             + (f"Why: {reasons}" if reasons else "")
-            + f'<div class="wf-muted">Driven by: {drivers}</div>'
-            + (f'<div class="wf-muted wf-left-out">Not counted &mdash; {left_out}</div>' if left_out else "")
+            + (f'<div class="wf-muted">Driven by: {drivers}</div>' if name_indicators else "")
+            + (f'<div class="wf-muted wf-left-out">Not counted &mdash; {left_out}</div>'
+               if left_out and name_indicators else "")
             + "</div></div>")
 
 

@@ -539,12 +539,12 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
     try:
         if fmt == "html":
-            data = make_page().encode("utf-8")
+            files = [make_page().encode("utf-8")]
         else:  # the browser starts while the watchlist is read and the page is built
             from dashboard.export import ExportError, render
 
             try:
-                data = render(make_page, fmt, size, timeout, lambda: made["loaded"].watchlist.marking)
+                files = render(make_page, fmt, size, timeout, lambda: made["loaded"].watchlist.marking)
             except ExportError as error:
                 echo(f"Error: {error}", err=True)
                 raise typer.Exit(EXIT_PROBLEMS)
@@ -553,15 +553,28 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
     loaded, options = made["loaded"], made["options"]
     from .writing import replace_atomically
 
+    paths = numbered_paths(out, len(files))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(out, data)
+        for path, data in zip(paths, files):
+            replace_atomically(path, data)
+        stale = numbered_paths(out, len(files) + 1)[-1]
+        while stale.exists():  # a further slide of an earlier export of the same name: not this briefing's
+            stale.unlink()
+            stale = numbered_paths(out, int(stale.stem.rsplit("-", 1)[1]) + 1)[-1]
     except OSError as error:
         fail_usage(f"cannot write {out}: {error.strerror}")
     if loaded.problems:
         echo(f"{folder}: {len(loaded.problems)} problem(s) in the files; the briefing uses the valid rows "
                    f"only (see: {command_name()} validate {folder})", err=True)
-    echo(f"wrote {out} ({fmt.upper()}, {size}, as of {options.as_of.isoformat()})")
+    written = ", ".join(str(path) for path in paths)
+    slides = f", {len(paths)} slides" if len(paths) > 1 else ""
+    echo(f"wrote {written} ({fmt.upper()}, {size}{slides}, as of {options.as_of.isoformat()})")
+
+
+def numbered_paths(out: Path, count: int) -> list[Path]:
+    """``out`` for the first file of a briefing, then ``NAME-2.png``, ``NAME-3.png`` ... for further slides."""
+    return [out] + [out.with_name(f"{out.stem}-{number}{out.suffix}") for number in range(2, count + 1)]
 
 
 @app.command()

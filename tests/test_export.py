@@ -94,36 +94,46 @@ def test_spreadsheet_formulas_are_neutralised_in_csv_downloads():
 
 
 @pytest.mark.browser
-def test_png_slide_is_1920_by_1080(tmp_path):
+def test_png_slides_are_1920_by_1080_and_what_does_not_fit_goes_to_the_next_slide(tmp_path):
     require_chromium()
     out = tmp_path / "briefing.png"
+    (tmp_path / "briefing-5.png").write_bytes(b"an earlier, longer export")  # its fifth slide is not this one
     result = snapshot(DEFAULT_WATCHLIST, "--out", out)
     assert result.exit_code == 0, result.output
-    # the bundled watchlist's four scenarios and their standing judgments fill the board: even with every
-    # chart left out the slide needs 1,479 px, and it grows rather than cuts anything off
-    assert png_size(out) == (1920, 1479)
-    again = tmp_path / "again.png"
-    assert snapshot(DEFAULT_WATCHLIST, "--out", again, "--made-at", PINNED).exit_code == 0
-    assert png_size(again) == png_size(out)
+    slides = [out] + sorted(tmp_path.glob("briefing-[0-9].png"))
+    assert [path.name for path in slides] == ["briefing.png", "briefing-2.png", "briefing-3.png", "briefing-4.png"]
+    assert all(png_size(path) == (1920, 1080) for path in slides)
+    assert result.stdout.strip().endswith("(PNG, slide, 4 slides, as of 2022-10-17)")
 
 
 @pytest.mark.browser
-def test_a_full_slide_leaves_out_the_last_charts_and_names_them(tmp_path):
+def test_slides_are_read_from_the_back_of_the_room_and_name_what_follows(tmp_path):
     require_chromium()
     out = tmp_path / "briefing.html"
     assert snapshot(DEFAULT_WATCHLIST, "--out", out, "--made-at", PINNED).exit_code == 0
     html = out.read_text(encoding="utf-8")
-    assert html.count('class="wf-chart"') == 6  # six raised indicators are charted before the fit
+    loaded = load_watchlist(DEFAULT_WATCHLIST)
     with chromium_page(1920, 1080) as page:
         page.set_content(html)
-        kept = page.eval_on_selector_all(".wf-chart", "charts => charts.map(c => c.dataset.name)")
-        note = page.inner_text("#wf-left-out")
-        height = page.evaluate("document.documentElement.scrollHeight")
-    assert height == 1479  # four scenarios and their judgments on the board: no chart fits, nothing is cut off
-    assert kept == []
-    assert note == ("6 charts left out to fit the slide (see the app): Russian-Belarusian grouping against Ukraine, "
-                    "Mobilization reports, Belarus national terrorist-threat regime, Exercises in Belarus, Forces "
-                    "and closed zones near the Ukrainian border, Putin-Lukashenko and defence-ministry meetings.")
+        slides = page.evaluate("() => [...document.querySelectorAll('.wf-slide')].map(slide => ({"
+                               "height: slide.getBoundingClientRect().height, "
+                               "indicators: [...slide.querySelectorAll('.wf-card')].map(c => c.dataset.indicator), "
+                               "charts: [...slide.querySelectorAll('.wf-chart')].map(c => c.dataset.name), "
+                               "foot: slide.querySelector('.wf-slide-foot').textContent}))")
+        sizes = page.evaluate("() => ({level: parseFloat(getComputedStyle(document.querySelector("
+                              "'.wf-sit-level .wf-badge')).fontSize), index: parseFloat(getComputedStyle("
+                              "document.querySelector('.wf-sit-index')).fontSize), values: [...document."
+                              "querySelectorAll('.wf-card .wf-value, .wf-card .wf-label')].map(e => parseFloat("
+                              "getComputedStyle(e).fontSize)), details: [...document.querySelectorAll("
+                              "'.wf-card .wf-muted')].map(e => parseFloat(getComputedStyle(e).fontSize))})")
+    assert all(slide["height"] == 1080 for slide in slides)
+    # the first slide holds every indicator's card; nothing is dropped: the six charts follow on the next slides
+    assert slides[0]["indicators"] == [indicator.id for indicator in loaded.watchlist.indicators]
+    assert sum(len(slide["charts"]) for slide in slides) == 6
+    assert slides[0]["foot"].startswith("Slide 1 of 4. Continued: slide 2, what changed, chart: ")
+    assert "sources" in slides[0]["foot"].rsplit("slide 4", 1)[1]
+    assert sizes["level"] >= 28 and sizes["index"] >= 28 and min(sizes["values"]) >= 28
+    assert min(sizes["details"]) >= 18
 
 
 @pytest.mark.browser
