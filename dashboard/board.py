@@ -146,8 +146,10 @@ def judgment_html(scenario_id: str, judgment: pd.Series | None, tension: str | N
         mark = (f' <span class="wf-tension" title="{escape(tension, quote=True)}">&#9888; '
                 + ("predates the latest evidence" if tension.startswith("judgment predates") else "differs")
                 + "</span>") if tension else ""
+        confidence = f", {escape(judgment['confidence'])} confidence" if judgment["confidence"] else ""
         return (f'<span data-judgment="{escape(scenario_id)}">Judgment: <span class="wf-term">'
-                f"{escape(term.word.upper())}</span> ({term.band}), {judgment['date']:%Y-%m-%d}{mark}</span>")
+                f"{escape(term.word.upper())}</span> ({term.band}){confidence}, {judgment['date']:%Y-%m-%d}{mark}"
+                "</span>")
     marker = f'<div class="wf-judgment" data-judgment="{escape(scenario_id)}">'
     if judgment is None:
         return marker + ('<span class="wf-muted">No judgment recorded (watchfloor judge, or the Add data '

@@ -215,9 +215,9 @@ def test_briefing_button_makes_an_html_download_of_the_view(monkeypatch):
     app.selectbox(key="briefing_format").select("html")
     app.button(key="make_briefing").click().run()
     assert not app.exception and not app.error
-    _, name, payload, fmt = app.session_state["briefing"]
+    _, name, files, fmt = app.session_state["briefing"]
     assert (name, fmt) == ("belarus-2022-briefing-2022-10-17-since-2022-10-10.html", "html")
-    assert b"Status as of <b>2022-10-17</b>; changes since <b>2022-10-10</b>" in payload
+    assert b"Status as of <b>2022-10-17</b>; changes since <b>2022-10-10</b>" in files[0]
     assert app.get("download_button")[0].proto.label == f"Download {name}"
 
 

@@ -222,8 +222,8 @@ def test_briefings_carry_the_standing_judgments_in_words(tmp_path):
                          observations="2022-02-01,troops,5000,,,,,,,\n", as_of="2022-02-05")
     data = loaded(folder)
     page = build_briefing_html(data, default_options(data), plotly_js="")
-    assert ('data-judgment="offensive">Judgment: <span class="wf-term">VERY LIKELY</span> (80-95%), high confidence '
-            "&middot; 2022-01-10 &middot; NATO") in page
+    assert ('<span data-judgment="offensive">Judgment: <span class="wf-term">VERY LIKELY</span> (80-95%), high '
+            "confidence, 2022-01-10</span>") in page
     assert "0.875" not in page  # never a bare number
 
 

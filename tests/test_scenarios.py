@@ -339,5 +339,6 @@ def test_briefings_carry_the_scenario_board(tmp_path):
     folder = watchlist_with(tmp_path, ROWS, as_of="2022-02-05")
     loaded = load_watchlist(folder, today=FIXED_TODAY)
     page = build_briefing_html(loaded, default_options(loaded), plotly_js="")
-    assert 'data-scenario="offensive" data-level="high"' in page
-    assert page.index('class="wf-board"') < page.index('class="wf-card"')
+    assert 'class="wf-sit-scenario" data-scenario="offensive" data-level="high"' in page
+    assert "2 of 4 signs seen (2 strong)" in page
+    assert page.index('class="wf-sit-scenario"') < page.index('class="wf-card"')
