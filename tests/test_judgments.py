@@ -203,7 +203,8 @@ def test_the_board_shows_the_standing_judgment_with_its_words_and_range(monkeypa
                                    "https://example.org/isw,ISW,\n",
                          observations="2022-02-01,troops,5000,,,,,,,\n", as_of="2022-02-05")
     app = run_app(monkeypatch, root=folder)
-    assert ('<span data-judgment="offensive">Judgment: <span class="wf-term">UNLIKELY</span> (20-45%), 2022-01-10 '
+    assert ('<span data-judgment="offensive">Judgment: <span class="wf-term">UNLIKELY</span> (20-45%), moderate '
+            'confidence, 2022-01-10 '
             '<span class="wf-tension" title="judgment predates the latest evidence: the scenario has been HIGH since '
             '2022-02-01, the judgment of 2022-01-10 says unlikely">&#9888; predates the latest evidence</span>') in \
         html_of(app)  # the Overview's line: the words, the band and the date
