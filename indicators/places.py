@@ -302,3 +302,22 @@ def unplaced_columns(count: int) -> dict[str, object]:
     """The place columns of ``count`` rows that have none (a file without place columns)."""
     empty = pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), categories=pd.Index([""], dtype="str"))
     return {"place": empty, "lat": np.full(count, np.nan), "lon": np.full(count, np.nan), "located_by": empty.copy()}
+
+
+def feed_places(raw, source: str) -> dict[str, object]:
+    """The place columns of feed rows from the engine's result (``geo_lat``, ``geo_lon``, ``geo_place``,
+    ``geo_admin1`` cells where the layout has them): coordinates outside the ranges, or not numbers,
+    leave the row off the map (it still counts), as an empty cell does."""
+    count = len(raw)
+
+    def cells(role: str) -> pd.Series:
+        name = f"geo_{role}"
+        return raw[name].fillna("").astype(str).str.strip() if name in raw else pd.Series([""] * count, dtype=object)
+
+    lat = pd.to_numeric(cells("lat").where(cells("lat").str.fullmatch(NUMBER_PATTERN)), errors="coerce")
+    lon = pd.to_numeric(cells("lon").where(cells("lon").str.fullmatch(NUMBER_PATTERN)), errors="coerce")
+    placed = lat.between(-90, 90) & lon.between(-180, 180)
+    admin1 = cells("admin1")
+    located_by = np.where(placed, (source + " coordinates") + np.where(admin1 != "", ", " + admin1, ""), "")
+    return {"place": cells("place").to_numpy(dtype=object), "lat": lat.where(placed).to_numpy(dtype=float),
+            "lon": lon.where(placed).to_numpy(dtype=float), "located_by": np.asarray(located_by, dtype=object)}
