@@ -156,10 +156,13 @@ def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape
                                     opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoveron="fills",
                                     text=hover, hoverinfo="text", name=CHANGE_CATEGORIES[row.category],
                                     legendgroup=f"change-{row.category}", showlegend=False))
+    titled = False
     for category, label in CHANGE_CATEGORIES.items():
         if (changes.frame["category"] == category).any():
+            title = None if titled else dict(text=f"Regions: {_text(indicator_name)[:40]}, change")
+            titled = True
             figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
-                                        legendgrouptitle=None, hoverinfo="skip",
+                                        legendgrouptitle=title, hoverinfo="skip",
                                         marker=dict(symbol="square", size=13, color=CHANGE_COLOURS[category],
                                                     line=dict(color="#7A7A7A", width=1))))
 
@@ -291,7 +294,8 @@ def _legend(figure: go.Figure, markers: Markers, kinds: set[str], day: dt.date) 
 def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str, str], units: dict[str, str],
                      layers: tuple[str, ...] = LAYERS, changes: RegionChanges | None = None,
                      region_shapes: tuple[Shape, ...] = (), shaded_name: str = "", shaded_unit: str = "",
-                     height: int = 640, aspect: float = 0.55, title: str | None = None) -> go.Figure:
+                     height: int = 640, aspect: float = 0.55, title: str | None = None,
+                     legend_width: int = 250) -> go.Figure:
     """The map as known on ``day``: borders, regions shaded by change (``changes``), markers.
 
     ``layers`` switches parts on: observations, events, feed (the marker kinds), regions (the
@@ -307,12 +311,13 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
     _legend(figure, markers, kinds, day)
     figure.update_layout(
         font=dict(family=FONT_FAMILY, size=13, color=INK), paper_bgcolor="white", plot_bgcolor=WATER,
-        height=height, margin=dict(l=8, r=8, t=40 if title else 8, b=28), hoverlabel=dict(align="left", font_size=12),
+        height=height, margin=dict(l=8, r=legend_width, t=40 if title else 8, b=28),
+        hoverlabel=dict(align="left", font_size=12),
         title=dict(text=_text(title), font=dict(size=16)) if title else None,
         annotations=labels + [dict(xref="paper", yref="paper", x=1, y=0, yanchor="top", xanchor="right",
                                    showarrow=False, text="Boundaries: Natural Earth (public domain)",
                                    font=dict(size=10, color=MUTED))],
-        legend=dict(orientation="v", x=1, xanchor="right", y=1, bgcolor="rgba(255,255,255,0.88)",
+        legend=dict(orientation="v", x=1.0, xanchor="left", y=1, bgcolor="rgba(255,255,255,0.88)",
                     bordercolor="#D0D0D0", borderwidth=1, font=dict(size=12), groupclick="toggleitem"),
         xaxis=dict(range=x_range, visible=False, fixedrange=False, constrain="range"),
         yaxis=dict(range=y_range, visible=False, scaleanchor="x", scaleratio=1, constrain="range"),

@@ -126,9 +126,11 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
     playing = top[1].toggle("Play", key="map_play", help="Step day by day up to the as-of date, to watch the "
                                                          "picture build up.")
     controls = st.columns([3, 2, 2, 1])
-    layer_choice = controls[0].multiselect(
-        "Layers", list(LAYERS), default=[layer for layer in (state.get("map_layers") or ",".join(LAYERS)).split(",")
-                                          if layer in LAYERS], format_func=LAYER_WORDS.get, key="map_layers_input")
+    if "map_layers_input" not in state:
+        state["map_layers_input"] = [layer for layer in (state.get("map_layers") or ",".join(LAYERS)).split(",")
+                                     if layer in LAYERS]
+    layer_choice = controls[0].pills("Layers", list(LAYERS), selection_mode="multi", format_func=LAYER_WORDS.get,
+                                     key="map_layers_input") or []
     candidates = shadeable(loaded)
     shade = None
     if candidates:
@@ -144,8 +146,9 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
     centre = controls[2].selectbox("Centre on", [FIT, DRAWN] + places, key="map_centre",
                                    help="The markers' extent, the view of the link or of the box drawn, or a place.")
     state.setdefault("map_zoom", given.zoom if given else 6.0)
-    zoom = controls[3].number_input("Zoom", 0.0, 12.0, step=0.5, key="map_zoom",
-                                    help="0 is the whole world; each step halves the width shown.")
+    zoom = controls[3].number_input("Zoom", 0.0, 12.0, step=0.5, key="map_zoom", disabled=centre == FIT,
+                                    help="0 is the whole world; each step halves the width shown (with Centre on "
+                                         "a place or the link's view).")
     settings = dict(folder=folder, loaded=loaded, rows=rows, names=names, units=units, days=days, start=start,
                     as_of=as_of, show_later=show_later, layers=tuple(layer_choice), shade=shade, centre=centre,
                     zoom=zoom, given=given, places=places, playing=playing)
@@ -187,8 +190,13 @@ def _draw(folder: Path, loaded: LoadedWatchlist, rows, names, units, days, start
     elif centre in places:
         spot = rows[rows["place"] == centre].iloc[0]
         view = View(round(float(spot["lat"]), 3), round(float(spot["lon"]), 3), zoom)
-    else:
-        view = fit_view(shown["lat"].to_numpy(), shown["lon"].to_numpy(), ASPECT)
+    else:  # the markers and the shaded regions
+        lats, lons = [shown["lat"].to_numpy()], [shown["lon"].to_numpy()]
+        if changes is not None and len(changes.frame):
+            boxes = np.array([regions()[index].bbox for index in changes.frame["region"]])
+            lats += [boxes[:, 1], boxes[:, 3]]
+            lons += [boxes[:, 0], boxes[:, 2]]
+        view = fit_view(np.concatenate(lats), np.concatenate(lons), ASPECT)
     if centre != FIT:
         state["map_view"] = view.text()
     else:

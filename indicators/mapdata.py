@@ -363,7 +363,7 @@ class View:
         return cls(lat, lon, zoom)
 
 
-def fit_view(lat: np.ndarray, lon: np.ndarray, aspect: float = 0.6, margin: float = 0.15,
+def fit_view(lat: np.ndarray, lon: np.ndarray, aspect: float = 0.6, margin: float = 0.12,
              fallback: View = View(52.0, 28.0, 4.0)) -> View:
     """The view that shows every point, with a margin; ``fallback`` when there is none."""
     lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
