@@ -229,7 +229,7 @@ def _marker_targets(frame: pd.DataFrame, detail: pd.DataFrame) -> list[str]:
 
 
 def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], units: dict[str, str], day: dt.date,
-                  kinds: set[str]) -> None:
+                  kinds: set[str], magnify: float = 1.0) -> None:
     frame = markers.frame
     if not len(frame):
         return
@@ -245,8 +245,8 @@ def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], un
             if not len(part) or kind not in kinds:
                 continue
             sizes = part["size"].to_numpy(dtype=float)
-            base, scale = (10.0, 24.0) if part["binned"].any() else (9.0, 17.0)
-            px = np.where(np.isnan(sizes), base, base + scale * np.sqrt(np.nan_to_num(sizes)))
+            base, spread = (10.0, 24.0) if part["binned"].any() else (9.0, 17.0)
+            px = np.where(np.isnan(sizes), base, base + spread * np.sqrt(np.nan_to_num(sizes)))
             if kind == "event":
                 px = np.full(len(part), 13.0)
             open_symbol = ~part["counting"].to_numpy(dtype=bool) | later
@@ -255,7 +255,7 @@ def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], un
             figure.add_trace(go.Scatter(
                 x=part["lon"], y=mercator_y(part["lat"].to_numpy()), mode="markers", name=KIND_WORDS[kind],
                 showlegend=False, customdata=part["target"], hovertext=part["hover"], hoverinfo="text",
-                marker=dict(symbol=symbols, size=px, color=colours, opacity=0.6 if later else 0.92,
+                marker=dict(symbol=symbols, size=px * magnify, color=colours, opacity=0.6 if later else 0.92,
                             line=dict(color=LATER_COLOUR if later else INK, width=1.5 if later else 0.8))))
 
 
@@ -295,7 +295,7 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
                      layers: tuple[str, ...] = LAYERS, changes: RegionChanges | None = None,
                      region_shapes: tuple[Shape, ...] = (), shaded_name: str = "", shaded_unit: str = "",
                      height: int = 640, aspect: float = 0.55, title: str | None = None,
-                     legend_width: int = 250) -> go.Figure:
+                     legend_width: int = 250, marker_scale: float = 1.0) -> go.Figure:
     """The map as known on ``day``: borders, regions shaded by change (``changes``), markers.
 
     ``layers`` switches parts on: observations, events, feed (the marker kinds), regions (the
@@ -307,7 +307,7 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
     if changes is not None and "regions" in layers and len(changes.frame):
         _region_layer(figure, changes, region_shapes, shaded_name, shaded_unit)
     kinds = {kind for kind, layer in KIND_LAYERS.items() if layer in layers}
-    _marker_layer(figure, markers, names, units, day, kinds)
+    _marker_layer(figure, markers, names, units, day, kinds, marker_scale)
     _legend(figure, markers, kinds, day)
     figure.update_layout(
         font=dict(family=FONT_FAMILY, size=13, color=INK), paper_bgcolor="white", plot_bgcolor=WATER,
@@ -323,3 +323,53 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
         yaxis=dict(range=y_range, visible=False, scaleanchor="x", scaleratio=1, constrain="range"),
         dragmode="pan", showlegend=True, uirevision=view.text())
     return figure
+
+
+def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
+    """The map of ``as_of`` for a briefing (rows from ``start``, regions shaded by the first windowed
+    feed indicator): an interactive plotly div, or "" when nothing of the watchlist has a place."""
+    from indicators.boundaries import region_of_points, regions
+    from indicators.mapdata import aggregate_markers, fit_view, located_rows, region_changes, rows_known_on
+    from indicators.timeseries import level_scores_over_time
+
+    observations, events = loaded.observations, loaded.events
+    if not (observations["lat"].notna().any() or events["lat"].notna().any()):
+        return ""
+    watchlist = loaded.watchlist
+    first = min([as_of] + [day.date() for day in observations["date"] if pd.notna(day)][:1])
+    scores = level_scores_over_time(watchlist, observations, min(first, start), as_of) if len(observations) else None
+    shown = rows_known_on(located_rows(observations, events, scores), as_of, start)
+    if not len(shown):
+        return ""
+    names = {indicator.id: indicator.name for indicator in watchlist.indicators}
+    units = {indicator.id: indicator.unit for indicator in watchlist.indicators}
+    placed = set(observations.loc[observations["lat"].notna(), "indicator"].astype(str))
+    shade = next((i for i in sorted(watchlist.indicators, key=lambda i: i.feed is None)
+                  if i.aggregate in ("count", "sum") and i.window_days and i.id in placed), None)
+    changes = None
+    if shade is not None:
+        changes = region_changes(observations, shade, as_of, regions(),
+                                 region_of_points(observations["lon"].to_numpy(float), observations["lat"].to_numpy(float)))
+    width, height = {"slide": (430, 330), "a4": (940, 560)}[size]
+    aspect = (height - 90) / width
+    lats, lons = [shown["lat"].to_numpy()], [shown["lon"].to_numpy()]
+    if changes is not None and len(changes.frame):
+        boxes = np.array([regions()[index].bbox for index in changes.frame["region"]])
+        lats += [boxes[:, 1], boxes[:, 3]]
+        lons += [boxes[:, 0], boxes[:, 2]]
+    view = fit_view(np.concatenate(lats), np.concatenate(lons), aspect)
+    figure = build_map_figure(aggregate_markers(shown), view, as_of, names, units, LAYERS, changes, regions(),
+                              shade.name if shade else "", shade.unit if shade else "", height=height, aspect=aspect,
+                              title=f"Where, {start.isoformat()} to {as_of.isoformat()}", legend_width=8,
+                              marker_scale=0.6 if size == "slide" else 0.8)
+    figure.update_layout(width=width, margin=dict(l=4, r=4, t=30, b=4), title=dict(font=dict(size=14)),
+                         legend=dict(orientation="h", x=0, xanchor="left", y=-0.01, yanchor="top", tracegroupgap=2,
+                                     font=dict(size=10), bgcolor="rgba(255,255,255,0)", borderwidth=0,
+                                     grouptitlefont=dict(size=10)),
+                         annotations=[a for a in figure.layout.annotations if "Natural Earth" not in (a.text or "")])
+    figure.update_layout(height=height + 90)  # the legend below the map
+    return ('<div class="wf-map" data-name="Map">' + figure.to_html(
+        full_html=False, include_plotlyjs=False, div_id="chart-map",
+        config={"displaylogo": False, "responsive": False, "scrollZoom": False}) +
+        '<div class="wf-muted" style="font-size:11px">Boundaries: Natural Earth (public domain); colour: level on '
+        "the row's day; size: value against its indicator's largest.</div></div>")
