@@ -13,8 +13,8 @@ from helpers import DEFAULT_WATCHLIST, indicator, open_page, run_app, shown, wri
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
-PAGES = ["overview", "scenarios", "timelines", "indicator", "events", "backtest", "alerts", "data-quality", "add-data",
-         "activity"]
+PAGES = ["overview", "scenarios", "timelines", "map", "indicator", "events", "backtest", "alerts", "data-quality",
+         "add-data", "activity"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
