@@ -69,6 +69,12 @@ def _parse_date(text, default: dt.date, low: dt.date, high: dt.date) -> dt.date:
     return min(max(value, low), high)
 
 
+def _pin(widget: str, kept: str) -> None:
+    """The user set the period or the day: keep it (and put it in the URL) until they change it again."""
+    value = st.session_state.get(widget)
+    st.session_state[kept] = value.isoformat() if isinstance(value, dt.date) else ""
+
+
 def _open_clicked() -> None:
     """A click on a marker: open its indicator, or its event on the Events page (a callback, so that
     it runs before the page radio is drawn again)."""
@@ -117,12 +123,14 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
     default_from = max(first_day, as_of - dt.timedelta(days=PERIOD_DAYS - 1))
     state = st.session_state
     top = st.columns([1, 1, 4])
-    start = top[0].date_input("From", value=_parse_date(state.get("map_from"), default_from, first_day, as_of),
-                              min_value=first_day, max_value=as_of, key="map_from_input", format="YYYY-MM-DD",
-                              help="The map shows what happened from this day on.")
+    # the period and the day follow the as-of date until the user (or a link) sets them
+    state["map_from_input"] = _parse_date(state.get("map_from"), default_from, first_day, as_of)
+    start = top[0].date_input("From", min_value=first_day, max_value=as_of, key="map_from_input", format="YYYY-MM-DD",
+                              on_change=_pin, args=("map_from_input", "map_from"),
+                              help="The map shows what happened from this day on (default: 90 days before the "
+                                   "as-of date).")
     days = [start + dt.timedelta(days=n) for n in range((as_of - start).days + 1)]
-    if state.get(DAY_KEY) not in days:
-        state[DAY_KEY] = _parse_date(state.get("map_day"), as_of, start, as_of)
+    state[DAY_KEY] = _parse_date(state.get("map_day"), as_of, start, as_of)
     playing = top[1].toggle("Play", key="map_play", help="Step day by day up to the as-of date, to watch the "
                                                          "picture build up.")
     controls = st.columns([3, 2, 2, 1])
@@ -158,10 +166,8 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
         _draw(**settings)
     day = state[DAY_KEY]
     view = View.parse(state.get("map_view"))
-    state.update(map_from=start.isoformat(), map_day=day.isoformat(), map_layers=",".join(layer_choice),
-                 map_shade=shade or "")
-    return {"map_from": start.isoformat() if start != default_from else None,
-            "map_day": day.isoformat() if day != as_of else None,
+    state.update(map_layers=",".join(layer_choice), map_shade=shade or "")
+    return {"map_from": state.get("map_from") or None, "map_day": state.get("map_day") or None,
             "map_layers": ",".join(layer_choice) if tuple(layer_choice) != LAYERS else None,
             "map_shade": shade if shade and shade != candidates[0] else None,
             "map_view": view.text() if centre != FIT and view is not None else None}
@@ -176,8 +182,9 @@ def _draw(folder: Path, loaded: LoadedWatchlist, rows, names, units, days, start
         if following > as_of:
             state["map_play"] = False
             st.rerun()  # the whole page, so that the timer stops and the URL gets the day
-        state[DAY_KEY] = following
-    day = st.select_slider("Day", days, key=DAY_KEY, format_func=dt.date.isoformat,
+        state[DAY_KEY], state["map_day"] = following, following.isoformat()
+    day = st.select_slider("Day", days, key=DAY_KEY, format_func=dt.date.isoformat, on_change=_pin,
+                           args=(DAY_KEY, "map_day"),
                            help="The map as known on this day (rows count from their reported date).")
     shown = rows_known_on(rows, day, start, show_later)
     markers = aggregate_markers(shown)

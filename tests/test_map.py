@@ -228,3 +228,13 @@ def test_a_briefing_carries_the_map_of_its_as_of_date_only_when_the_watchlist_ha
     plain = write_watchlist(tmp_path / "w", [indicator()], "2022-10-01,troops,5,A,,,,,,\n", as_of="2022-10-01")
     loaded = load_watchlist(plain, today=FIXED_TODAY)
     assert 'id="chart-map"' not in build_briefing_html(loaded, default_options(loaded))
+
+
+def test_the_maps_day_follows_the_as_of_date_until_it_is_set(monkeypatch):
+    app = run_app(monkeypatch, EXAMPLE, page="map")
+    app.sidebar.date_input(key="as_of").set_value(dt.date(2022, 3, 31)).run()
+    assert app.select_slider(key="map_day_input").value == dt.date(2022, 3, 31)
+    assert "map_day" not in app.query_params
+    app.select_slider(key="map_day_input").set_value(dt.date(2022, 3, 15)).run()
+    app.sidebar.date_input(key="as_of").set_value(dt.date(2022, 3, 10)).run()  # the day set cannot be after it
+    assert app.select_slider(key="map_day_input").value == dt.date(2022, 3, 10)
