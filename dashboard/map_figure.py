@@ -230,33 +230,38 @@ def _marker_targets(frame: pd.DataFrame, detail: pd.DataFrame) -> list[str]:
 
 def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], units: dict[str, str], day: dt.date,
                   kinds: set[str], magnify: float = 1.0) -> None:
+    """One trace per kind, level and open or filled symbol (plotly checks per-point colours and symbols
+    one by one: scalars keep a redraw of 2,000 markers fast); later rows first, events on top."""
     frame = markers.frame
     if not len(frame):
         return
-    by_marker = {number: group for number, group in markers.detail.groupby("marker")} if len(markers.detail) else {}
-    hovers = [marker_hover(marker, by_marker.get(number, markers.detail.iloc[0:0]), names, units, day)
+    detail = markers.detail
+    by_marker = {number: group for number, group in detail.groupby("marker")} if len(detail) else {}
+    none = detail.iloc[0:0]
+    hovers = [marker_hover(marker, by_marker.get(number, none), names, units, day)
               for number, marker in enumerate(frame.itertuples(index=False))]
-    targets = _marker_targets(frame, markers.detail)
-    frame = frame.assign(hover=hovers, target=targets)
-    # later rows under the rest; events on top
+    frame = frame.assign(hover=hovers, target=_marker_targets(frame, detail),
+                         hollow=~frame["counting"].to_numpy(dtype=bool) | frame["later"].to_numpy(dtype=bool))
+    binned = bool(frame["binned"].any())
+    base, spread = (10.0, 24.0) if binned else (9.0, 17.0)
     for later in (True, False):
         for kind in ("feed", "observation", "event"):
-            part = frame[(frame["kind"] == kind) & (frame["later"] == later)]
-            if not len(part) or kind not in kinds:
+            if kind not in kinds:
                 continue
-            sizes = part["size"].to_numpy(dtype=float)
-            base, spread = (10.0, 24.0) if part["binned"].any() else (9.0, 17.0)
-            px = np.where(np.isnan(sizes), base, base + spread * np.sqrt(np.nan_to_num(sizes)))
-            if kind == "event":
-                px = np.full(len(part), 13.0)
-            open_symbol = ~part["counting"].to_numpy(dtype=bool) | later
-            symbols = [KIND_SYMBOLS[kind] + ("-open" if hollow else "") for hollow in open_symbol]
-            colours = [LATER_COLOUR if later else level_colour(score) for score in part["level"]]
-            figure.add_trace(go.Scatter(
-                x=part["lon"], y=mercator_y(part["lat"].to_numpy()), mode="markers", name=KIND_WORDS[kind],
-                showlegend=False, customdata=part["target"], hovertext=part["hover"], hoverinfo="text",
-                marker=dict(symbol=symbols, size=px * magnify, color=colours, opacity=0.6 if later else 0.92,
-                            line=dict(color=LATER_COLOUR if later else INK, width=1.5 if later else 0.8))))
+            part = frame[(frame["kind"] == kind) & (frame["later"] == later)]
+            for (level, hollow), group in part.groupby(["level", "hollow"], sort=True):
+                sizes = group["size"].to_numpy(dtype=float)
+                px = np.where(np.isnan(sizes), base, base + spread * np.sqrt(np.nan_to_num(sizes)))
+                if kind == "event":
+                    px = np.full(len(group), 13.0)
+                figure.add_trace(go.Scatter(
+                    x=group["lon"].to_numpy(), y=mercator_y(group["lat"].to_numpy()), mode="markers",
+                    name=KIND_WORDS[kind], showlegend=False, customdata=group["target"].to_numpy(),
+                    hovertext=group["hover"].to_numpy(), hoverinfo="text",
+                    marker=dict(symbol=KIND_SYMBOLS[kind] + ("-open" if hollow else ""), size=px * magnify,
+                                color=LATER_COLOUR if later else level_colour(int(level)),
+                                opacity=0.6 if later else 0.92,
+                                line=dict(color=LATER_COLOUR if later else INK, width=1.5 if later else 0.8))))
 
 
 def _legend(figure: go.Figure, markers: Markers, kinds: set[str], day: dt.date) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from indicators.boundaries import region_of_points, regions
@@ -41,24 +42,32 @@ def _located(folder: str, signature: tuple, today: dt.date):
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _regions_of_rows(folder: str, signature: tuple, today: dt.date):
-    """The shipped region each observation row lies in (-1 outside them or unplaced)."""
+def _choices(folder: str, signature: tuple, today: dt.date) -> tuple[list[str], list[str]]:
+    """(indicators that can shade regions, place names to centre on), once per file version."""
+    loaded = data.load(Path(folder))
+    observations = loaded.observations
+    with_places = {str(name) for name in pd.unique(observations.loc[observations["lat"].notna(), "indicator"])}
+    ids = [i for i in loaded.watchlist.indicators if i.aggregate in ("count", "sum") and i.window_days
+           and i.id in with_places]
+    rows = _located(folder, signature, today)
+    places = sorted(str(place) for place in pd.unique(rows["place"]) if place)
+    return [i.id for i in sorted(ids, key=lambda i: i.feed is None)], places
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _rows_of(folder: str, signature: tuple, today: dt.date, indicator_id: str):
+    """One indicator's observations with the shipped region each lies in (-1 outside them or unplaced)."""
     observations = data.load(Path(folder)).observations
-    return region_of_points(observations["lon"].to_numpy(dtype=float), observations["lat"].to_numpy(dtype=float))
+    rows = observations[(observations["indicator"] == indicator_id).to_numpy()]
+    return rows, region_of_points(rows["lon"].to_numpy(dtype=float), rows["lat"].to_numpy(dtype=float))
 
 
 def located(folder: Path):
     return _located(str(folder), data.files_signature(folder), dt.date.today())
 
 
-def shadeable(loaded: LoadedWatchlist) -> list[str]:
-    """Indicators whose rows can shade regions: windowed counts or sums with rows that have coordinates,
-    feed indicators first."""
-    observations = loaded.observations
-    with_places = set(observations.loc[observations["lat"].notna(), "indicator"].astype(str))
-    ids = [i for i in loaded.watchlist.indicators if i.aggregate in ("count", "sum") and i.window_days
-           and i.id in with_places]
-    return [i.id for i in sorted(ids, key=lambda i: i.feed is None)]
+def choices(folder: Path) -> tuple[list[str], list[str]]:
+    return _choices(str(folder), data.files_signature(folder), dt.date.today())
 
 
 def _parse_date(text, default: dt.date, low: dt.date, high: dt.date) -> dt.date:
@@ -139,7 +148,7 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
                                      if layer in LAYERS]
     layer_choice = controls[0].pills("Layers", list(LAYERS), selection_mode="multi", format_func=LAYER_WORDS.get,
                                      key="map_layers_input") or []
-    candidates = shadeable(loaded)
+    candidates, places = choices(folder)
     shade = None
     if candidates:
         wanted = state.get("map_shade") if state.get("map_shade") in candidates else candidates[0]
@@ -147,7 +156,6 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
                                       format_func=names.get, key="map_shade_input",
                                       help="Matching rows in the indicator's window against the mean of the four "
                                            "windows before it, per region.")
-    places = sorted({place for place in rows["place"] if place})
     given = View.parse(state.get("map_view"))
     if state.get("map_centre") not in [FIT, DRAWN] + places:
         state["map_centre"] = DRAWN if given else FIT
@@ -190,8 +198,8 @@ def _draw(folder: Path, loaded: LoadedWatchlist, rows, names, units, days, start
     markers = aggregate_markers(shown)
     changes = None
     if shade and "regions" in layers:
-        changes = region_changes(loaded.observations, loaded.watchlist.indicator(shade), day, regions(),
-                                 _regions_of_rows(str(folder), data.files_signature(folder), dt.date.today()))
+        shaded_rows, region_index = _rows_of(str(folder), data.files_signature(folder), dt.date.today(), shade)
+        changes = region_changes(shaded_rows, loaded.watchlist.indicator(shade), day, regions(), region_index)
     if centre == DRAWN and given:
         view = View(given.lat, given.lon, zoom)
     elif centre in places:

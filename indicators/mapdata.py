@@ -288,12 +288,12 @@ def region_changes(observations: pd.DataFrame, indicator: Indicator, day: dt.dat
     limit = pd.Timestamp(day)
     window_start = limit - pd.Timedelta(days=width)  # exclusive
     baseline_start = window_start - pd.Timedelta(days=width * BASELINE_WINDOWS)
-    mine = (observations["indicator"].astype(str) == indicator.id).to_numpy()
+    mine = (observations["indicator"] == indicator.id).to_numpy()
     if region_index is None:
         region_index = region_of_points(observations["lon"].to_numpy(dtype=float), observations["lat"].to_numpy(dtype=float),
                                         shapes)
     until = observations["until"] if "until" in observations.columns else pd.Series(pd.NaT, index=observations.index)
-    counting = (mine & ~observations["status"].astype(str).isin(NON_COUNTING_STATUSES).to_numpy()
+    counting = (mine & ~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()
                 & (observations["reported"] <= limit).to_numpy() & (until.isna() | (until > limit)).to_numpy())
     dates = observations["date"]
     in_window = counting & ((dates > window_start) & (dates <= limit)).to_numpy()
