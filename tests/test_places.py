@@ -152,3 +152,13 @@ def test_cli_add_and_add_event_take_place_lat_and_lon(tmp_path):
     result = runner.invoke(app, ["add-event", str(folder), "--date", "2022-10-16", "--title", "Exercise",
                                  "--place", "Gomel"])
     assert result.exit_code == 0 and result.stdout == "added: 2022-10-16,Exercise,Gomel,,\n"
+
+
+def test_a_broken_places_csv_line_is_never_replaced_by_a_guess_from_the_gazetteer(tmp_path):
+    folder = placed_watchlist(tmp_path, "2022-10-01,troops,1200,MoD,,,,,,,Orsha,,\n",
+                              "Orsha,54.5,300.4,BY,Vitebsk,a typo in the longitude\n")
+    assert located(folder) == [("Orsha", None, None, "")]  # the gazetteer knows an Orsha: not used
+    assert [p.format() for p in load_watchlist(folder, today=FIXED_TODAY).problems] == [
+        'observations.csv:2: place: "Orsha" is listed on line 2 of places.csv, which has problems; fix that line; '
+        "the row counts but is not on the map",
+        "places.csv:2: lon: 300.4 is outside -180 to 180; give the longitude in decimal degrees (WGS84)"]
