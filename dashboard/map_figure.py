@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from indicators.boundaries import Shape, countries
+from indicators.boundaries import Shape, countries, regions
 from indicators.mapdata import CHANGE_CATEGORIES, NO_LEVEL, Markers, RegionChanges, View, mercator_y
 from indicators.models import Level
 from indicators.report import format_value
@@ -67,12 +67,10 @@ def level_word(score: int) -> str:
 @lru_cache(maxsize=8)
 def _projected_rings(layer: str, grid: float) -> tuple[tuple[Shape, np.ndarray, np.ndarray], ...]:
     """Each shape's rings as (x, y) with NaN between rings, thinned to one point per ``grid`` cell."""
-    from indicators.boundaries import regions
-
     shapes = countries() if layer == "countries" else regions()
     projected = []
-    for shape in shapes:
-        xs, ys = [], []
+    for shape in shapes:  # one entry per shape, in order (a region's index finds its rings)
+        xs, ys = [np.empty(0)], [np.empty(0)]
         for ring in shape.rings:
             x, y = ring[:, 0], mercator_y(ring[:, 1])
             cells = np.floor(x / grid) * 1e6 + np.floor(y / grid)
@@ -82,15 +80,14 @@ def _projected_rings(layer: str, grid: float) -> tuple[tuple[Shape, np.ndarray, 
                 continue
             xs.append(np.r_[x[keep], np.nan])
             ys.append(np.r_[y[keep], np.nan])
-        if xs:
-            projected.append((shape, np.concatenate(xs), np.concatenate(ys)))
+        projected.append((shape, np.concatenate(xs), np.concatenate(ys)))
     return tuple(projected)
 
 
 def _grid_for(view: View) -> float:
-    """Points closer than about a pixel of an 1,100-pixel-wide map are not drawn (a power of two,
+    """Points closer than about a pixel and a half of a 1,100-pixel-wide map are not drawn (a power of two,
     so that nearby zooms share the cache)."""
-    return 2.0 ** math_floor_log2(view.width_degrees / 1100)
+    return 2.0 ** math_floor_log2(view.width_degrees / 800)
 
 
 def math_floor_log2(value: float) -> int:
@@ -106,7 +103,7 @@ def _outlines(layer: str, view: View, x_range, y_range) -> tuple[list[tuple[Shap
     inside = []
     for shape, x, y in _projected_rings(layer, _grid_for(view)):
         south, north = mercator_y(shape.bbox[1]), mercator_y(shape.bbox[3])
-        if shape.bbox[2] < west or shape.bbox[0] > east or north < low or south > high:
+        if not len(x) or shape.bbox[2] < west or shape.bbox[0] > east or north < low or south > high:
             continue
         inside.append((shape, x, y))
     if not inside:
@@ -141,30 +138,43 @@ def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool) ->
 
 
 def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape, ...], indicator_name: str,
-                  unit: str) -> None:
-    for row in changes.frame.itertuples(index=False):
-        shape = shapes[row.region]
-        x = np.concatenate([np.r_[ring[:, 0], np.nan] for ring in shape.rings])
-        y = np.concatenate([np.r_[mercator_y(ring[:, 1]), np.nan] for ring in shape.rings])
-        change = ("new: none in the baseline" if np.isinf(row.change) else f"{row.change:+.0f}%")
-        hover = (f"<b>{_text(row.name)}</b>, {_text(row.country)}<br>{_text(indicator_name)}: "
-                 f"{format_value(row.value)} {_text(unit)} in {changes.window[0]:%Y-%m-%d} to {changes.window[1]:%Y-%m-%d}"
-                 f"<br>baseline {format_value(round(row.baseline, 2))} per window "
-                 f"({changes.baseline[0]:%Y-%m-%d} to {changes.baseline[1]:%Y-%m-%d})<br>"
-                 f"{CHANGE_CATEGORIES[row.category]}: {change}")
-        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[row.category],
-                                    opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoveron="fills",
-                                    text=hover, hoverinfo="text", name=CHANGE_CATEGORIES[row.category],
-                                    legendgroup=f"change-{row.category}", showlegend=False))
+                  unit: str, view: View) -> None:
+    """One filled trace per category (each region a ring of it) and one hover point per region at its
+    middle: a trace per region made a redraw of a hundred regions slow."""
+    frame = changes.frame
+    centres_x, centres_y, hovers = [], [], []
+    for row in frame.itertuples(index=False):
+        ring = max(shapes[row.region].rings, key=len)
+        centres_x.append(float(np.mean(ring[:, 0])))
+        centres_y.append(float(np.mean(mercator_y(ring[:, 1]))))
+        change = "new: none in the baseline" if np.isinf(row.change) else f"{row.change:+.0f}%"
+        hovers.append(f"<b>{_text(row.name)}</b>, {_text(row.country)}<br>{_text(indicator_name)}: "
+                      f"{format_value(row.value)} {_text(unit)} in {changes.window[0]:%Y-%m-%d} to "
+                      f"{changes.window[1]:%Y-%m-%d}<br>baseline {format_value(round(row.baseline, 2))} per window "
+                      f"({changes.baseline[0]:%Y-%m-%d} to {changes.baseline[1]:%Y-%m-%d})<br>"
+                      f"{CHANGE_CATEGORIES[row.category]}: {change}")
     titled = False
     for category, label in CHANGE_CATEGORIES.items():
-        if (changes.frame["category"] == category).any():
-            title = None if titled else dict(text=f"Regions: {_text(indicator_name)[:40]}, change")
-            titled = True
-            figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
-                                        legendgrouptitle=title, hoverinfo="skip",
-                                        marker=dict(symbol="square", size=13, color=CHANGE_COLOURS[category],
-                                                    line=dict(color="#7A7A7A", width=1))))
+        regions_of = frame.loc[frame["category"] == category, "region"].to_numpy()
+        if not len(regions_of):
+            continue
+        if shapes is regions():  # the shipped regions: projected and thinned once per zoom
+            projected = _projected_rings("regions", _grid_for(view))
+            x = np.concatenate([projected[index][1] for index in regions_of])
+            y = np.concatenate([projected[index][2] for index in regions_of])
+        else:
+            rings = [ring for index in regions_of for ring in shapes[index].rings]
+            x = np.concatenate([np.r_[ring[:, 0], np.nan] for ring in rings])
+            y = np.concatenate([np.r_[mercator_y(ring[:, 1]), np.nan] for ring in rings])
+        title = None if titled else dict(text=f"Regions: {_text(indicator_name)[:40]}, change")
+        titled = True
+        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[category],
+                                    opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoverinfo="skip",
+                                    name=label, legendgroup=f"change-{category}", legendgrouptitle=title,
+                                    showlegend=True))
+    figure.add_trace(go.Scatter(x=centres_x, y=centres_y, mode="markers", name="region", showlegend=False,
+                                hovertext=hovers, hoverinfo="text",
+                                marker=dict(size=18, color="rgba(0,0,0,0)", symbol="square")))
 
 
 # ---------------------------------------------------------------- markers
@@ -310,7 +320,7 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
     x_range, y_range = view.ranges(aspect)
     labels = _base_map(figure, view, x_range, y_range, "borders" in layers)
     if changes is not None and "regions" in layers and len(changes.frame):
-        _region_layer(figure, changes, region_shapes, shaded_name, shaded_unit)
+        _region_layer(figure, changes, region_shapes, shaded_name, shaded_unit, view)
     kinds = {kind for kind, layer in KIND_LAYERS.items() if layer in layers}
     _marker_layer(figure, markers, names, units, day, kinds, marker_scale)
     _legend(figure, markers, kinds, day)
