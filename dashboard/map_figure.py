@@ -365,8 +365,8 @@ def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
     if shade is not None:
         changes = region_changes(observations, shade, as_of, regions(),
                                  region_of_points(observations["lon"].to_numpy(float), observations["lat"].to_numpy(float)))
-    width, height = {"slide": (430, 330), "a4": (940, 560)}[size]
-    aspect = (height - 90) / width
+    width, height = {"slide": (820, 330), "a4": (940, 560)}[size]
+    aspect = (height - 40) / (width - 230) if size == "slide" else (height - 90) / width
     lats, lons = [shown["lat"].to_numpy()], [shown["lon"].to_numpy()]
     if changes is not None and len(changes.frame):
         boxes = np.array([regions()[index].bbox for index in changes.frame["region"]])
@@ -376,14 +376,15 @@ def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
     figure = build_map_figure(aggregate_markers(shown), view, as_of, names, units, LAYERS, changes, regions(),
                               shade.name if shade else "", shade.unit if shade else "", height=height, aspect=aspect,
                               title=f"Where, {start.isoformat()} to {as_of.isoformat()}", legend_width=8,
-                              marker_scale=0.6 if size == "slide" else 0.8)
-    figure.update_layout(width=width, margin=dict(l=4, r=4, t=30, b=4), title=dict(font=dict(size=14)),
-                         legend=dict(orientation="h", x=0, xanchor="left", y=-0.01, yanchor="top", tracegroupgap=2,
-                                     font=dict(size=10), bgcolor="rgba(255,255,255,0)", borderwidth=0,
-                                     grouptitlefont=dict(size=10)),
+                              marker_scale=0.7 if size == "slide" else 0.8)
+    wide = size == "slide"
+    figure.update_layout(width=width, margin=dict(l=4, r=230 if wide else 4, t=30, b=4), title=dict(font=dict(size=14)),
+                         legend=dict(orientation="v" if wide else "h", x=1.0 if wide else 0, xanchor="left",
+                                     y=1.0 if wide else -0.01, yanchor="top", tracegroupgap=2, font=dict(size=10),
+                                     bgcolor="rgba(255,255,255,0)", borderwidth=0, grouptitlefont=dict(size=10)),
                          annotations=[a for a in figure.layout.annotations if "Natural Earth" not in (a.text or "")])
-    figure.update_layout(height=height + 90)  # the legend below the map
-    return ('<div class="wf-map" data-name="Map">' + figure.to_html(
+    figure.update_layout(height=height if wide else height + 90)  # on A4 the legend goes below the map
+    return ('<div class="wf-chart wf-map" data-name="Map" style="margin-top:8px">' + figure.to_html(
         full_html=False, include_plotlyjs=False, div_id="chart-map",
         config={"displaylogo": False, "responsive": False, "scrollZoom": False}) +
         '<div class="wf-muted" style="font-size:11px">Boundaries: Natural Earth (public domain); colour: level on '
