@@ -202,7 +202,7 @@ def test_the_maps_day_layers_and_view_live_in_the_url(monkeypatch):
     params = {key: (value[0] if isinstance(value, list) else value) for key, value in app.query_params.items()}
     assert params["map_day"] == "2022-03-20"
     assert params["map_view"] == "52.434,30.975,8.0"
-    again = run_app(monkeypatch, EXAMPLE, **params)
+    again = run_app(monkeypatch, EXAMPLE, **{**params, "page": "map"})
     spec = chart_spec(again)
     assert again.select_slider(key="map_day_input").value == dt.date(2022, 3, 20)
     x_range = spec["layout"]["xaxis"]["range"]
