@@ -170,11 +170,15 @@ def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape
         titled = True
         figure.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[category],
                                     opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoverinfo="skip",
-                                    name=label, legendgroup=f"change-{category}", legendgrouptitle=title,
-                                    showlegend=True))
+                                    name=label, legendgroup=f"change-{category}", showlegend=False))
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
+                                    legendgrouptitle=title, hoverinfo="skip",
+                                    marker=dict(symbol="square", size=13, color=CHANGE_COLOURS[category],
+                                                line=dict(color="#7A7A7A", width=1))))
     figure.add_trace(go.Scatter(x=centres_x, y=centres_y, mode="markers", name="region", showlegend=False,
-                                hovertext=hovers, hoverinfo="text",
-                                marker=dict(size=18, color="rgba(0,0,0,0)", symbol="square")))
+                                hovertext=hovers, hoverinfo="text", customdata=[""] * len(hovers),
+                                marker=dict(size=18, color="rgba(0,0,0,0)", symbol="square"),
+                                selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
 
 
 # ---------------------------------------------------------------- markers
@@ -271,7 +275,9 @@ def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], un
                     marker=dict(symbol=KIND_SYMBOLS[kind] + ("-open" if hollow else ""), size=px * magnify,
                                 color=LATER_COLOUR if later else level_colour(int(level)),
                                 opacity=0.6 if later else 0.92,
-                                line=dict(color=LATER_COLOUR if later else INK, width=1.5 if later else 0.8))))
+                                line=dict(color=LATER_COLOUR if later else INK, width=1.5 if later else 0.8)),
+                    # a click opens the marker's page: nothing is greyed out as "not selected"
+                    unselected=dict(marker=dict(opacity=0.6 if later else 0.92))))
 
 
 def _legend(figure: go.Figure, markers: Markers, kinds: set[str], day: dt.date) -> None:
