@@ -139,46 +139,38 @@ def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool) ->
 
 def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape, ...], indicator_name: str,
                   unit: str, view: View) -> None:
-    """One filled trace per category (each region a ring of it) and one hover point per region at its
-    middle: a trace per region made a redraw of a hundred regions slow."""
+    """A filled trace per region, its hover on the fill (never a point a click could take for a
+    marker's), and one legend entry per category. The traces are built from values made here, so
+    plotly's per-trace checks are skipped: they made a redraw of a hundred regions slow."""
     frame = changes.frame
-    centres_x, centres_y, hovers = [], [], []
+    projected = _projected_rings("regions", _grid_for(view)) if shapes is regions() else None
     for row in frame.itertuples(index=False):
-        ring = max(shapes[row.region].rings, key=len)
-        centres_x.append(float(np.mean(ring[:, 0])))
-        centres_y.append(float(np.mean(mercator_y(ring[:, 1]))))
-        change = "new: none in the baseline" if np.isinf(row.change) else f"{row.change:+.0f}%"
-        hovers.append(f"<b>{_text(row.name)}</b>, {_text(row.country)}<br>{_text(indicator_name)}: "
-                      f"{format_value(row.value)} {_text(unit)} in {changes.window[0]:%Y-%m-%d} to "
-                      f"{changes.window[1]:%Y-%m-%d}<br>baseline {format_value(round(row.baseline, 2))} per window "
-                      f"({changes.baseline[0]:%Y-%m-%d} to {changes.baseline[1]:%Y-%m-%d})<br>"
-                      f"{CHANGE_CATEGORIES[row.category]}: {change}")
-    titled = False
-    for category, label in CHANGE_CATEGORIES.items():
-        regions_of = frame.loc[frame["category"] == category, "region"].to_numpy()
-        if not len(regions_of):
-            continue
-        if shapes is regions():  # the shipped regions: projected and thinned once per zoom
-            projected = _projected_rings("regions", _grid_for(view))
-            x = np.concatenate([projected[index][1] for index in regions_of])
-            y = np.concatenate([projected[index][2] for index in regions_of])
+        if projected is not None:  # the shipped regions: projected and thinned once per zoom
+            _, x, y = projected[row.region]
         else:
-            rings = [ring for index in regions_of for ring in shapes[index].rings]
+            rings = shapes[row.region].rings
             x = np.concatenate([np.r_[ring[:, 0], np.nan] for ring in rings])
             y = np.concatenate([np.r_[mercator_y(ring[:, 1]), np.nan] for ring in rings])
+        change = "new: none in the baseline" if np.isinf(row.change) else f"{row.change:+.0f}%"
+        hover = (f"<b>{_text(row.name)}</b>, {_text(row.country)}<br>{_text(indicator_name)}: "
+                 f"{format_value(row.value)} {_text(unit)} in {changes.window[0]:%Y-%m-%d} to "
+                 f"{changes.window[1]:%Y-%m-%d}<br>baseline {format_value(round(row.baseline, 2))} per window "
+                 f"({changes.baseline[0]:%Y-%m-%d} to {changes.baseline[1]:%Y-%m-%d})<br>"
+                 f"{CHANGE_CATEGORIES[row.category]}: {change}")
+        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[row.category],
+                                    opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoveron="fills",
+                                    text=hover, hoverinfo="text", name=CHANGE_CATEGORIES[row.category],
+                                    legendgroup=f"change-{row.category}", showlegend=False, _validate=False))
+    titled = False
+    for category, label in CHANGE_CATEGORIES.items():
+        if not (frame["category"] == category).any():
+            continue
         title = None if titled else dict(text=f"Regions: {_text(indicator_name)[:40]}, change")
         titled = True
-        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[category],
-                                    opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoverinfo="skip",
-                                    name=label, legendgroup=f"change-{category}", showlegend=False))
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
                                     legendgrouptitle=title, hoverinfo="skip",
                                     marker=dict(symbol="square", size=13, color=CHANGE_COLOURS[category],
                                                 line=dict(color="#7A7A7A", width=1))))
-    figure.add_trace(go.Scatter(x=centres_x, y=centres_y, mode="markers", name="region", showlegend=False,
-                                hovertext=hovers, hoverinfo="text", customdata=[""] * len(hovers),
-                                marker=dict(size=18, color="rgba(0,0,0,0)", symbol="square"),
-                                selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
 
 
 # ---------------------------------------------------------------- markers
@@ -338,7 +330,7 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
         annotations=labels + [dict(xref="paper", yref="paper", x=1, y=0, yanchor="top", xanchor="right",
                                    showarrow=False, text="Boundaries: Natural Earth (public domain)",
                                    font=dict(size=10, color=MUTED))],
-        legend=dict(orientation="v", x=1.0, xanchor="left", y=1, bgcolor="rgba(255,255,255,0.88)",
+        legend=dict(orientation="v", x=1.0, xanchor="left", y=0.93, bgcolor="rgba(255,255,255,0.88)",
                     bordercolor="#D0D0D0", borderwidth=1, font=dict(size=12), groupclick="toggleitem"),
         xaxis=dict(range=x_range, visible=False, fixedrange=False, constrain="range"),
         yaxis=dict(range=y_range, visible=False, scaleanchor="x", scaleratio=1, constrain="range"),

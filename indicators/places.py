@@ -234,6 +234,8 @@ def resolve_name(name: str, book: PlaceBook, lookup=None) -> tuple[Place | None,
 def _coordinates(checker, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(value per row, NaN when empty or bad; cell given per row) of the lat or lon column, checked
     once per distinct cell; a bad cell is a problem on its row."""
+    if name not in checker.frame.columns:  # the file has no such column: nothing to parse (730k rows cost)
+        return np.full(len(checker.frame), np.nan), np.zeros(len(checker.frame), dtype=bool)
     column = checker.column(name)
     uniques = column.uniques
     low, high = RANGES[name][:2]

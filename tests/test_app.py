@@ -237,7 +237,7 @@ def test_an_old_page_link_opens_its_page_and_an_unknown_page_says_so(monkeypatch
         assert "page" not in app.query_params
     app = run_app(monkeypatch, page="dashboard")
     assert [shown(error.value) for error in app.error] == [
-        'There is no page "dashboard"; the pages are: overview, scenarios, timelines, indicator, events, '
+        'There is no page "dashboard"; the pages are: overview, scenarios, timelines, map, indicator, events, '
         "backtest, alerts, data-quality, add-data, activity. This is the Overview."]
     assert card_levels(app)  # the Overview
 
