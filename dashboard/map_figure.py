@@ -122,13 +122,16 @@ def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool) ->
         if len(rx):
             figure.add_trace(go.Scatter(x=rx, y=ry, mode="lines", name="regions", hoverinfo="skip", showlegend=False,
                                         line=dict(color=REGION_BORDER, width=0.6, dash="dot")))
-    labels = []
+    labels, named = [], set()
     width = x_range[1] - x_range[0]
-    for shape, _, _ in shown:
+    for shape, _, _ in sorted(shown, key=lambda item: -len(max(item[0].rings, key=len))):
+        if shape.name in named:  # a country drawn in several parts is named once, at its largest
+            continue
         ring = max(shape.rings, key=len)
         centre_x, centre_y = float(np.mean(ring[:, 0])), float(np.mean(mercator_y(ring[:, 1])))
         big_enough = (shape.bbox[2] - shape.bbox[0]) > width / 10
         if big_enough and x_range[0] < centre_x < x_range[1] and y_range[0] < centre_y < y_range[1]:
+            named.add(shape.name)
             labels.append(dict(x=centre_x, y=centre_y, text=_text(shape.name).upper(), showarrow=False,
                                font=dict(size=11, color="#9A9A9A"), xref="x", yref="y"))
     return labels
@@ -363,8 +366,10 @@ def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
     if shade is not None:
         changes = region_changes(observations, shade, as_of, regions(),
                                  region_of_points(observations["lon"].to_numpy(float), observations["lat"].to_numpy(float)))
-    width, height = {"slide": (820, 330), "a4": (940, 560)}[size]
-    aspect = (height - 40) / (width - 230) if size == "slide" else (height - 90) / width
+    wide = size == "slide"
+    width, height = {"slide": (1500, 700), "a4": (940, 560)}[size]
+    legend_room = 340 if wide else 0
+    aspect = (height - 50) / (width - legend_room) if wide else (height - 90) / width
     lats, lons = [shown["lat"].to_numpy()], [shown["lon"].to_numpy()]
     if changes is not None and len(changes.frame):
         boxes = np.array([regions()[index].bbox for index in changes.frame["region"]])
@@ -374,16 +379,20 @@ def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
     figure = build_map_figure(aggregate_markers(shown), view, as_of, names, units, LAYERS, changes, regions(),
                               shade.name if shade else "", shade.unit if shade else "", height=height, aspect=aspect,
                               title=f"Where, {start.isoformat()} to {as_of.isoformat()}", legend_width=8,
-                              marker_scale=0.7 if size == "slide" else 0.8)
-    wide = size == "slide"
-    figure.update_layout(width=width, margin=dict(l=4, r=230 if wide else 4, t=30, b=4), title=dict(font=dict(size=14)),
+                              marker_scale=1.2 if wide else 0.8)
+    # a slide is read from the back of a room: the legend beside the map, at 18 px; on A4, below it
+    text = 18 if wide else 11
+    figure.update_layout(width=width, margin=dict(l=4, r=legend_room + 4, t=44, b=4),
+                         title=dict(font=dict(size=22 if wide else 14)),
                          legend=dict(orientation="v" if wide else "h", x=1.0 if wide else 0, xanchor="left",
-                                     y=1.0 if wide else -0.01, yanchor="top", tracegroupgap=2, font=dict(size=10),
-                                     bgcolor="rgba(255,255,255,0)", borderwidth=0, grouptitlefont=dict(size=10)),
-                         annotations=[a for a in figure.layout.annotations if "Natural Earth" not in (a.text or "")])
+                                     y=1.0 if wide else -0.01, yanchor="top", tracegroupgap=6, font=dict(size=text),
+                                     bgcolor="rgba(255,255,255,0)", borderwidth=0, grouptitlefont=dict(size=text)),
+                         annotations=[{**a.to_plotly_json(), "font": {**(a.font.to_plotly_json() if a.font else {}),
+                                                                       "size": 16 if wide else 11}}
+                                      for a in figure.layout.annotations if "Natural Earth" not in (a.text or "")])
     figure.update_layout(height=height if wide else height + 90)  # on A4 the legend goes below the map
-    return ('<div class="wf-chart wf-map" data-name="Map" style="margin-top:8px">' + figure.to_html(
+    return ('<div class="wf-map" data-name="Map" style="break-inside:avoid">' + figure.to_html(
         full_html=False, include_plotlyjs=False, div_id="chart-map",
         config={"displaylogo": False, "responsive": False, "scrollZoom": False}) +
-        '<div class="wf-muted" style="font-size:11px">Boundaries: Natural Earth (public domain); colour: level on '
-        "the row's day; size: value against its indicator's largest.</div></div>")
+        f'<div class="wf-muted" style="font-size:{text}px">Boundaries: Natural Earth (public domain); colour: the '
+        "level on the row's day; size: the value against its indicator's largest.</div></div>")

@@ -222,7 +222,7 @@ def test_a_briefing_carries_the_map_of_its_as_of_date_only_when_the_watchlist_ha
 
     loaded = load_watchlist(EXAMPLE)
     html = build_briefing_html(loaded, default_options(loaded))
-    assert 'id="chart-map"' in html and "Where, 2022-01-31 to 2022-04-30" in html
+    assert 'id="chart-map"' in html and "Where, 2022-02-26 to 2022-04-30" in html  # the charts' days
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html)  # still self-contained
     assert "Boundaries: Natural Earth (public domain)" in html
     plain = write_watchlist(tmp_path / "w", [indicator()], "2022-10-01,troops,5,A,,,,,,\n", as_of="2022-10-01")
