@@ -1,6 +1,6 @@
 """Synthetic watchlists for benchmarks: N indicators observed daily over a period.
 
-    python bench/generate.py OUT_DIR --indicators 200 --days 3650
+    python bench/generate.py OUT_DIR --indicators 200 --days 3650 [--places]
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ import yaml
 AGGREGATES = ["latest", "latest", "sum", "count", "max", "mean"]
 
 
+SITES = 300  # with places: synthetic sites, named in places.csv, one of them on every row
+
+
 def generate_watchlist(folder: Path, indicators: int, days: int, end: dt.date = dt.date(2025, 12, 31),
-                       seed: int = 7) -> int:
-    """Write a watchlist with one observation per indicator per day; returns the number of rows."""
+                       seed: int = 7, places: bool = False) -> int:
+    """Write a watchlist with one observation per indicator per day; returns the number of rows.
+    ``places``: every row names one of ``SITES`` sites of places.csv (spread over eastern Europe)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     definitions = []
@@ -55,6 +59,12 @@ def generate_watchlist(folder: Path, indicators: int, days: int, end: dt.date = 
         "reported": "",
         "note": "",
     })
+    if places:
+        names = np.array([f"Site {number:03d}" for number in range(SITES)])
+        pd.DataFrame({"place": names, "lat": np.round(rng.uniform(46, 58, SITES), 4),
+                      "lon": np.round(rng.uniform(20, 40, SITES), 4), "country": "", "admin1": ""}).to_csv(
+            folder / "places.csv", index=False, lineterminator="\n")
+        frame["place"] = names[rng.integers(0, SITES, count)]
     frame.to_csv(folder / "observations.csv", index=False, lineterminator="\n")
     (folder / "events.csv").write_text("date,title,category,description,source,url,end_date\n"
                                        f"{end.isoformat()},Synthetic event,Test,,,,\n", encoding="utf-8")
@@ -66,8 +76,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--indicators", type=int, default=200)
     parser.add_argument("--days", type=int, default=3650)
+    parser.add_argument("--places", action="store_true", help="a place on every row (from places.csv)")
     args = parser.parse_args()
-    rows = generate_watchlist(args.out, args.indicators, args.days)
+    rows = generate_watchlist(args.out, args.indicators, args.days, places=args.places)
     print(f"wrote {rows} observations to {args.out}")
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py [--sizes 10000,100000,730000] [--out bench/out]
     .venv/bin/python bench/run.py --feeds [--acled-rows 2500000] [--gdelt-rows 10000000]
+    .venv/bin/python bench/run.py --map [--sizes 730000]   (the Map page, a place on every row)
 
 Generates synthetic watchlists (200 indicators, daily; the largest is 200 x 3650 days = 730,000
 observations) and prints, for each size, in one run on one machine:
@@ -174,6 +175,74 @@ def briefings_only(sizes: list[int], out: Path, runs: int) -> None:
         print(f"  {size:,} rows: PNG {seconds:.2f}; / bundled {seconds / png:.2f}x")
 
 
+MAP_SCRIPT = """
+import datetime as dt, os, sys, time
+sys.path.insert(0, {repo!r})
+os.environ["WATCHFLOOR_ROOT"] = {folder!r}
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file({app!r}, default_timeout=900)
+app.query_params["page"] = "map"
+start = time.perf_counter(); app.run(); first = time.perf_counter() - start
+assert not app.exception, app.exception
+as_of = app.sidebar.date_input(key="as_of").value
+reruns = []
+for days in (30, 60, 90):
+    start = time.perf_counter()
+    app.sidebar.date_input(key="as_of").set_value(as_of - dt.timedelta(days=days)).run()
+    reruns.append(time.perf_counter() - start)
+    assert not app.exception, app.exception
+from indicators.loader import load_watchlist
+from indicators.timeseries import level_scores_over_time
+from indicators.mapdata import aggregate_markers, fit_view, located_rows, rows_known_on
+from dashboard.map_figure import build_map_figure
+loaded = load_watchlist({folder!r})
+scores = level_scores_over_time(loaded.watchlist, loaded.observations, loaded.observations["date"].min().date(),
+                                loaded.default_as_of())
+located = located_rows(loaded.observations, loaded.events, scores)
+steps = {{"rows": [], "markers": [], "figure": [], "json": []}}
+for days in (30, 60, 90):
+    day = as_of - dt.timedelta(days=days)
+    t0 = time.perf_counter(); shown = rows_known_on(located, day, day - dt.timedelta(days=89))
+    t1 = time.perf_counter(); markers = aggregate_markers(shown)
+    t2 = time.perf_counter()
+    figure = build_map_figure(markers, fit_view(shown["lat"], shown["lon"]), day, {{}}, {{}})
+    t3 = time.perf_counter(); figure.to_json(); t4 = time.perf_counter()
+    for name, seconds in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+        steps[name].append(seconds)
+print(first, min(reruns), len(located), len(shown), len(markers.frame), markers.cell_degrees or 0,
+      *(min(values) for values in steps.values()))
+"""
+
+
+def map_only(out: Path, size: int, runs: int) -> None:
+    """The Map page of the largest watchlist with a place on every row: first run and re-run after an
+    as-of change in AppTest (target: under 0.5 s), with the steps of a redraw in-process."""
+    folder = out / f"w{size}-places"
+    if not (folder / "places.csv").exists():
+        generate_watchlist(folder, INDICATORS, max(1, size // INDICATORS), places=True)
+    repo = Path(__file__).resolve().parents[1]
+    code = MAP_SCRIPT.format(repo=str(repo), folder=str(folder), app=str(repo / "dashboard" / "app.py"))
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    first, rerun, located, shown, markers, cell, rows_s, markers_s, figure_s, json_s = output.split()[-10:]
+    status = best_of(runs, [str(BIN / "watchfloor"), "status", str(folder), "--json"])
+    plain = out / f"w{size}"
+    if not (plain / "observations.csv").exists():
+        generate_watchlist(plain, INDICATORS, max(1, size // INDICATORS))
+    status_plain = best_of(runs, [str(BIN / "watchfloor"), "status", str(plain), "--json"])
+    print(f"Map benchmark, {dt.date.today().isoformat()}, {os.cpu_count()} cores; {size:,} rows, every one at one "
+          f"of 300 places of places.csv; the Map page over 90 days in AppTest\n")
+    print("| measure | value | target |")
+    print("|---|---|---|")
+    print(f"| Map page first run (s) | {float(first):.2f} | |")
+    print(f"| Map page re-run after an as-of change (s) | {float(rerun):.3f} | under 0.5 s |")
+    print(f"| rows with a place / shown in 90 days / markers drawn | {int(located):,} / {int(shown):,} / "
+          f"{int(markers):,} (cells of {float(cell):.2g} degrees) | at most 2,000 markers |")
+    print(f"| redraw steps in-process (s): rows known on the day / markers / figure / JSON | {float(rows_s):.3f} / "
+          f"{float(markers_s):.3f} / {float(figure_s):.3f} / {float(json_s):.3f} | |")
+    print(f"| `watchfloor status` with places / without (s, best of {runs}; peak MB) | {status[0]:.2f} / "
+          f"{status_plain[0]:.2f} ({status[1]:.0f} / {status_plain[1]:.0f} MB) | |")
+
+
 def feeds_only(out: Path, acled_rows: int, gdelt_rows: int, runs: int) -> None:
     """`watchfloor status` on 10 ACLED and 10 GDELT feed indicators against a bare DuckDB query."""
     from bench.feeds import bare_query_code, prepare
@@ -225,12 +294,17 @@ def main() -> None:
     parser.add_argument("--briefings", action="store_true", help="only the briefing timings and their targets")
     parser.add_argument("--rules", action="store_true", help="only history and backtest with warning rules, in-process")
     parser.add_argument("--feeds", action="store_true", help="only the feed figures (ACLED and GDELT on DuckDB)")
+    parser.add_argument("--map", action="store_true", help="only the Map page of the largest size, a place on every "
+                                                           "row")
     parser.add_argument("--robustness", action="store_true", help="only backtest --robustness, whole processes")
     parser.add_argument("--acled-rows", type=int, default=2_500_000)
     parser.add_argument("--gdelt-rows", type=int, default=10_000_000)
     args = parser.parse_args()
     if args.feeds:
         feeds_only(args.out, args.acled_rows, args.gdelt_rows, args.runs)
+        return
+    if args.map:
+        map_only(args.out, max(int(part) for part in args.sizes.split(",")), args.runs)
         return
     if args.robustness:
         robustness_only([int(part) for part in args.sizes.split(",")], args.out, args.runs)

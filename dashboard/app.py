@@ -17,14 +17,14 @@ import streamlit as st
 if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import auth, data, detail, forms, pages  # noqa: E402
+from dashboard import auth, data, detail, forms, map_page, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 from indicators.models import Access  # noqa: E402
 
 # url path -> title: each page lives at its own path (/timelines); the first is the home page (/)
-PAGES = {"overview": "Overview", "scenarios": "Scenarios", "timelines": "Timelines", "indicator": "Indicator detail",
-         "events": "Events", "backtest": "Backtest", "alerts": "Alerts", "data-quality": "Data quality",
-         "add-data": "Add data", "activity": "Activity"}
+PAGES = {"overview": "Overview", "scenarios": "Scenarios", "timelines": "Timelines", "map": "Map",
+         "indicator": "Indicator detail", "events": "Events", "backtest": "Backtest", "alerts": "Alerts",
+         "data-quality": "Data quality", "add-data": "Add data", "activity": "Activity"}
 # ?page= links from before pages had paths, and their older names
 LEGACY_PAGES = {**{key: key for key in PAGES}, "quality": "data-quality", "update": "add-data",
                 "data_quality": "data-quality", "add_data": "add-data"}
@@ -57,6 +57,9 @@ def init_view_from_url(watchlists: dict[str, Path]) -> None:
         st.session_state["targets"] = params["targets"]
     if params.get("scenario"):
         st.session_state["target_scenario"] = params["scenario"]
+    for key in map_page.MAP_URL_KEYS:  # checked by the Map page when it uses them
+        if params.get(key):
+            st.session_state[key] = params[key]
     st.session_state["_view_loaded"] = True
 
 
@@ -117,6 +120,7 @@ class View:
     show_later: bool = False
     visitor: object = None
     url: dict = field(default_factory=dict)  # extra query parameters a page keeps in the URL
+    pages: dict = field(default_factory=dict)  # key -> st.Page, for a page that opens another
 
 
 def render_page(key: str, view: View) -> None:
@@ -130,6 +134,8 @@ def render_page(key: str, view: View) -> None:
         pages.render_timelines(folder, loaded, as_of, view.show_later)
     elif key == "indicator":
         view.url["indicator"] = detail.render_indicator_detail(folder, loaded, as_of, view.show_later, view.visitor)
+    elif key == "map":
+        view.url.update(map_page.render_map(folder, loaded, as_of, view.show_later, view.pages))
     elif key == "events":
         pages.render_events(loaded, as_of, view.show_later)
     elif key == "backtest":
@@ -150,6 +156,7 @@ def navigation(view: View):
     known = {key: st.Page(functools.partial(render_page, key, view), title=title, url_path=key,
                           default=key == "overview") for key, title in PAGES.items()}
     current = st.navigation(list(known.values()), position="sidebar")
+    view.pages.update(known)
     legacy = st.query_params.get("page")
     if legacy:
         others = {name: value for name, value in st.query_params.to_dict().items() if name != "page"}

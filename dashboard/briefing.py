@@ -31,6 +31,7 @@ from indicators.timeseries import indicator_values_over_time, level_scores_over_
 
 from .board import judgment_extras
 from .figures import build_timeline_figure, event_legend_html, numbered_events, recent_scores, sparkline_html
+from .map_figure import briefing_map_html
 from .render import CSS, changes_list, level_badge, marking_banner, status_card
 from .situation import SITUATION_CSS, overall_strip, scenario_lines
 
@@ -248,6 +249,9 @@ def build_briefing_html(loaded: LoadedWatchlist, options: BriefingOptions, plotl
     blocks += indicator_blocks(statuses, before, options.since, recent)
     blocks.append(block(f'<div class="wf-block-title">What changed since {options.since.isoformat()}</div>'
                         f"{changes}", "what changed", full=True))
+    map_html = briefing_map_html(loaded, options.as_of, chart_start, options.size)
+    if map_html:  # the map of the as-of date, when rows of the watchlist have places
+        blocks.append(block(map_html, "map", full=True))
     blocks += chart_blocks(loaded, statuses, options, chart_start)
     blocks.append(block(footer_html(loaded, statuses, new_rows, options), "sources", full=True))
     return page_html(loaded, options, chart_start, blocks, plotly_js, len(watchlist.indicators))

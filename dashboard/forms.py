@@ -26,9 +26,19 @@ from .render import plain
 # removed: a removed key lets the browser send back what was typed, and the next Add would repeat the row.
 OBSERVATION_FORM_KEYS = {"new_value": "", "new_source": "", "new_url": "", "new_reliability": "",
                          "new_credibility": "", "new_status": "reported", "new_reported": None, "new_note": "",
-                         "confirm_duplicate": False}
+                         "confirm_duplicate": False, "new_place": "", "new_lat": "", "new_lon": ""}
 EVENT_FORM_KEYS = {"event_end": None, "event_title": "", "event_category": "", "event_source": "", "event_url": "",
-                   "event_description": ""}
+                   "event_description": "", "event_place": "", "event_lat": "", "event_lon": ""}
+PLACE_HELP = ("A name from places.csv or the gazetteer (GeoNames cities of 15,000 people or more), or coordinates "
+              "in decimal degrees (WGS84). The file needs place, lat and lon columns to record them.")
+
+
+def place_inputs(prefix: str) -> dict[str, str]:
+    """Where it happened: a place name, or latitude and longitude (all optional)."""
+    columns = st.columns([2, 1, 1])
+    return {"place": columns[0].text_input("Place", key=f"{prefix}_place", help=PLACE_HELP).strip(),
+            "lat": columns[1].text_input("Latitude", key=f"{prefix}_lat", placeholder="e.g. 52.04").strip(),
+            "lon": columns[2].text_input("Longitude", key=f"{prefix}_lon", placeholder="e.g. 29.22").strip()}
 
 
 def _report_write(write, success: str, clear: dict | tuple[str, ...] = ()) -> None:
@@ -103,7 +113,8 @@ def render_add_observation(folder: Path, loaded: LoadedWatchlist, today: dt.date
     note = st.text_area("Note", key="new_note")
     values = {"date": _date_text(date), "indicator": indicator_id, "value": value.strip(), "source": source,
               "url": url, "reliability": reliability, "credibility": credibility,
-              "status": "" if status == "reported" else status, "reported": _date_text(reported), "note": note}
+              "status": "" if status == "reported" else status, "reported": _date_text(reported), "note": note,
+              **place_inputs("new")}
     path = folder / OBSERVATIONS_FILE
     try:
         line = preview_line(path, values)
@@ -135,7 +146,7 @@ def render_add_event(folder: Path, loaded: LoadedWatchlist) -> None:
     url = left.text_input("URL", key="event_url", placeholder="https://")
     description = st.text_area("Description", key="event_description")
     values = {"date": _date_text(date), "title": title, "category": category, "description": description,
-              "source": source, "url": url, "end_date": _date_text(end_date)}
+              "source": source, "url": url, "end_date": _date_text(end_date), **place_inputs("event")}
     path = folder / EVENTS_FILE
     try:
         line = preview_line(path, values, EVENT_COLUMNS)

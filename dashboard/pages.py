@@ -475,7 +475,24 @@ def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None
     st.plotly_chart(figure, width="stretch", config=chart_config(loaded, "alerts", as_of), key="alerts_chart")
 
 
+def render_opened_event(loaded: LoadedWatchlist) -> None:
+    """The event a click on the map opened (by its line in events.csv), shown as text above the list."""
+    opened = loaded.events[loaded.events["line"] == st.session_state.get("event_line", -1)]
+    if not len(opened):
+        return
+    row = opened.iloc[0]
+    with st.container(border=True):
+        until = f" to {row['end_date']:%Y-%m-%d}" if pd.notna(row["end_date"]) else ""
+        st.markdown(f"**Event opened from the map** (events.csv line {int(row['line'])})")
+        st.text("\n".join(part for part in (
+            f"{row['date']:%Y-%m-%d}{until}  {row['title']}", row["category"], row["description"],
+            f"Source: {row['source']}" if row["source"] else "", row["url"],
+            f"Place: {row['place']} ({row['located_by']})" if row["place"] else "") if part))
+        st.button("Close", key="close_opened_event", on_click=lambda: st.session_state.pop("event_line", None))
+
+
 def render_events(loaded: LoadedWatchlist, as_of: dt.date, show_later: bool) -> None:
+    render_opened_event(loaded)
     known = known_events(loaded.events, as_of)
     events = loaded.events if show_later else known
     if not show_later:

@@ -242,6 +242,11 @@ def write_or_fail(write, folder: Path) -> None:
     echo(f"added: {line.rstrip()}")
 
 
+PLACE_HELP = "Where it happened: a name from places.csv or the gazetteer (needs a place column in the file)."
+LAT_HELP = "Latitude, WGS84 decimal degrees (needs a lat column; give --lon too)."
+LON_HELP = "Longitude, WGS84 decimal degrees (needs a lon column; give --lat too)."
+
+
 @app.command()
 def add(folder: Path = typer.Argument(..., help="Watchlist folder."),
         indicator: str = typer.Option(..., "--indicator", help="Indicator id."),
@@ -253,6 +258,8 @@ def add(folder: Path = typer.Argument(..., help="Watchlist folder."),
         status: str = typer.Option("", "--status", help="reported, confirmed, disputed or retracted."),
         reported: str = typer.Option("", "--reported", help="When the report became available, YYYY-MM-DD."),
         note: str = typer.Option("", "--note"),
+        place: str = typer.Option("", "--place", help=PLACE_HELP), lat: str = typer.Option("", "--lat", help=LAT_HELP),
+        lon: str = typer.Option("", "--lon", help=LON_HELP),
         by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: git's "
                                          "user.email).")) -> None:
     """Append one observation to observations.csv (checked first; nothing written when bad)."""
@@ -260,7 +267,7 @@ def add(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
     values = {"date": date, "indicator": indicator, "value": value, "source": source, "url": url,
               "reliability": reliability, "credibility": credibility, "status": status, "reported": reported,
-              "note": note}
+              "note": note, "place": place, "lat": lat, "lon": lon}
     who = entered_by(folder, by)
     write_or_fail(lambda: append_observation(folder, values, entered_by=who), folder)
 
@@ -272,13 +279,15 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
               description: str = typer.Option("", "--description"), source: str = typer.Option("", "--source"),
               url: str = typer.Option("", "--url"),
               end_date: str = typer.Option("", "--end-date", help="Last day, for events that last."),
+              place: str = typer.Option("", "--place", help=PLACE_HELP),
+              lat: str = typer.Option("", "--lat", help=LAT_HELP), lon: str = typer.Option("", "--lon", help=LON_HELP),
               by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: "
                                                "git's user.email).")) -> None:
     """Append one event to events.csv (created when missing)."""
     from .writing import append_event
 
     values = {"date": date, "title": title, "category": category, "description": description, "source": source,
-              "url": url, "end_date": end_date}
+              "url": url, "end_date": end_date, "place": place, "lat": lat, "lon": lon}
     who = entered_by(folder, by)
     write_or_fail(lambda: append_event(folder, values, entered_by=who), folder)
 

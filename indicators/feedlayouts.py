@@ -42,3 +42,9 @@ def roles_of(feed) -> dict[str, str | None]:
     if feed.format in ROLES:
         return dict(ROLES[feed.format])
     return {role: getattr(feed.columns, role) for role in ("id", "date", "reported", "source", "note", "url")}
+
+# Where each event happened (optional: a file without these columns is read, its rows without places).
+GEO_COLUMNS = {
+    "acled": {"lat": "latitude", "lon": "longitude", "place": "location", "admin1": "admin1"},
+    "gdelt": {"lat": "ActionGeo_Lat", "lon": "ActionGeo_Long", "place": "ActionGeo_FullName"},
+}

@@ -30,8 +30,9 @@ import pandas as pd
 
 from .changes import known_observations
 from .csvfile import FIELD_SIZE_LIMIT  # noqa: F401  (raises the csv module's field limit once)
-from .feedlayouts import ACLED_DELETION_COLUMNS, FIXED_COLUMNS, GDELT_COLUMNS, roles_of
+from .feedlayouts import ACLED_DELETION_COLUMNS, FIXED_COLUMNS, GDELT_COLUMNS, GEO_COLUMNS, roles_of
 from .models import Between, Contains, Feed, Indicator, Watchlist
+from .places import feed_places
 from .problems import Problem
 
 FEED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".zip")
@@ -252,6 +253,8 @@ def matching_query(table, feed: Feed, queries: list[tuple[str, Indicator]]):
     null = ibis.null("string")
     picked = {f"cell_{role}": ibis.ifelse(any_match, _text(table, column), null)
               for role, column in roles.items() if column and role != "id"}
+    picked.update({f"geo_{role}": ibis.ifelse(any_match, _text(table, column), null)
+                   for role, column in GEO_COLUMNS.get(feed.format, {}).items() if column in table.columns})
     value_columns = sorted({indicator.feed.value for _, indicator in queries if indicator.feed.value})
     picked.update({f"value_{position}": ibis.ifelse(any_match, _text(table, column), null)
                    for position, column in enumerate(value_columns)})
@@ -484,6 +487,7 @@ def typed_feed_rows(name: str, feed: Feed, queries: list[tuple[str, Indicator]],
         "date": dates, "reported": reported, "until": following,
         "source": source, "url": raw["cell_url"] if "cell_url" in raw else "",
         "note": note, "event_id": raw["cell_id"].fillna(""), "feed_file": raw["source_file"],
+        **feed_places(raw, label),
     })
     for number, (indicator_id, indicator) in enumerate(queries):
         mine = raw[f"match_{number}"].fillna(False).to_numpy(dtype=bool) & keep
@@ -645,9 +649,11 @@ def _run_feed_query(folder, name, feed, queries, today, engine, files, problems,
     connection = connect(engine)
     rejects = (f"watchfloor_rejects_{next(_runs)}", f"watchfloor_scans_{next(_runs)}")
     tables, readable_of = [], {}
+    geo = [column for column in GEO_COLUMNS.get(feed.format, {}).values() if column not in needed]
     for file in files:
         try:
             readable = _unzipped(file) if file.kind == "zip" else file.path
+            header = GDELT_COLUMNS
             if feed.format == "gdelt" and file.kind != "parquet":
                 fields = _first_line_fields(readable)
                 if fields != len(GDELT_COLUMNS):
@@ -668,7 +674,14 @@ def _run_feed_query(folder, name, feed, queries, today, engine, files, problems,
                                             f"{', '.join(missing)}; {hint}; the file is left out"))
                     continue
             readable_of[file.label] = readable
-            tables.append(_read_file(connection, engine, feed, file, readable, needed, rejects))
+            table = _read_file(connection, engine, feed, file, readable, needed + [c for c in geo if c in header],
+                               rejects)
+            if geo:  # places are optional: a file without them gives rows without coordinates
+                import ibis
+
+                table = table.mutate(**{c: ibis.null("string") for c in geo if c not in header})
+                table = table.select(*needed, *geo, "source_file")
+            tables.append(table)
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as error:
             problems.append(Problem(file.label, None, "file", "unreadable",
                                     f"cannot be read ({str(error).rstrip('.')}); the file is left out"))
@@ -699,7 +712,7 @@ def _run_feed_query(folder, name, feed, queries, today, engine, files, problems,
                                                      for label, path in readable_of.items()}, rejects)
         if raw is not None:
             for column in raw.columns:
-                if column.startswith(("cell_", "value_", "next_version")) or column == "source_file":
+                if column.startswith(("cell_", "value_", "next_version", "geo_")) or column == "source_file":
                     raw[column] = raw[column].astype(object).where(raw[column].notna(), None)
             rows, bad = typed_feed_rows(name, feed, queries, raw, value_columns, deletions, today)
             problems += _bad_row_problems(bad, files, readable_of, feed)

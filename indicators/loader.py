@@ -14,12 +14,13 @@ from .csvfile import read_csv_table
 from .definitions import WATCHLIST_FILE, load_definitions
 from .judgments import JUDGMENT_COLUMNS, JUDGMENT_REQUIRED, JUDGMENTS_FILE, check_judgments, empty_judgments
 from .models import Watchlist
+from .places import LOCATED_COLUMNS, PLACE_COLUMNS, PLACES_FILE, read_places
 from .problems import Problem, sort_problems
 from .snapshot import FileSnapshot
 from .validation import (EVENT_COLUMNS, EVENT_REQUIRED, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATION_REQUIRED,
                          OBSERVATIONS_FILE, check_events, check_observations)
 
-WATCHLIST_FILES = (WATCHLIST_FILE, OBSERVATIONS_FILE, EVENTS_FILE, JUDGMENTS_FILE)
+WATCHLIST_FILES = (WATCHLIST_FILE, OBSERVATIONS_FILE, EVENTS_FILE, JUDGMENTS_FILE, PLACES_FILE)
 
 
 class NotAWatchlist(Exception):
@@ -91,6 +92,7 @@ def empty_observations() -> pd.DataFrame:
         "value": pd.Series([], dtype="float64"),
         **{name: pd.Series([], dtype="str") for name in ("status", "reliability", "credibility", "source",
                                                            "url", "note")},
+        **_unplaced(),
     })
 
 
@@ -99,7 +101,12 @@ def empty_events() -> pd.DataFrame:
         "line": pd.Series([], dtype="int64"), "date": pd.Series([], dtype="datetime64[ns]"),
         "end_date": pd.Series([], dtype="datetime64[ns]"),
         **{name: pd.Series([], dtype="str") for name in ("title", "category", "description", "source", "url")},
+        **_unplaced(),
     })
+
+
+def _unplaced() -> dict[str, pd.Series]:
+    return {name: pd.Series([], dtype="float64" if name in ("lat", "lon") else "str") for name in LOCATED_COLUMNS}
 
 
 def watchlist_fingerprint(folder: Path) -> str:
@@ -154,6 +161,8 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
     today = today or dt.date.today()
     definitions = load_definitions(folder, today)
     problems = list(definitions.problems)
+    places = read_places(folder)
+    problems.extend(places.problems)
     observations, events = empty_observations(), empty_events()
     total_observations = total_events = 0
     snapshots: dict[str, FileSnapshot] = {}
@@ -185,12 +194,14 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
                                 f"{OBSERVATIONS_FILE} is missing; create it with the header line: "
                                 + ",".join(OBSERVATION_COLUMNS)))
     else:
-        typed, total_observations = read(OBSERVATIONS_FILE, OBSERVATION_REQUIRED, OBSERVATION_COLUMNS,
+        typed, total_observations = read(OBSERVATIONS_FILE, OBSERVATION_REQUIRED, OBSERVATION_COLUMNS + PLACE_COLUMNS,
                                          lambda frame: check_observations(frame, definitions.watchlist,
-                                                                          definitions.invalid_indicator_ids, today))
+                                                                          definitions.invalid_indicator_ids, today,
+                                                                          places))
         observations = observations if typed is None else typed
     if (folder / EVENTS_FILE).is_file():
-        typed, total_events = read(EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS, check_events)
+        typed, total_events = read(EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS + PLACE_COLUMNS,
+                                   lambda frame: check_events(frame, places))
         events = events if typed is None else typed
     judgments, total_judgments = empty_judgments(), 0
     if (folder / JUDGMENTS_FILE).is_file():
@@ -222,12 +233,13 @@ def _with_feed_rows(folder: Path, watchlist: Watchlist, observations: pd.DataFra
         observations = observations[~clash]
     feeds = load_feeds(folder, watchlist, today, engine)
     problems.extend(feeds.problems)
-    rows = feeds.frame
+    rows = feeds.frame.assign(**{name: np.nan if name in ("lat", "lon") else "" for name in LOCATED_COLUMNS
+                                 if name not in feeds.frame.columns})
     if not len(rows):
         return observations.assign(until=pd.NaT, feed="", event_id="", feed_file=""), feeds.summaries
     combined = pd.concat([observations.assign(feed="", event_id="", feed_file="", until=pd.NaT)
                           .astype({"until": "datetime64[ns]"}),
                           rows[list(observations.columns) + list(FEED_ROW_COLUMNS)]], ignore_index=True)
-    for column in ("indicator", "status", "reliability", "credibility"):
+    for column in ("indicator", "status", "reliability", "credibility", "place", "located_by"):
         combined[column] = combined[column].astype(str).astype("category")
     return combined, feeds.summaries

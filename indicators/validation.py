@@ -14,6 +14,7 @@ import pandas as pd
 
 from .csvfile import LINE_COLUMN
 from .models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES, Watchlist
+from .places import PlaceBook, locate_rows
 from .problems import Problem
 
 OBSERVATIONS_FILE = "observations.csv"
@@ -212,8 +213,9 @@ def kept_text(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
 
 
 def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid_ids: set[str],
-                       today: dt.date) -> tuple[pd.DataFrame, list[Problem]]:
-    """Check every observation row; return the typed frame of the valid rows and all problems."""
+                       today: dt.date, places: PlaceBook | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+    """Check every observation row; return the typed frame of the valid rows and all problems.
+    ``places`` is the watchlist's places.csv, for rows that name a place (see ``indicators.places``)."""
     checker = RowChecker(frame, OBSERVATIONS_FILE)
     ids = check_indicator_ids(checker, watchlist, invalid_ids)
     dates = parse_dates(checker, "date", required=True, what_is_right="give the date the value applies to as YYYY-MM-DD",
@@ -247,11 +249,12 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
         "source": kept_text(frame, "source", keep),
         "url": kept_text(frame, "url", keep),
         "note": kept_text(frame, "note", keep),
+        **locate_rows(checker, places or PlaceBook(), keep),
     })
     return typed, checker.problems
 
 
-def check_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+def check_events(frame: pd.DataFrame, places: PlaceBook | None = None) -> tuple[pd.DataFrame, list[Problem]]:
     """Check every event row; events may lie in the future."""
     checker = RowChecker(frame, EVENTS_FILE)
     dates = parse_dates(checker, "date", required=True, what_is_right="give the day the event happened as YYYY-MM-DD")
@@ -269,5 +272,6 @@ def check_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
         "date": dates[keep],
         "end_date": ends[keep],
         **{name: kept_text(frame, name, keep) for name in ("title", "category", "description", "source", "url")},
+        **locate_rows(checker, places or PlaceBook(), keep),
     })
     return typed.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems

@@ -31,6 +31,7 @@ from filelock import FileLock
 from .csvfile import LINE_COLUMN, UTF8_BOM, detect_delimiter
 from .definitions import load_definitions
 from .judgments import JUDGMENT_COLUMNS, JUDGMENTS_FILE, check_judgments
+from .places import NOT_ON_MAP, PLACE_COLUMNS, read_places
 from .problems import Problem
 from .snapshot import FileSnapshot
 from .validation import (AUDIT_COLUMNS, EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE,
@@ -155,26 +156,35 @@ def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], t
         definitions = load_definitions(folder)
         if definitions.watchlist is None:
             raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
-        _, problems = check_observations(frame, definitions.watchlist, definitions.invalid_indicator_ids, today)
+        _, problems = check_observations(frame, definitions.watchlist, definitions.invalid_indicator_ids, today,
+                                         read_places(folder))
         fed = {i.id: i.feed.name for i in definitions.watchlist.indicators if i.feed is not None}
         if cells.get("indicator") in fed:
             problems.append(Problem("", None, "indicator", "fed_indicator",
                                     f'"{cells["indicator"]}" takes its rows from feed {fed[cells["indicator"]]}; '
                                     "its rows are read-only here: add the event to the feed's files instead"))
     else:
-        _, problems = check_events(frame)
-    if problems:
-        raise RowRejected(problems)
+        _, problems = check_events(frame, read_places(folder))
+    if problems:  # a refused row is not written at all: "counts but is not on the map" does not apply
+        raise RowRejected([Problem(p.file, p.line, p.field, p.code, p.message.removesuffix(f"; {NOT_ON_MAP}"))
+                           for p in problems])
 
 
 def _shown(character: str) -> str:
     return "NUL" if character == "\x00" else f"\\x{ord(character):02x}"
 
 
+def new_file_columns(columns: tuple[str, ...], values: dict[str, str]) -> tuple[str, ...]:
+    """The header of a file created for ``values``: a placed row brings the place columns."""
+    if any(str(values.get(name) or "").strip() for name in PLACE_COLUMNS):
+        return columns + PLACE_COLUMNS
+    return columns
+
+
 def preview_line(path: Path, values: dict[str, str], columns: tuple[str, ...] = OBSERVATION_COLUMNS) -> str:
     """The exact text an append of ``values`` would add (without a newline that may precede it)."""
     data = path.read_bytes() if path.exists() else b""
-    return format_line(read_layout(data, columns), values)
+    return format_line(read_layout(data, new_file_columns(columns, values)), values)
 
 
 def identical_observations(observations: pd.DataFrame, values: dict[str, str]) -> list[int]:
@@ -214,7 +224,7 @@ def stamped(layout: Layout, values: dict[str, str], entered_by: str | None) -> d
 
 def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapshot | None,
             today: dt.date | None, entered_by: str | None = None) -> str:
-    columns = COLUMNS_OF[kind]
+    columns = new_file_columns(COLUMNS_OF[kind], values)
     folder, path = path.parent, target_of(path)
     with file_lock(path):
         _check_unchanged(path, expected)

@@ -1,6 +1,8 @@
 """Feed files in the exact ACLED and GDELT 2.0 layouts, for the tests (and the synthetic example).
 
-Run ``python tests/feed_fixtures.py FOLDER`` to write the fixture watchlist into FOLDER.
+Run ``python tests/feed_fixtures.py FOLDER`` to write the fixture watchlist into FOLDER, or
+``python tests/feed_fixtures.py --place-by-notes FILE`` to place the events of an ACLED file at the
+towns their notes name (how the synthetic example got its coordinates).
 """
 
 from __future__ import annotations
@@ -26,17 +28,37 @@ def unix(day: str, hour: int = 12) -> int:
     return int(moment.timestamp())
 
 
+# Towns of the synthetic rows: ACLED-style admin1, and the GeoNames coordinates (4 decimals) of the town
+ACLED_TOWNS = {
+    "Minsk": ("Minsk City", 53.9002, 27.5665), "Mogilev": ("Mogilev", 53.9088, 30.3404),
+    "Orsha": ("Vitebsk", 54.5136, 30.4036), "Gomel": ("Gomel", 52.4345, 30.9754),
+    "Vitebsk": ("Vitebsk", 55.1904, 30.2049), "Baranovichi": ("Brest", 53.1326, 26.0078),
+    "Svetlogorsk": ("Gomel", 52.6329, 29.7389), "Zhlobin": ("Gomel", 52.8926, 30.0240),
+    "Osipovichi": ("Mogilev", 53.3008, 28.6386), "Brest": ("Brest", 52.0976, 23.7341),
+}
+
+
+def town_in(notes: str, default: str = "Minsk") -> str:
+    """The first town of ``ACLED_TOWNS`` that the notes name ("... near Orsha."), else ``default``."""
+    named = [(notes.find(town), town) for town in ACLED_TOWNS if town in notes]
+    return min(named)[1] if named else default
+
+
 def acled_row(event_id: str, event_date: str, uploaded: str, *, notes: str = "", event_type: str =
               "Strategic developments", country: str = "Belarus", fatalities: str = "0", source: str = "Nasha Niva",
-              hour: int = 12, timestamp: str | None = None) -> dict:
-    """One ACLED row with all 31 columns; ``uploaded`` is the UTC date of its ``timestamp``."""
+              hour: int = 12, timestamp: str | None = None, town: str | None = None) -> dict:
+    """One ACLED row with all 31 columns; ``uploaded`` is the UTC date of its ``timestamp``; placed at
+    ``town`` (default: the town its notes name, else Minsk), with its admin1 and coordinates."""
+    town = town or town_in(notes)
+    admin1, latitude, longitude = ACLED_TOWNS[town]
     row = {column: "" for column in ACLED_COLUMNS}
     row.update({
         "event_id_cnty": event_id, "event_date": event_date, "year": event_date[-4:] if " " in event_date else "",
         "time_precision": "1", "disorder_type": "Strategic developments", "event_type": event_type,
         "sub_event_type": "Disrupted weapons use" if "sabotage" in notes.lower() else "Other",
         "actor1": "Rebels (Belarus)", "inter1": "Rebel group", "iso": "112", "region": "Europe",
-        "country": country, "admin1": "Minsk", "location": "Minsk", "latitude": "53.9000", "longitude": "27.5667",
+        "country": country, "admin1": admin1, "location": town, "latitude": f"{latitude:.4f}",
+        "longitude": f"{longitude:.4f}",
         "geo_precision": "1", "source": source, "source_scale": "National", "notes": notes,
         "fatalities": fatalities, "tags": "", "timestamp": timestamp if timestamp is not None else str(unix(uploaded, hour)),
     })
@@ -198,5 +220,21 @@ def write_fixture_watchlist(folder: Path) -> Path:
     return folder
 
 
+def place_by_notes(path: Path) -> Path:
+    """Rewrite an ACLED file so that each event sits at the town its notes name (as ``acled_row``
+    places it; a revision keeps its event's first town). Everything else stays as it was."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    towns: dict[str, str] = {}
+    for row in rows:
+        town = towns.setdefault(row["event_id_cnty"], town_in(row["notes"]))
+        admin1, latitude, longitude = ACLED_TOWNS[town]
+        row.update(admin1=admin1, location=town, latitude=f"{latitude:.4f}", longitude=f"{longitude:.4f}")
+    return write_acled(path, rows)
+
+
 if __name__ == "__main__":
-    print(write_fixture_watchlist(Path(sys.argv[1])))
+    if sys.argv[1] == "--place-by-notes":  # the synthetic example: data/examples/acled-rail-sabotage/feeds/*.csv
+        print(place_by_notes(Path(sys.argv[2])))
+    else:
+        print(write_fixture_watchlist(Path(sys.argv[1])))

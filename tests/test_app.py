@@ -13,8 +13,8 @@ from helpers import DEFAULT_WATCHLIST, indicator, open_page, run_app, shown, wri
 from indicators.evaluate import evaluate_statuses
 from indicators.loader import load_watchlist
 
-PAGES = ["overview", "scenarios", "timelines", "indicator", "events", "backtest", "alerts", "data-quality", "add-data",
-         "activity"]
+PAGES = ["overview", "scenarios", "timelines", "map", "indicator", "events", "backtest", "alerts", "data-quality",
+         "add-data", "activity"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -237,7 +237,7 @@ def test_an_old_page_link_opens_its_page_and_an_unknown_page_says_so(monkeypatch
         assert "page" not in app.query_params
     app = run_app(monkeypatch, page="dashboard")
     assert [shown(error.value) for error in app.error] == [
-        'There is no page "dashboard"; the pages are: overview, scenarios, timelines, indicator, events, '
+        'There is no page "dashboard"; the pages are: overview, scenarios, timelines, map, indicator, events, '
         "backtest, alerts, data-quality, add-data, activity. This is the Overview."]
     assert card_levels(app)  # the Overview
 

@@ -59,7 +59,7 @@ def test_html_is_byte_for_byte_reproducible(tmp_path):
 def test_named_indicators_are_charted(tmp_path):
     out = tmp_path / "b.html"
     assert snapshot(DEFAULT_WATCHLIST, "--out", out, "--indicators", "rail_sabotage_incidents").exit_code == 0
-    assert re.findall(r'id="chart-([a-z_]+)"', out.read_text()) == ["rail_sabotage_incidents"]
+    assert re.findall(r'id="chart-([a-z_]+)"', out.read_text()) == ["map", "rail_sabotage_incidents"]  # map first
     result = snapshot(DEFAULT_WATCHLIST, "--out", out, "--indicators", "nope")
     assert result.exit_code == 2 and "--indicators: no indicator nope in this watchlist" in result.stderr
 
@@ -97,13 +97,14 @@ def test_spreadsheet_formulas_are_neutralised_in_csv_downloads():
 def test_png_slides_are_1920_by_1080_and_what_does_not_fit_goes_to_the_next_slide(tmp_path):
     require_chromium()
     out = tmp_path / "briefing.png"
-    (tmp_path / "briefing-5.png").write_bytes(b"an earlier, longer export")  # its fifth slide is not this one
+    (tmp_path / "briefing-6.png").write_bytes(b"an earlier, longer export")  # its sixth slide is not this one
     result = snapshot(DEFAULT_WATCHLIST, "--out", out)
     assert result.exit_code == 0, result.output
     slides = [out] + sorted(tmp_path.glob("briefing-[0-9].png"))
-    assert [path.name for path in slides] == ["briefing.png", "briefing-2.png", "briefing-3.png", "briefing-4.png"]
+    assert [path.name for path in slides] == ["briefing.png", "briefing-2.png", "briefing-3.png", "briefing-4.png",
+                                              "briefing-5.png"]  # the map of the watchlist's places: slide 3
     assert all(png_size(path) == (1920, 1080) for path in slides)
-    assert result.stdout.strip().endswith("(PNG, slide, 4 slides, as of 2022-10-17)")
+    assert result.stdout.strip().endswith("(PNG, slide, 5 slides, as of 2022-10-17)")
 
 
 @pytest.mark.browser
@@ -130,8 +131,8 @@ def test_slides_are_read_from_the_back_of_the_room_and_name_what_follows(tmp_pat
     # the first slide holds every indicator's card; nothing is dropped: the six charts follow on the next slides
     assert slides[0]["indicators"] == [indicator.id for indicator in loaded.watchlist.indicators]
     assert sum(len(slide["charts"]) for slide in slides) == 6
-    assert slides[0]["foot"].startswith("Slide 1 of 4. Continued: slide 2, what changed, chart: ")
-    assert "sources" in slides[0]["foot"].rsplit("slide 4", 1)[1]
+    assert slides[0]["foot"].startswith("Slide 1 of 5. Continued: slide 2, what changed; slide 3, map; slide 4, chart: ")
+    assert "sources" in slides[0]["foot"].rsplit("slide 5", 1)[1]
     assert sizes["level"] >= 28 and sizes["index"] >= 28 and min(sizes["values"]) >= 28
     assert min(sizes["details"]) >= 18
 

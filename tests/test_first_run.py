@@ -109,6 +109,8 @@ def test_the_installed_package_serves_its_bundled_watchlist_from_any_folder(tmp_
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
                     "--no-build-isolation", "--target", str(target), str(REPO)], check=True, capture_output=True)
     assert (target / "watchfloor_bundled" / "belarus-2022" / "observations.csv").is_file()
+    assert (target / "watchfloor_bundled" / "belarus-2022" / "places.csv").is_file()
+    assert (target / "indicators" / "geodata" / "admin1.json").is_file()  # the map's boundaries ship too
     elsewhere = tmp_path / "somewhere"
     elsewhere.mkdir()
     environment = {**os.environ, "PYTHONPATH": str(target), "HOME": str(tmp_path)}
