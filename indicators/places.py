@@ -45,6 +45,7 @@ def name_key(name: str) -> str:
     return " ".join(str(name).split()).casefold()
 
 
+
 @dataclass(frozen=True)
 class Place:
     """A named point: where it is and where that was found (``origin``, shown with the row)."""
@@ -72,8 +73,11 @@ class Gazetteer:
     def __init__(self, path: Path | None = None):
         self._path = path
         self._index: dict[str, list[Place]] | None = None
-        self._alternates: dict[str, list[Place]] | None = None
-        self._lock = threading.Lock()
+        self._alternates: dict[str, list[Place]] = {}
+        self._cities: list[dict] = []
+        self._by_id: dict[int, dict] = {}
+        self._folded = ""
+        self._lock = threading.RLock()
 
     def _data_file(self) -> Path:
         if self._path is not None:
@@ -86,28 +90,53 @@ class Gazetteer:
         with self._lock:
             if self._index is not None:
                 return
-            cities = json.loads(self._data_file().read_bytes())
+            raw = self._data_file().read_bytes()
+            self._cities = list(json.loads(raw).values())
+            self._by_id = {city["geonameid"]: city for city in self._cities}
+            self._folded = raw.decode("ascii", "replace").casefold()  # to rule out most alternate names at once
             primary: dict[str, list[Place]] = {}
-            alternates: dict[str, list[Place]] = {}
-            for city in cities.values():
-                place = Place(city["name"], float(city["latitude"]), float(city["longitude"]), city["countrycode"],
-                              "", f"GeoNames {city['geonameid']}", int(city.get("population") or 0))
-                key = name_key(city["name"])
-                primary.setdefault(key, []).append(place)
-                # other scripts' names cannot be typed by the analysts who would use them here, and
-                # they multiply the index: only Latin-script spellings ("Mozyr", "Gomel")
-                for alternate in {name_key(name) for name in city.get("alternatenames", ())
-                                  if LATIN_NAME.fullmatch(name)} - {key}:
-                    alternates.setdefault(alternate, []).append(place)
-            self._index, self._alternates = primary, alternates
+            for city in self._cities:
+                primary.setdefault(name_key(city["name"]), []).append(_place(city))
+            self._index, self._alternates = primary, {}
+
+    def _alternate(self, key: str) -> list[Place]:
+        """Cities that have ``key`` as a Latin-script alternate name ("Mozyr", "Gomel"), found for the
+        names asked for only: indexing all 250,000 alternate names would cost every load a second.
+        Other scripts' names cannot be typed by the analysts who would use them here."""
+        with self._lock:
+            if key not in self._alternates:
+                candidates = self._cities
+                if key.isascii():  # the data file writes other characters as \u escapes: ASCII names are found
+                    # as they are written, in the records that hold them (most names are in none)
+                    candidates = [self._record_at(match.start()) for match in
+                                  re.finditer(re.escape(json.dumps(key)), self._folded)]
+                found = {city["geonameid"]: _place(city) for city in candidates
+                         if name_key(city["name"]) != key
+                         and any(name_key(name) == key and LATIN_NAME.fullmatch(name)
+                                 for name in city.get("alternatenames", ()))}
+                self._alternates[key] = list(found.values())
+            return self._alternates[key]
+
+    def _record_at(self, position: int) -> dict:
+        """The city whose record holds this position of the data file."""
+        start = self._folded.rfind('"geonameid": ', 0, position) + len('"geonameid": ')
+        end = start
+        while self._folded[end].isdigit():
+            end += 1
+        return self._by_id[int(self._folded[start:end])]
 
     def lookup(self, name: str) -> list[Place]:
         """Every city whose name is ``name`` (ignoring case); when none, every city that has it as an
         alternate name. Most populous first."""
         self._load()
         key = name_key(name)
-        found = self._index.get(key) or self._alternates.get(key) or []
+        found = self._index.get(key) or self._alternate(key)
         return sorted(found, key=lambda place: -place.population)
+
+
+def _place(city: dict) -> Place:
+    return Place(city["name"], float(city["latitude"]), float(city["longitude"]), city["countrycode"], "",
+                 f"GeoNames {city['geonameid']}", int(city.get("population") or 0))
 
 
 _gazetteer = Gazetteer()
