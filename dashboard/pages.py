@@ -395,12 +395,15 @@ def render_scores(loaded: LoadedWatchlist, as_of: dt.date) -> None:
                               3660, 90, key="score_horizon")
     scores = score_judgments(loaded.judgments, loaded.watchlist, as_of, int(horizon))
     names = {scenario.id: scenario.name for scenario in loaded.watchlist.scenarios}
-    rows = [{"scenario": names.get(scenario_id, "All scenarios"), **line.as_dict()}
+    def shown(value, digits):  # a score that cannot be computed (nothing resolved) is a dash, never "None"
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    rows = [{"scenario": names.get(scenario_id, "All scenarios"), "judgments": line.judgments,
+             "resolved": line.resolved, "open": line.open, "Brier (0 is perfect)": shown(line.brier, 3),
+             "reference (base rate)": shown(line.reference_brier, 3),
+             "skill (above 0: better than the base rate)": shown(line.skill, 2)}
             for scenario_id, line in list(scores.scenarios.items()) + [("", scores.all)]]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-        "brier": st.column_config.NumberColumn("Brier (0 is perfect)", format="%.3f"),
-        "reference_brier": st.column_config.NumberColumn("reference (base rate)", format="%.3f"),
-        "skill": st.column_config.NumberColumn("skill (above 0: better than the base rate)", format="%.2f")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.plotly_chart(build_reliability_figure(scores), width="stretch", key="reliability_chart",
                     config=chart_config(loaded, "reliability", as_of))
 
