@@ -441,7 +441,10 @@ def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None
     index timeline. Alerts recorded after the as-of date are listed too: the record is not data."""
     from indicators.alerts import changes_summary, read_history
 
-    entries = [entry.as_dict() for entry in read_history(folder).alerts]
+    history = read_history(folder)
+    for problem in history.problems:
+        st.warning(plain(problem), icon="⚠️")
+    entries = [entry.as_dict() for entry in history.alerts]
     st.caption("Recorded by watchfloor watch in .watchfloor/alerts.jsonl; each is sent through Apprise at least "
                "once to every target, and retried while pending. The same as: watchfloor alerts DIR.")
     if not entries:

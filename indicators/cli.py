@@ -468,7 +468,9 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
           url_base: str = typer.Option("http://localhost:8501", "--url-base", help="The dashboard's address, "
                                        "for the link in each message."),
           as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this day instead of today "
-                                              "(to replay a period, one day per run).")) -> None:
+                                              "(to replay a period, one day per run)."),
+          send_timeout: float = typer.Option(30, "--send-timeout", min=1, max=3600, help="Give up a send after "
+                                             "this many seconds in all (it stays pending).")) -> None:
     """Tell the watch officer when a level changes: record each alert, then send it through Apprise."""
     from .watching import WatchError, parse_every, watch as run_watch
 
@@ -479,7 +481,8 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
         seconds = parse_every(every)
         if day is not None and not once:
             fail_usage("--as-of replays one day: use it with --once")
-        result = run_watch(folder, seconds, once, url_base, notify, day, lambda text: echo(text))
+        result = run_watch(folder, seconds, once, url_base, notify, day, lambda text: echo(text),
+                           send_seconds=send_timeout)
     except WatchError as error:
         fail_usage(str(error))
     except KeyboardInterrupt:
@@ -499,7 +502,10 @@ def alerts(folder: Path = typer.Argument(..., help="Watchlist folder."),
     first = parse_date_option(since, "--since")
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
-    entries = [entry.as_dict() for entry in read_history(folder).alerts
+    history = read_history(folder)
+    for problem in history.problems:
+        echo(f"warning: {problem}", err=True)
+    entries = [entry.as_dict() for entry in history.alerts
                if first is None or entry.record["as_of"] >= first.isoformat()]
     echo(json.dumps(entries, indent=2, ensure_ascii=False) if as_json else alerts_table(entries))
 
