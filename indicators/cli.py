@@ -380,7 +380,7 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                               "else today)."),
             as_csv: bool = typer.Option(False, "--csv", help="Print CSV instead of JSON.")) -> None:
     """The overall level, index and every indicator's level for every day, as known that day."""
-    from .backtest import history_csv, history_records, level_history
+    from .backtest import history_csv, history_records, level_history, period_problem
 
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
     loaded = loaded_watchlist_or_fail(folder)
@@ -388,6 +388,8 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
     first = first or loaded.first_observation_date(last)
     if first > last:
         fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
+    if problem := period_problem(first, last, "the history"):
+        fail_usage(problem)
     frame = level_history(loaded.watchlist, loaded.observations, first, last)
     ids = [indicator.id for indicator in loaded.watchlist.indicators]
     scenario_ids = [scenario.id for scenario in loaded.watchlist.scenarios]
@@ -416,12 +418,15 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     """How early the watchlist (or a scenario) warned before known events, its false alarms, and
     which rows the warning rests on."""
     from .backtest import backtest as run_backtest
-    from .backtest import level_history
+    from .backtest import level_history, period_problem
     from .report import backtest_table
 
     wanted = parse_level_option(level)
     dates = [parse_date_option(text, "--target") for text in targets]
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
+    if dates and (problem := period_problem(min(dates), max(dates), "the period of the --target dates",
+                                            "backtest targets that far apart in separate runs")):
+        fail_usage(problem)
     loaded = loaded_watchlist_or_fail(folder)
     watchlist = loaded.watchlist
     if scenario is not None:
@@ -443,6 +448,8 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     # the history also covers every target's eve, inside the period or not
     span_start = min([first] + [date - dt.timedelta(days=1) for date in dates])
     span_end = max([last] + [date - dt.timedelta(days=1) for date in dates])
+    if problem := period_problem(span_start, span_end, "the backtest (with every target's eve)"):
+        fail_usage(problem)
     frame = level_history(watchlist, loaded.observations, span_start, span_end)
     ids = [indicator.id for indicator in watchlist.indicators]
     result = run_backtest(frame, ids, dates, wanted, first, last, lead_window, after_window, scenario)
