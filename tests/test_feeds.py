@@ -331,8 +331,8 @@ def test_a_broken_zip_or_gzip_is_named_and_the_other_files_still_count(tmp_path)
     folder = write_fixture_watchlist(tmp_path / "fed")
     (folder / "feeds" / "gdelt" / "20220303000000.export.CSV.zip").write_bytes(b"PK\x03\x04 not really a zip")
     loaded = load_watchlist(folder, today=TODAY)
-    assert ("feeds/gdelt/20220303000000.export.CSV.zip: file: cannot be read (File is not a zip file); the file "
-            "is left out") in [p.format() for p in loaded.problems]
+    assert ("feeds/gdelt/20220303000000.export.CSV.zip: file: is not a readable zip file (damaged, cut short, or "
+            "not a zip); the file is left out") in [p.format() for p in loaded.problems]
     assert values_on(folder, dt.date(2022, 3, 2))["gdelt_force"] == ("elevated", 2.0)
 
 
