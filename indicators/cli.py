@@ -494,8 +494,8 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
         fail_usage(str(error))
     except KeyboardInterrupt:
         raise typer.Exit(0)
-    if result is not None and result.failed:
-        raise typer.Exit(EXIT_PROBLEMS)  # --once: an alert is still pending (cron mails this)
+    if result is not None and (result.failed or result.held):
+        raise typer.Exit(EXIT_PROBLEMS)  # --once: an alert is still pending, or a feed unread (cron mails this)
 
 
 @app.command()

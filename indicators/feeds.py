@@ -84,7 +84,7 @@ class FeedSummary:
         left = f", {len(self.files_left_out)} of them left out (cannot be read)" if self.files_left_out else ""
         total = sum(self.matching.values())
         if self.failed:
-            return f"Feed {self.label}: {files} ({names or 'none'}) could not be read; its indicators have no data"
+            return f"Feed {self.label}: {self.failed}; its indicators have no data"
         return (f"Feed {self.label}: {files} ({names or 'none'}){left}, newest upload {newest}, "
                 f"{total} matching event{'' if total == 1 else 's'}")
 
@@ -290,13 +290,16 @@ def _duckdb_rejects(connection, read: dict[str, Prepared], encoding: str | None)
     return found
 
 
-def _engine_sentence(error: Exception, file: FeedFile | None, scratch: Path) -> str:
-    """The engine's first line about a failure, with scratch paths replaced; nothing from a file outside
-    the watchlist folder (the engine may quote a line)."""
+def _engine_sentence(error: Exception, file: FeedFile | None, names: dict[str, str]) -> str:
+    """The engine's first line about a failure, the paths it read shown as the files' labels; nothing
+    from a file outside the watchlist folder (the engine may quote a line)."""
     if file is not None and file.outside:
         return "the engine cannot read it"
-    text = (str(error).strip().splitlines() or [type(error).__name__])[0].replace(str(scratch) + "/", "")
-    return f"the engine cannot read it: {text[:300].rstrip('.')}"
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    for path, label in names.items():
+        text = text.replace(path, label)
+    text = "".join(character if character.isprintable() else "?" for character in text[:300])  # raw bytes of a file
+    return f"the engine cannot read it: {text.rstrip('.: ')}"
 
 
 # ---------------------------------------------------------------- running a feed
@@ -324,6 +327,8 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
     deletions, deletion_problems, deletion_files = read_deletions(folder, name, feed)
     problems += deletion_problems
     summary = FeedSummary(name, feed.source_label or name, engine, files)
+    if feed.path is not None and not files:  # an export folder that is gone is not "no events"
+        summary.failed = f'its path "{feed.path}" matches no file'
     key = _result_key(folder, name, feed, queries, files, deletion_files, today) + (engine,)
     with _results_lock:
         if key in _results:
@@ -409,7 +414,7 @@ def _run_feed_query(name, feed, queries, today, engine, files, problems, deletio
     except FeedEngineMissing:
         raise
     except Exception as error:  # the engine gave up on the whole feed: say so, the other feeds go on
-        summary.failed = _engine_sentence(error, None, scratch)
+        summary.failed = _engine_sentence(error, None, {str(scratch) + "/": ""})
         problems.append(Problem(f"feeds.{name}", None, "file", "feed_unreadable",
                                 f"the {engine} engine could not read feed {name}: {summary.failed}; its indicators "
                                 "have no data until it can"))
@@ -452,8 +457,9 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         except ENGINE_ERRORS as error:
             out.unlink(missing_ok=True)
             if len(batch) == 1:
-                _leave_out(batch[0].file, _engine_sentence(error, batch[0].file, scratch) + "; the file is left out",
-                           problems, summary)
+                _leave_out(batch[0].file, _engine_sentence(error, batch[0].file, {path: item.file.label for path, item
+                                                                                   in links.items()})
+                           + "; the file is left out", problems, summary)
             else:  # read again one by one: only the file the engine chokes on is left out
                 for item in batch:
                     stage(layout, [item])

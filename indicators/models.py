@@ -401,7 +401,7 @@ class Feed(BaseModel):
         except LookupError:
             known = False
         if not known:
-            raise ValueError(f'"{value}" is not a text encoding; use e.g. utf-8, cp1252, latin-1 or utf-16')
+            raise ValueError("is not a text encoding; use e.g. utf-8, cp1252, latin-1 or utf-16")
         return value
 
     @field_validator("credibility", mode="before")

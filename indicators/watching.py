@@ -44,6 +44,7 @@ class CycleResult:
     sent: list[tuple[str, str, str]] = field(default_factory=list)  # (alert id, target, target label)
     failed: list[tuple[str, str, str, str]] = field(default_factory=list)  # (alert id, target, label, error)
     problems: list[str] = field(default_factory=list)
+    held: str | None = None  # why levels were not compared this round (a feed could not be read completely)
 
 
 def permalink(url_base: str, as_of: dt.date) -> str:
@@ -133,6 +134,14 @@ def _labels(targets: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+def _incompleteness(summary) -> str:
+    if summary.failed:
+        return f"feed {summary.name} cannot be read ({summary.failed})"
+    count = len(summary.files_left_out)
+    return (f"feed {summary.name} has {count} file{'s' if count != 1 else ''} that cannot be read "
+            f"({', '.join(summary.files_left_out[:3])}{', ...' if count > 3 else ''})")
+
+
 def _alert_rules(loaded: LoadedWatchlist) -> Alerts:
     return loaded.watchlist.alerts or Alerts()
 
@@ -151,7 +160,10 @@ def run_cycle(folder: Path, as_of: dt.date, url_base: str, extra_urls: list[str]
     state = state_of(statuses, overall)
     history = read_history(folder)
     result.problems += history.problems
-    if history.last_state is None:
+    incomplete = [summary for summary in loaded.feeds.values() if not summary.complete]
+    if incomplete:  # a fed indicator that drops out would move the index: no level is compared, nothing new sent
+        result.held = "; ".join(_incompleteness(summary) for summary in incomplete)
+    elif history.last_state is None:
         append_record(folder, {"type": "baseline", "at": now_utc(), "as_of": as_of.isoformat(), "state": state})
         result.baseline = True
     else:
@@ -262,6 +274,9 @@ def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_u
 def _report(result: CycleResult, day: dt.date, say: Callable[[str], None]) -> None:
     for problem in result.problems:
         say(f"warning: {problem}")
+    if result.held:
+        say(f"{day.isoformat()}: levels not compared, nothing new recorded or sent: {result.held} (see: watchfloor "
+            "validate); pending alerts are still delivered")
     if result.baseline:
         say(f"{day.isoformat()}: first look; levels recorded, nothing to send")
     if result.recorded:

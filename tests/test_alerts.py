@@ -436,3 +436,36 @@ def test_without_the_alerts_extra_a_due_alert_names_the_install_command(tmp_path
         f'2022-10-02: alert {alert_id} not delivered to json://...: sending needs the alerts extra (Apprise), which is '
         'not installed: pip install -c constraints.txt -e ".[alerts]" in a checkout, or pip install '
         '"watchfloor[alerts]"; it stays pending')
+
+
+def test_a_feed_that_cannot_be_read_holds_the_comparison_and_sends_no_false_alert(tmp_path):
+    import gzip
+
+    tallies = {"id": "tallies", "name": "Tallies", "category": "Fed", "aggregate": "count", "window_days": 30,
+               "thresholds": {"elevated": 5}, "feed": {"name": "tally"}}
+    folder = write_watchlist(tmp_path / "w", [indicator(unit="troops"), tallies], "2022-10-01,troops,15,MoD,,,,,,\n",
+                             marking=MARKING, alerts={"overall_at": "elevated"},
+                             feeds={"tally": {"format": "csv", "path": "feeds/*.csv.gz", "columns": {"date": "day"}}})
+    export = folder / "feeds" / "tally.csv.gz"
+    export.parent.mkdir()
+    good = gzip.compress(b"day,note\n2022-10-01,one report\n")
+    export.write_bytes(good)  # troops ELEVATED, tallies NORMAL: index 16.7, NORMAL
+    hook = Webhook().start()
+    try:
+        assert watch_once(folder, "2022-10-02", hook.url).exit_code == 0
+        export.write_bytes(good[:-12])  # a download cut short: were tallies to drop out, the index would be 33.3
+        cut = watch_once(folder, "2022-10-03", hook.url)
+        export.unlink()  # the export folder is gone
+        gone = watch_once(folder, "2022-10-04", hook.url)
+        export.write_bytes(good)
+        back = watch_once(folder, "2022-10-05", hook.url)
+    finally:
+        hook.stop()
+    assert (cut.exit_code, gone.exit_code, back.exit_code) == (1, 1, 0)
+    assert cut.output.splitlines()[-1] == (
+        "2022-10-03: levels not compared, nothing new recorded or sent: feed tally has 1 file that cannot be read "
+        "(feeds/tally.csv.gz) (see: watchfloor validate); pending alerts are still delivered")
+    assert gone.output.splitlines()[-1] == (
+        '2022-10-04: levels not compared, nothing new recorded or sent: feed tally cannot be read (its path '
+        '"feeds/*.csv.gz" matches no file) (see: watchfloor validate); pending alerts are still delivered')
+    assert hook.received == [] and read_history(folder).alerts == []
