@@ -383,6 +383,8 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
     from .backtest import history_csv, history_records, level_history, period_problem
 
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
+    if first and last and first <= last and (problem := period_problem(first, last, "the history")):
+        fail_usage(problem)  # before anything is read
     loaded = loaded_watchlist_or_fail(folder)
     last = last or loaded.default_as_of()
     first = first or loaded.first_observation_date(last)

@@ -100,10 +100,10 @@ class Prepared:
 # ---------------------------------------------------------------- which files
 
 
-def inside_folder(path: Path, folder: Path) -> bool:
-    """The file, links followed, lies in the watchlist folder."""
+def inside_folder(path: Path, real_folder: Path) -> bool:
+    """The file, links followed, lies in the watchlist folder (``real_folder``: the folder resolved)."""
     try:
-        return path.resolve().is_relative_to(folder.resolve())
+        return path.resolve().is_relative_to(real_folder)
     except OSError:
         return False
 
@@ -115,6 +115,7 @@ def feed_files(folder: Path, name: str, feed: Feed) -> tuple[list[FeedFile], lis
     deletion_files = set(folder.glob(feed.deletions)) if feed.deletions else set()
     matched = sorted(path for path in folder.glob(feed.path) if path.is_file() and path not in deletion_files)
     problems, files = [], []
+    real_folder = folder.resolve()
     for path in matched:
         label = path.relative_to(folder).as_posix()
         if not path.name.lower().endswith(FEED_SUFFIXES):
@@ -123,7 +124,7 @@ def feed_files(folder: Path, name: str, feed: Feed) -> tuple[list[FeedFile], lis
                                     ".zip file; narrow the path or rename the file"))
             continue
         stat = path.stat()
-        files.append(FeedFile(path, label, stat.st_size, stat.st_mtime_ns, not inside_folder(path, folder)))
+        files.append(FeedFile(path, label, stat.st_size, stat.st_mtime_ns, not inside_folder(path, real_folder)))
     if not matched:
         problems.append(Problem("watchlist.yaml", None, f"feeds.{name}.path", "feed_no_files",
                                 f'"{feed.path}" matches no file in {folder.name}/; drop an export there or fix the path'))
@@ -215,7 +216,8 @@ def unpack_limits() -> tuple[UnpackLimits, list[Problem]]:
 def describe_size(size: int) -> str:
     for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
         if size >= factor:
-            return f"{size / factor:.3g} {unit}"
+            value = size / factor
+            return f"{value:.1f} {unit}".replace(".0 ", " ") if value < 10 else f"{value:.0f} {unit}"
     return f"{size} bytes"
 
 

@@ -296,7 +296,7 @@ def read_deletions(folder, name: str, feed: Feed) -> tuple[dict[str, dt.date], l
     for path in paths:
         label = path.relative_to(folder).as_posix()
         stat = path.stat()
-        file = FeedFile(path, label, stat.st_size, stat.st_mtime_ns, not inside_folder(path, folder))
+        file = FeedFile(path, label, stat.st_size, stat.st_mtime_ns, not inside_folder(path, folder.resolve()))
         files.append(file)
         with open(path, "rb") as raw:
             handle = io.TextIOWrapper(raw, encoding=feed.encoding or "utf-8-sig", errors="surrogateescape",

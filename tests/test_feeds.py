@@ -515,7 +515,7 @@ def test_file_names_with_glob_characters_are_read_as_themselves(tmp_path):
     assert values_on(folder, dt.date(2022, 3, 2))["reports"] == ("elevated", 5.0)  # each file once
 
 
-def test_thousands_of_files_are_read_in_batches_with_the_right_count(tmp_path):
+def test_thousands_of_files_are_each_read_once_with_the_right_count(tmp_path):
     folder = tally_watchlist(tmp_path / "t", [f"day-{number:05d}.csv" for number in range(3000)], rows_each=2)
     loaded = load_watchlist(folder, today=TODAY)
     assert loaded.problems == []
@@ -532,7 +532,7 @@ def test_a_zip_that_unpacks_too_far_is_refused_by_ratio_or_size_with_the_file_na
     label = bomb.relative_to(folder).as_posix()
     size = bomb.stat().st_size
     assert problems_of(folder) == sorted(FIXTURE_PROBLEMS + [
-        f"{label}: file: unpacks to more than 100 times its own size ({size / 1024:.3g} KB); an archive that expands "
+        f"{label}: file: unpacks to more than 100 times its own size ({size / 1024:.0f} KB); an archive that expands "
         "this much is refused (set WATCHFLOOR_UNPACK_RATIO higher if the file is genuine); the file is left out"])
     assert values_on(folder, dt.date(2022, 3, 2))["gdelt_force"] == ("elevated", 2.0)
     monkeypatch.setenv("WATCHFLOOR_UNPACK_RATIO", "100000")
