@@ -31,7 +31,7 @@ import pandas as pd
 
 from .changes import known_observations
 from .csvfile import FIELD_SIZE_LIMIT  # noqa: F401  (raises the csv module's field limit once)
-from .feedfiles import (FEED_SUFFIXES, TABLE_REFRESH_SECONDS, FeedFile, FileLeftOut, Prepared,  # noqa: F401
+from .feedfiles import (TABLE_REFRESH_SECONDS, FeedFile, FileLeftOut, Prepared,  # noqa: F401
                         UnpackLimits, engine_link, feed_files, feeds_signature, first_line_fields, header_of,
                         prepare_file, run_folder, scratch_folder, unpack_limits)
 from .feedlayouts import FIXED_COLUMNS, GDELT_COLUMNS, roles_of

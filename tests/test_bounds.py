@@ -10,6 +10,9 @@ from typer.testing import CliRunner
 
 from helpers import DEFAULT_WATCHLIST, run_app, shown
 from indicators.cli import app
+from indicators.loader import load_watchlist
+
+FIRST = load_watchlist(DEFAULT_WATCHLIST).first_observation_date(dt.date.today())  # of the bundled watchlist
 
 
 def run(*args):
@@ -27,8 +30,9 @@ def run(*args):
      "Error: the period of the --target dates from 0001-01-01 to 9999-12-31 spans 3,652,059 days; at most 36,600 "
      "days (about a century) can be replayed: backtest targets that far apart in separate runs"),
     (["backtest", "--target", "2022-02-24", "--to", "9999-12-31"],
-     "Error: the backtest (with every target's eve) from 2022-01-17 to 9999-12-31 spans 2,913,888 days; at most "
-     "36,600 days (about a century) can be replayed: narrow it with --from and --to"),
+     f"Error: the backtest (with every target's eve) from {FIRST} to 9999-12-31 spans "
+     f"{(dt.date(9999, 12, 31) - FIRST).days + 1:,} days; at most 36,600 days (about a century) can be replayed: "
+     "narrow it with --from and --to"),
 ])
 def test_a_range_beyond_the_bound_is_a_usage_error_with_the_reason(args, message):
     result = run(args[0], DEFAULT_WATCHLIST, *args[1:])
@@ -52,5 +56,6 @@ def test_the_backtest_page_refuses_targets_too_far_apart_with_the_reason(monkeyp
         "century) can be replayed: give dates closer together"]
     far = run_app(monkeypatch, page="backtest", targets="2200-01-01")
     assert [shown(error.value) for error in far.error] == [
-        "The backtest (from the first observation) from 2022-01-17 to 2200-01-31 spans 65,028 days; at most 36,600 "
-        "days (about a century) can be replayed: give dates closer to the data"]
+        f"The backtest (from the first observation) from {FIRST} to 2200-01-31 spans "
+        f"{(dt.date(2200, 1, 31) - FIRST).days + 1:,} days; at most 36,600 days (about a century) can be replayed: "
+        "give dates closer to the data"]
