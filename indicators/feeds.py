@@ -143,10 +143,9 @@ def condition_expression(table, column: str, condition):
 
 
 def flagged_rows(table, feed: Feed, queries: list[tuple[str, Indicator]]):
-    """A flag per indicator, its id, dates, source, note, url and value cells as text (NULL unless the
-    row matches some ``where``), and ``source_file``. A feed with versions keeps every row with its
-    ``event_key`` and ``version_key`` (a version that no longer matches still ends the one before);
-    any other feed only its matching rows. Returns the expression and the value columns."""
+    """The rows that match at least one indicator's ``where``: a flag per indicator, the id, dates,
+    source, note, url and value cells as text, ``source_file``, and for a feed with versions the
+    ``event_key`` and ``version_key`` of the row. Returns the expression and the value columns."""
     import ibis
 
     roles = roles_of(feed)
@@ -160,35 +159,43 @@ def flagged_rows(table, feed: Feed, queries: list[tuple[str, Indicator]]):
     value_columns = sorted({indicator.feed.value for _, indicator in queries if indicator.feed.value})
     picked.update({f"value_{position}": ibis.ifelse(any_match, _text(table, column), null)
                    for position, column in enumerate(value_columns)})
-    columns = {**flags, "any_match": any_match.fill_null(False),
+    columns = {**flags, "any_match": any_match,
                "cell_id": ibis.ifelse(any_match, _text(table, roles["id"]), null) if roles["id"] else null,
                "source_file": table["source_file"].cast("string"), **picked}
     if has_versions(feed):
-        key = _text(table, roles["reported"])
-        columns["event_key"] = _text(table, roles["id"])
-        columns["version_key"] = key.try_cast("int64") if feed.format == "acled" else key
-        return table.select(**columns), value_columns
-    return table.select(**columns).filter(ibis._.any_match), value_columns
+        columns.update(_version_columns(table, feed))
+    return table.mutate(**columns).filter(ibis._.any_match).select(*columns).drop("any_match"), value_columns
 
 
-def with_next_versions(rows, feed: Feed):
-    """The matching rows of ``flagged_rows`` with, for a feed with versions, the upload key of each
-    event's next version (``next_version``), matching or not. The window runs over the distinct
-    (event, upload) keys only, and a version seen in several overlapping exports is one row."""
+def _version_columns(table, feed: Feed) -> dict:
+    roles = roles_of(feed)
+    key = _text(table, roles["reported"])
+    return {"event_key": _text(table, roles["id"]),
+            "version_key": key.try_cast("int64") if feed.format == "acled" else key}
+
+
+def version_keys(table, feed: Feed):
+    """The distinct (event, upload) keys of every row, matching or not: a version that no longer
+    matches still ends the one before it."""
+    return table.select(**_version_columns(table, feed)).distinct()
+
+
+def with_next_versions(matches, keys, feed: Feed):
+    """The matching rows with, for a feed with versions, the upload key of each event's next version
+    (``next_version``). The window runs over the distinct keys only, and a version seen in several
+    overlapping exports is one row (the first file's)."""
     import ibis
 
     if not has_versions(feed):
-        return rows.drop("any_match")
-    keys = rows.select("event_key", "version_key").distinct()
+        return matches
+    keys = keys.distinct()
     keys = keys.mutate(next_version=keys.version_key.lead().over(
         ibis.window(group_by=keys.event_key, order_by=keys.version_key)).cast("string"))
-    matches = rows.filter(rows.any_match)
     ranked = matches.mutate(copy=ibis.row_number().over(
         ibis.window(group_by=[matches.event_key, matches.version_key], order_by=matches.source_file)))
     matches = ranked.filter((ranked.copy == 0) | ranked.version_key.isnull()).drop("copy")
     joined = matches.left_join(keys, [matches.event_key == keys.event_key, matches.version_key == keys.version_key])
-    return joined.select(*[matches[column] for column in matches.columns if column != "any_match"],
-                         keys.next_version)
+    return joined.select(*[matches[column] for column in matches.columns], keys.next_version)
 
 
 # ---------------------------------------------------------------- engines
@@ -238,13 +245,14 @@ def connect(engine: str):
 
 
 def _read_batch(connection, engine: str, feed: Feed, kind: str, paths: list[str], columns: list[str],
-                label: str | None = None):
+                label: str | None = None, rejects: bool = True):
     """Files of one layout as an ibis table of text columns plus ``source_file`` (the path read, or
     ``label``). DuckDB keeps the lines it cannot split in its ``reject_errors`` and ``reject_scans``."""
     import ibis
 
     duck = engine == "duckdb"
-    rejects = {"store_rejects": True, "rejects_table": "reject_errors", "rejects_scan": "reject_scans"}
+    rejects = {"store_rejects": True, "rejects_table": "reject_errors", "rejects_scan": "reject_scans"} \
+        if rejects else {"ignore_errors": True}
     if kind == "parquet":
         table = connection.read_parquet(paths, filename=True) if duck else connection.read_parquet(paths[0])
     elif feed.format == "gdelt":
@@ -448,14 +456,19 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         out = scratch / f"stage-{next(numbers)}.parquet"
         links = {str(engine_link(item, scratch, next(numbers))): item for item in batch}
         labels.update({path: item.file.label for path, item in links.items()})
+        keys_out = out.with_suffix(".keys.parquet")
         connection = duckdb_connection()
         try:
             table = _read_batch(connection, "duckdb", feed, layout[0], list(links), needed)
             connection.to_parquet(flagged_rows(table, feed, queries)[0], out)
             problems.extend(_duckdb_rejects(connection, links, feed.encoding))
+            if has_versions(feed):  # a second, narrow scan: the keys, distinct within the batch
+                table = _read_batch(connection, "duckdb", feed, layout[0], list(links), needed, rejects=False)
+                connection.to_parquet(version_keys(table, feed), keys_out)
             staged.append(out)
         except ENGINE_ERRORS as error:
             out.unlink(missing_ok=True)
+            keys_out.unlink(missing_ok=True)
             if len(batch) == 1:
                 _leave_out(batch[0].file, _engine_sentence(error, batch[0].file, {path: item.file.label for path, item
                                                                                    in links.items()})
@@ -496,7 +509,10 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         return _no_rows(feed, queries), _value_columns(queries)
     connection = duckdb_connection()
     try:
-        raw = with_next_versions(connection.read_parquet([str(path) for path in staged]), feed).to_pandas()
+        matches = connection.read_parquet([str(path) for path in staged])
+        keys = connection.read_parquet([str(path.with_suffix(".keys.parquet")) for path in staged]) \
+            if has_versions(feed) else None
+        raw = with_next_versions(matches, keys, feed).to_pandas()
     finally:
         connection.disconnect()
     raw["source_file"] = raw["source_file"].map(lambda path: labels.get(path, path))
@@ -542,7 +558,8 @@ def _query_on_spark(name, feed, queries, needed, prepared, scratch, problems, su
             return _no_rows(feed, queries), _value_columns(queries)
         table = tables[0] if len(tables) == 1 else ibis.union(*tables, distinct=False)
         expression, value_columns = flagged_rows(table, feed, queries)
-        return with_next_versions(expression, feed).to_pandas(), value_columns
+        keys = version_keys(table, feed) if has_versions(feed) else None
+        return with_next_versions(expression, keys, feed).to_pandas(), value_columns
     finally:
         for item in kept:
             item.release()
