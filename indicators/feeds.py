@@ -461,10 +461,11 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         try:
             table = _read_batch(connection, "duckdb", feed, layout[0], list(links), needed)
             connection.to_parquet(flagged_rows(table, feed, queries)[0], out)
-            problems.extend(_duckdb_rejects(connection, links, feed.encoding))
+            rejected = _duckdb_rejects(connection, links, feed.encoding)
             if has_versions(feed):  # a second, narrow scan: the keys, distinct within the batch
                 table = _read_batch(connection, "duckdb", feed, layout[0], list(links), needed, rejects=False)
                 connection.to_parquet(version_keys(table, feed), keys_out)
+            problems.extend(rejected)
             staged.append(out)
         except ENGINE_ERRORS as error:
             out.unlink(missing_ok=True)
