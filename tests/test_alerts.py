@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from browser import free_port
-from helpers import REPO, indicator, write_watchlist
+from helpers import REPO, indicator, shown, write_watchlist
 from indicators.alerts import read_history
 from indicators.cli import app
 
@@ -288,7 +288,7 @@ def test_the_alerts_page_lists_each_alert_with_its_delivery_state_and_marks_the_
 
 
 @pytest.mark.parametrize("cut", ["mid-line", "inside a character"])
-def test_a_record_cut_by_a_crash_is_named_and_set_aside_and_the_alert_goes_out_once(tmp_path, cut):
+def test_a_record_cut_by_a_crash_is_named_and_set_aside_and_the_alert_goes_out_once(monkeypatch, tmp_path, cut):
     folder = write_watchlist(tmp_path / "w", [indicator(name="Troops – Belarus", unit="troops")],
                              "2022-10-01,troops,5,MoD,,,,,,\n", marking=MARKING,
                              alerts={"overall_at": "elevated", "indicators_at": "high"})
@@ -315,6 +315,11 @@ def test_a_record_cut_by_a_crash_is_named_and_set_aside_and_the_alert_goes_out_o
     listed = CliRunner().invoke(app, ["alerts", str(folder)])
     assert listed.exit_code == 0 and listed.stderr == warning + "\n"
     assert listed.stdout.splitlines()[0].startswith(f"2022-10-02  {hook.ids()[0]}  DELIVERED")
+    from test_app import run_app
+
+    page = run_app(monkeypatch, root=folder, page="alerts", as_of="2022-10-03")
+    assert [shown(item.value) for item in page.warning] == [warning.removeprefix("warning: ")]
+    assert page.dataframe[0].value["alert id"].tolist() == hook.ids()
 
 
 @contextmanager
