@@ -20,6 +20,7 @@ import pandas as pd
 from .feedfiles import ESCAPED, FeedFile, inside_folder, open_text
 from .feedlayouts import ACLED_DELETION_COLUMNS, GDELT_COLUMNS, roles_of
 from .models import Feed, Indicator
+from .places import feed_places
 from .problems import Problem
 
 MAX_PROBLEMS_PER_FILE = 20  # further bad rows of one file are summed up in one problem
@@ -152,6 +153,7 @@ def typed_feed_rows(name: str, feed: Feed, queries: list[tuple[str, Indicator]],
         "date": dates, "reported": reported, "until": following,
         "source": source, "url": raw["cell_url"] if "cell_url" in raw else "",
         "note": note, "event_id": raw["cell_id"].fillna(""), "feed_file": raw["source_file"],
+        **feed_places(raw, label),
     })
     for number, (indicator_id, indicator) in enumerate(queries):
         mine = raw[f"match_{number}"].fillna(False).to_numpy(dtype=bool) & keep

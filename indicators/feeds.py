@@ -34,7 +34,7 @@ from .csvfile import FIELD_SIZE_LIMIT  # noqa: F401  (raises the csv module's fi
 from .feedfiles import (TABLE_REFRESH_SECONDS, FeedFile, FileLeftOut, Prepared,  # noqa: F401
                         UnpackLimits, engine_link, feed_files, feeds_signature, first_line_fields, header_of,
                         prepare_file, run_folder, scratch_folder, unpack_limits)
-from .feedlayouts import FIXED_COLUMNS, GDELT_COLUMNS, roles_of
+from .feedlayouts import FIXED_COLUMNS, GDELT_COLUMNS, GEO_COLUMNS, roles_of
 from .feedrows import (bad_row_problems, distinct_events, empty_feed_rows, has_versions, read_deletions,  # noqa: F401
                        record_start_lines, reported_days, typed_feed_rows)
 from .models import Between, Contains, Feed, Indicator, Watchlist
@@ -156,6 +156,8 @@ def flagged_rows(table, feed: Feed, queries: list[tuple[str, Indicator]]):
     null = ibis.null("string")
     picked = {f"cell_{role}": ibis.ifelse(any_match, _text(table, column), null)
               for role, column in roles.items() if column and role != "id"}
+    picked.update({f"geo_{role}": ibis.ifelse(any_match, _text(table, column), null)
+                   for role, column in GEO_COLUMNS.get(feed.format, {}).items() if column in table.columns})
     value_columns = sorted({indicator.feed.value for _, indicator in queries if indicator.feed.value})
     picked.update({f"value_{position}": ibis.ifelse(any_match, _text(table, column), null)
                    for position, column in enumerate(value_columns)})
@@ -244,12 +246,15 @@ def connect(engine: str):
     return connection
 
 
-def _read_batch(connection, engine: str, feed: Feed, kind: str, paths: list[str], columns: list[str],
+def _read_batch(connection, engine: str, feed: Feed, layout: tuple, paths: list[str], columns: list[str],
                 label: str | None = None, rejects: bool = True):
-    """Files of one layout as an ibis table of text columns plus ``source_file`` (the path read, or
-    ``label``). DuckDB keeps the lines it cannot split in its ``reject_errors`` and ``reject_scans``."""
+    """Files of one layout, ``(kind, gzipped, header)``, as an ibis table of text columns plus
+    ``source_file`` (the path read, or ``label``) and the layout's place columns (NULL where the files
+    lack them: places are optional). DuckDB keeps the lines it cannot split in its ``reject_errors``
+    and ``reject_scans``."""
     import ibis
 
+    kind, header = layout[0], layout[-1]
     duck = engine == "duckdb"
     rejects = {"store_rejects": True, "rejects_table": "reject_errors", "rejects_scan": "reject_scans"} \
         if rejects else {"ignore_errors": True}
@@ -271,8 +276,10 @@ def _read_batch(connection, engine: str, feed: Feed, kind: str, paths: list[str]
             table = connection.read_csv(paths[0], header=True, sep=delimiter, quote='"', escape='"',
                                         inferSchema=False, multiLine=True)
     source = table["filename"].cast("string") if duck else ibis.literal(label)
+    places = {column: table[column].cast("string") if column in header else ibis.null("string")
+              for column in GEO_COLUMNS.get(feed.format, {}).values() if column not in columns}
     return table.select(*[table[column].cast("string").name(column) for column in columns],
-                        source_file=source)
+                        source_file=source, **places)
 
 
 def _duckdb_rejects(connection, read: dict[str, Prepared], encoding: str | None) -> list[Problem]:
@@ -385,7 +392,7 @@ def _prepared_files(files: list[FeedFile], feed: Feed, needed: list[str], scratc
                                  f"{len(GDELT_COLUMNS)} (is it a mentions or GKG file?); the file is left out",
                            problems, summary, "feed_missing_columns", 1)
                 continue
-            yield ("gdelt", prepared.gzipped), prepared
+            yield ("gdelt", prepared.gzipped, GDELT_COLUMNS), prepared
             continue
         kind = "parquet" if file.kind == "parquet" else ("tsv" if file.kind == "tsv" else "csv")
         header = [column.strip() for column in header_of(prepared, "\t" if kind == "tsv" else ",")]
@@ -399,7 +406,7 @@ def _prepared_files(files: list[FeedFile], feed: Feed, needed: list[str], scratc
                              "the file is left out", problems, summary, "feed_missing_columns", 1)
             continue
         # files with the same header in the same order can be read together (DuckDB binds by position)
-        yield (kind, prepared.gzipped, tuple(header) if kind != "parquet" else ()), prepared
+        yield (kind, prepared.gzipped, tuple(header)), prepared
 
 
 def _leave_out(file: FeedFile, message: str, problems: list[Problem], summary: FeedSummary,
@@ -431,7 +438,7 @@ def _run_feed_query(name, feed, queries, today, engine, files, problems, deletio
         summary.matching = {indicator_id: 0 for indicator_id, _ in queries}
         return empty_feed_rows(), summary, problems
     for column in raw.columns:
-        if column.startswith(("cell_", "value_", "next_version")) or column == "source_file":
+        if column.startswith(("cell_", "value_", "next_version", "geo_")) or column == "source_file":
             raw[column] = raw[column].astype(object).where(raw[column].notna(), None)
     rows, bad = typed_feed_rows(name, feed, queries, raw, value_columns, deletions, today)
     problems += bad_row_problems(bad, files, feed)
@@ -459,11 +466,11 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         keys_out = out.with_suffix(".keys.parquet")
         connection = duckdb_connection()
         try:
-            table = _read_batch(connection, "duckdb", feed, layout[0], list(links), needed)
+            table = _read_batch(connection, "duckdb", feed, layout, list(links), needed)
             connection.to_parquet(flagged_rows(table, feed, queries)[0], out)
             rejected = _duckdb_rejects(connection, links, feed.encoding)
             if has_versions(feed):  # a second, narrow scan: the keys, distinct within the batch
-                table = _read_batch(connection, "duckdb", feed, layout[0], list(links), needed, rejects=False)
+                table = _read_batch(connection, "duckdb", feed, layout, list(links), needed, rejects=False)
                 connection.to_parquet(version_keys(table, feed), keys_out)
             problems.extend(rejected)
             staged.append(out)
@@ -545,7 +552,7 @@ def _query_on_spark(name, feed, queries, needed, prepared, scratch, problems, su
         for number, (layout, item) in enumerate(prepared):
             kept.append(item)
             link = engine_link(item, scratch, number)
-            tables.append(_read_batch(connection, "spark", feed, layout[0], [str(link)], needed, item.file.label))
+            tables.append(_read_batch(connection, "spark", feed, layout, [str(link)], needed, item.file.label))
         if feed.table is not None:
             try:
                 table = connection.table(feed.table)
