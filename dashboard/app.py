@@ -175,8 +175,19 @@ def navigation(view: View):
 def main() -> None:
     st.set_page_config(page_title="Watchfloor", layout="wide", initial_sidebar_state="expanded")
     st.html(CSS + HIDE_CHROME_CSS)
-    if auth.sign_in_required() and not st.user.is_logged_in:
+    sign_in = auth.sign_in_settings()
+    if sign_in.problem is not None:  # asked for but not working: fail closed, never "no sign-in"
+        auth.report_broken_sign_in(sign_in.problem)
+        st.error(auth.SIGN_IN_BROKEN)
+        return
+    if sign_in.required and not st.user.is_logged_in:
         render_sign_in()  # nothing of the data before sign-in, not even the watchlists' names
+        return
+    if sign_in.required and (reason := auth.refusal(sign_in)) is not None:
+        st.session_state[auth.VISITOR_KEY] = auth.Visitor(st.user.get("email"), None, True, reason)
+        st.markdown("### Watchfloor")
+        st.error(plain(reason))  # nothing of the data, not even the watchlists' names
+        st.button("Sign out", key="sign_out", on_click=st.logout)
         return
     root = data.data_root()
     watchlists = data.find_watchlists(root)
@@ -192,7 +203,7 @@ def main() -> None:
             else next(iter(watchlists))
     folder = watchlists[name]
     loaded = data.load(folder)
-    visitor = auth.identify(loaded.watchlist.access if loaded.watchlist else Access(), folder)
+    visitor = auth.identify(loaded.watchlist.access if loaded.watchlist else Access(), folder, sign_in)
     if visitor.signed_in:
         with st.sidebar:
             st.caption(plain(f"Signed in as {visitor.email} ({visitor.role or 'no access'})"))

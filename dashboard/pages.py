@@ -13,7 +13,7 @@ import streamlit as st
 
 from indicators.changes import (events_between, known_events, known_observations, level_changes,
                                 observations_between)
-from indicators.backtest import backtest
+from indicators.backtest import backtest, period_problem
 from indicators.feeds import feed_lines_as_of
 from indicators.judgments import known_judgments, score_judgments
 from indicators.loader import LoadedWatchlist
@@ -344,9 +344,16 @@ def render_backtest(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> No
                       + " to see how early the level reached the warning level before each, and how often it "
                         "warned in vain."))
         return
-    first = loaded.first_observation_date(min(dates))
-    start = min(first, min(dates) - dt.timedelta(days=1))
-    end = max(dates) + dt.timedelta(days=int(after_window))
+    problem = period_problem(min(dates), max(dates), "The period of these dates", "give dates closer together")
+    if problem is None:  # bounded before any day is computed
+        first = loaded.first_observation_date(min(dates))
+        start = min(first, min(dates) - dt.timedelta(days=1))
+        end = max(dates) + dt.timedelta(days=int(after_window))
+        problem = period_problem(start, end, "The backtest (from the first observation)",
+                                 "give dates closer to the data")
+    if problem:
+        st.error(plain(problem))
+        return
     scores, index, _ = data.history(folder, end)
     history = backtest_history(scores, index).loc[pd.Timestamp(start):pd.Timestamp(end)]
     ids = list(scores.columns)
@@ -441,7 +448,10 @@ def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None
     index timeline. Alerts recorded after the as-of date are listed too: the record is not data."""
     from indicators.alerts import changes_summary, read_history
 
-    entries = [entry.as_dict() for entry in read_history(folder).alerts]
+    history = read_history(folder)
+    for problem in history.problems:
+        st.warning(plain(problem), icon="⚠️")
+    entries = [entry.as_dict() for entry in history.alerts]
     st.caption("Recorded by watchfloor watch in .watchfloor/alerts.jsonl; each is sent through Apprise at least "
                "once to every target, and retried while pending. The same as: watchfloor alerts DIR.")
     if not entries:

@@ -7,17 +7,20 @@ JSON object:
 - ``{"type": "alert", "id", "created", "as_of", "changes", "state", "targets", ...}``: an alert, written
   before any attempt to send it (the state it carries is the new last state);
 - ``{"type": "delivery", "id", "target", "ok", "at", "error"}``: one attempt to send an alert to one
-  target (a target is a hash of the notification URL: the URL itself, which may hold a password or a
-  token, is never written).
+  target (a target is a keyed hash of the notification URL, salted with a secret kept beside the
+  record in ``.watchfloor/target-key``: the URL itself, which may hold a password or a token, is never
+  written, and cannot be recovered from the hash by guessing).
 
 An alert is delivered to a target once a ``delivery`` line with ``ok: true`` follows it; until then it
-is pending. Nothing here sends anything (see ``watching``); nothing here imports streamlit.
+is pending. A line cut short by a crash is named and set aside, and the next record starts on a line
+of its own. Nothing here sends anything (see ``watching``); nothing here imports streamlit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -32,6 +35,7 @@ from .report import value_phrase
 
 ALERTS_FOLDER = ".watchfloor"
 ALERTS_FILE = "alerts.jsonl"
+TARGET_KEY_FILE = "target-key"
 NOT_CURRENT = "stale"
 
 
@@ -84,8 +88,46 @@ def new_alert_id(as_of: dt.date) -> str:
     return f"wf-{as_of:%Y%m%d}-{secrets.token_hex(4)}"
 
 
-def target_key(url: str) -> str:
+def target_key(url: str, secret: bytes) -> str:
+    """How a target is named in the record: a keyed hash of its URL (the folder's secret as the key),
+    so that a password in the URL cannot be found by hashing guesses."""
+    return hmac.new(secret, url.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def unsalted_target_key(url: str) -> str:
+    """How records written before the folder had a secret name a target (read, never written)."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def target_secret(folder: Path) -> bytes:
+    """The folder's secret for target names, made once (readable by its owner only) beside the record;
+    ``.watchfloor/`` keeps itself out of git."""
+    record_folder = ensure_record_folder(folder)
+    path = record_folder / TARGET_KEY_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes().strip()
+        if len(secret) >= 32:
+            return secret
+        raise OSError(f"{path} is damaged (it should hold 64 hexadecimal characters); delete it and run watch "
+                      "again (pending alerts are then sent under new target names)") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secrets.token_hex(32).encode("ascii") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path.read_bytes().strip()
+
+
+def ensure_record_folder(folder: Path) -> Path:
+    """``.watchfloor/``, with a .gitignore of its own: the record, the lock and the secret stay out of git
+    even when the watchlist's .gitignore does not name the folder."""
+    record_folder = Path(folder) / ALERTS_FOLDER
+    record_folder.mkdir(exist_ok=True)
+    ignore = record_folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    return record_folder
 
 
 def rows_since(observations: pd.DataFrame, events: pd.DataFrame, watchlist: Watchlist, since: dt.date | None,
@@ -109,29 +151,53 @@ def rows_since(observations: pd.DataFrame, events: pd.DataFrame, watchlist: Watc
 
 
 def append_record(folder: Path, record: dict) -> None:
-    """Append one record as a JSON line, flushed to disk; a failed write leaves the file as it was."""
+    """Append one record as a JSON line, flushed to disk; a failed write leaves the file as it was. A
+    last line left without its end by a crash gets one first, so the new record is a line of its own."""
     from .writing import append_bytes
 
     path = alerts_path(folder)
-    path.parent.mkdir(exist_ok=True)
+    ensure_record_folder(folder)
     size = path.stat().st_size if path.exists() else 0
-    line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
-    append_bytes(path, line.encode("utf-8"), size)
+    line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    if size and not _ends_with_newline(path, size):
+        line = b"\n" + line
+    append_bytes(path, line, size)
 
 
-def read_records(folder: Path) -> list[dict]:
-    """Every record, oldest first. A last line cut short (a crash mid-write on another machine) is
-    skipped: it holds no complete record."""
+def _ends_with_newline(path: Path, size: int) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"
+
+
+@dataclass
+class Records:
+    """The readable records, oldest first, and a sentence for each line set aside."""
+
+    records: list[dict]
+    problems: list[str]
+
+
+def read_records(folder: Path) -> Records:
+    """Every record, oldest first. A line that is not a whole JSON record (cut short by a crash, even
+    inside a character) is named with its line and set aside: the records around it still count."""
     path = alerts_path(folder)
     if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+        return Records([], [])
+    records, problems = [], []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
             continue
-    return records
+        try:
+            record = json.loads(raw.decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except (UnicodeDecodeError, ValueError):
+            problems.append(f"{path}:{number}: record: is not a whole record (cut short by a crash while it was "
+                            "written?); it is set aside, the other records still count")
+            continue
+        records.append(record)
+    return Records(records, problems)
 
 
 @dataclass
@@ -176,12 +242,14 @@ class History:
     alerts: list[AlertEntry]
     last_state: dict | None
     last_as_of: dt.date | None
+    problems: list[str] = field(default_factory=list)  # lines set aside
 
 
 def read_history(folder: Path) -> History:
     entries: dict[str, AlertEntry] = {}
     last_state, last_as_of = None, None
-    for record in read_records(folder):
+    read = read_records(folder)
+    for record in read.records:
         kind = record.get("type")
         if kind in ("baseline", "alert"):
             last_state = record.get("state")
@@ -194,14 +262,14 @@ def read_history(folder: Path) -> History:
                 entry.delivered.setdefault(record["target"], record["at"])
             else:
                 entry.failures.setdefault(record["target"], []).append(record)
-    return History(list(entries.values()), last_state, last_as_of)
+    return History(list(entries.values()), last_state, last_as_of, read.problems)
 
 
 def now_utc() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def resolve_targets(rules: Alerts | None, extra: list[str]) -> tuple[dict[str, str], list[str]]:
+def resolve_targets(rules: Alerts | None, extra: list[str], secret: bytes) -> tuple[dict[str, str], list[str]]:
     """{target key: URL} from the watchlist's ``notify`` (``env:NAME`` read from the environment) and
     the command line; and the problems (an unset variable) in plain words."""
     urls, problems = [], []
@@ -214,7 +282,7 @@ def resolve_targets(rules: Alerts | None, extra: list[str]) -> tuple[dict[str, s
             urls.extend(part for part in value.replace(",", " ").split() if part)
         else:
             urls.append(entry)
-    return {target_key(url): url for url in urls}, problems
+    return {target_key(url, secret): url for url in urls}, problems
 
 
 def level_word(level: str) -> str:
@@ -228,5 +296,6 @@ def changes_summary(changes: list[dict]) -> str:
 
 
 __all__ = ["ALERTS_FOLDER", "ALERTS_FILE", "AlertEntry", "History", "alerts_path", "append_record", "changes_between",
-           "changes_summary", "level_word", "new_alert_id", "now_utc", "read_history", "read_records", "resolve_targets", "rows_since",
-           "state_of", "target_key"]
+           "changes_summary", "ensure_record_folder", "level_word", "new_alert_id", "now_utc", "read_history",
+           "read_records", "resolve_targets", "rows_since", "state_of", "target_key", "target_secret",
+           "unsalted_target_key"]

@@ -178,3 +178,21 @@ def backtest(history: pd.DataFrame, ids: list[str], targets: list[dt.date], leve
                    & (days <= pd.Timestamp(target + dt.timedelta(days=after_window))))
     return Backtest(level, start, end, results, int(((judged >= wanted) & quiet).sum()), int(quiet.sum()), scenario,
                     lead_window, after_window)
+
+
+MAX_PERIOD_DAYS = 36_600  # a century: each day of the period is a row of every daily array
+EARLIEST_DAY, LATEST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)  # what a day-by-day timeline can hold
+
+
+def period_problem(start: dt.date, end: dt.date, what: str, hint: str = "narrow it with --from and --to"
+                   ) -> str | None:
+    """Why ``what`` cannot replay the days from ``start`` to ``end``, or None: at most
+    ``MAX_PERIOD_DAYS`` days (so that time and memory stay bounded), between 1678 and 2261."""
+    days = (end - start).days + 1
+    if days > MAX_PERIOD_DAYS:
+        return (f"{what} from {start.isoformat()} to {end.isoformat()} spans {days:,} days; at most "
+                f"{MAX_PERIOD_DAYS:,} days (about a century) can be replayed: {hint}")
+    if start < EARLIEST_DAY or end > LATEST_DAY:
+        return (f"{what} from {start.isoformat()} to {end.isoformat()} reaches beyond the days a timeline can hold "
+                f"({EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}): {hint}")
+    return None

@@ -380,14 +380,18 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                               "else today)."),
             as_csv: bool = typer.Option(False, "--csv", help="Print CSV instead of JSON.")) -> None:
     """The overall level, index and every indicator's level for every day, as known that day."""
-    from .backtest import history_csv, history_records, level_history
+    from .backtest import history_csv, history_records, level_history, period_problem
 
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
+    if first and last and first <= last and (problem := period_problem(first, last, "the history")):
+        fail_usage(problem)  # before anything is read
     loaded = loaded_watchlist_or_fail(folder)
     last = last or loaded.default_as_of()
     first = first or loaded.first_observation_date(last)
     if first > last:
         fail_usage(f"--from {first.isoformat()} is after --to {last.isoformat()}")
+    if problem := period_problem(first, last, "the history"):
+        fail_usage(problem)
     frame = level_history(loaded.watchlist, loaded.observations, first, last)
     ids = [indicator.id for indicator in loaded.watchlist.indicators]
     scenario_ids = [scenario.id for scenario in loaded.watchlist.scenarios]
@@ -416,12 +420,15 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     """How early the watchlist (or a scenario) warned before known events, its false alarms, and
     which rows the warning rests on."""
     from .backtest import backtest as run_backtest
-    from .backtest import level_history
+    from .backtest import level_history, period_problem
     from .report import backtest_table
 
     wanted = parse_level_option(level)
     dates = [parse_date_option(text, "--target") for text in targets]
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
+    if dates and (problem := period_problem(min(dates), max(dates), "the period of the --target dates",
+                                            "backtest targets that far apart in separate runs")):
+        fail_usage(problem)
     loaded = loaded_watchlist_or_fail(folder)
     watchlist = loaded.watchlist
     if scenario is not None:
@@ -443,6 +450,8 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     # the history also covers every target's eve, inside the period or not
     span_start = min([first] + [date - dt.timedelta(days=1) for date in dates])
     span_end = max([last] + [date - dt.timedelta(days=1) for date in dates])
+    if problem := period_problem(span_start, span_end, "the backtest (with every target's eve)"):
+        fail_usage(problem)
     frame = level_history(watchlist, loaded.observations, span_start, span_end)
     ids = [indicator.id for indicator in watchlist.indicators]
     result = run_backtest(frame, ids, dates, wanted, first, last, lead_window, after_window, scenario)
@@ -468,7 +477,9 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
           url_base: str = typer.Option("http://localhost:8501", "--url-base", help="The dashboard's address, "
                                        "for the link in each message."),
           as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this day instead of today "
-                                              "(to replay a period, one day per run).")) -> None:
+                                              "(to replay a period, one day per run)."),
+          send_timeout: float = typer.Option(30, "--send-timeout", min=1, max=3600, help="Give up a send after "
+                                             "this many seconds in all (it stays pending).")) -> None:
     """Tell the watch officer when a level changes: record each alert, then send it through Apprise."""
     from .watching import WatchError, parse_every, watch as run_watch
 
@@ -479,13 +490,14 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
         seconds = parse_every(every)
         if day is not None and not once:
             fail_usage("--as-of replays one day: use it with --once")
-        result = run_watch(folder, seconds, once, url_base, notify, day, lambda text: echo(text))
+        result = run_watch(folder, seconds, once, url_base, notify, day, lambda text: echo(text),
+                           send_seconds=send_timeout)
     except WatchError as error:
         fail_usage(str(error))
     except KeyboardInterrupt:
         raise typer.Exit(0)
-    if result is not None and result.failed:
-        raise typer.Exit(EXIT_PROBLEMS)  # --once: an alert is still pending (cron mails this)
+    if result is not None and (result.failed or result.held):
+        raise typer.Exit(EXIT_PROBLEMS)  # --once: an alert is still pending, or a feed unread (cron mails this)
 
 
 @app.command()
@@ -499,7 +511,10 @@ def alerts(folder: Path = typer.Argument(..., help="Watchlist folder."),
     first = parse_date_option(since, "--since")
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
-    entries = [entry.as_dict() for entry in read_history(folder).alerts
+    history = read_history(folder)
+    for problem in history.problems:
+        echo(f"warning: {problem}", err=True)
+    entries = [entry.as_dict() for entry in history.alerts
                if first is None or entry.record["as_of"] >= first.isoformat()]
     echo(json.dumps(entries, indent=2, ensure_ascii=False) if as_json else alerts_table(entries))
 

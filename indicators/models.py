@@ -389,6 +389,20 @@ class Feed(BaseModel):
     source: str | None = Field(default=None, min_length=1)  # shown as the rows' source; default ACLED, GDELT
     reliability: Literal["A", "B", "C", "D", "E", "F"] = "B"
     credibility: Literal["1", "2", "3", "4", "5", "6"] = "2"
+    encoding: str | None = Field(default=None, min_length=1)  # of the text files; default UTF-8
+
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, value: str | None) -> str | None:
+        import codecs
+
+        try:
+            known = value is None or codecs.lookup(value)._is_text_encoding
+        except LookupError:
+            known = False
+        if not known:
+            raise ValueError("is not a text encoding; use e.g. utf-8, cp1252, latin-1 or utf-16")
+        return value
 
     @field_validator("credibility", mode="before")
     @classmethod

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import collections
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -39,52 +41,104 @@ class ServeError(Exception):
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ANONYMOUS_VARIABLE = "WATCHFLOOR_ANONYMOUS"
-AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
+SIGN_IN_VARIABLE = "WATCHFLOOR_SIGN_IN"  # "required": the app shows nothing without a working sign-in
+SHARED_KEYS = ("redirect_uri", "cookie_secret")  # in [auth] itself
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")  # in [auth] or [auth.default]
 
 
 @dataclass(frozen=True)
 class Exposure:
-    """Who can reach the dashboard: only this machine, signed-in users (``auth_file``), or anyone."""
+    """Who can reach the dashboard: only this machine, signed-in users (``auth_file``), or anyone.
+
+    ``secrets`` is the auth file's text as checked: it is what Streamlit gets, under a name it loads."""
 
     auth_file: Path | None = None
     anonymous: bool = False
+    secrets: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def check_exposure(host: str, auth_file: Path | None, allow_anonymous: bool) -> Exposure:
     """Refuse to put the data and its write forms in front of a network without sign-in, unless asked."""
     if auth_file is not None:
-        check_auth_file(auth_file)
-        return Exposure(auth_file.resolve())
+        text = check_auth_file(auth_file)
+        return Exposure(auth_file.resolve(), secrets=text, warnings=tuple(auth_file_warnings(auth_file)))
     if host in LOOPBACK_HOSTS:
         return Exposure()
     if not allow_anonymous:
         raise ServeError(f"--host {host} would let anyone who can reach this machine read and change the "
-                         "watchlist: turn on sign-in with --auth FILE (see the README's Team section), or "
-                         "pass --allow-anonymous to serve without it")
+                         "watchlist: turn on sign-in with --auth FILE (see the README's Team section), or pass "
+                         "--allow-anonymous to serve without it")
     return Exposure(anonymous=True)
 
 
-def check_auth_file(path: Path) -> None:
-    """The secrets file must hold an [auth] section Streamlit's sign-in can use."""
+def sign_in_problem(secrets: dict) -> str | None:
+    """Why ``st.login()`` (Watchfloor signs in with the default provider) cannot work with these
+    secrets, or None when it can: [auth] with redirect_uri and cookie_secret, and client_id,
+    client_secret and server_metadata_url there or in [auth.default]."""
+    section = secrets.get("auth")
+    if not isinstance(section, dict):
+        return "has no [auth] section; see the README's Team section"
+    provider = section.get("default") if isinstance(section.get("default"), dict) else section
+    missing = [key for key in SHARED_KEYS if not _is_text(section.get(key))]
+    missing += [key for key in PROVIDER_KEYS if not _is_text(provider.get(key))]
+    if missing:
+        return f"the [auth] section lacks {', '.join(missing)}"
+    if not section["redirect_uri"].rstrip().endswith("/oauth2callback"):
+        return (f'redirect_uri "{section["redirect_uri"]}" must be the public address followed by /oauth2callback, '
+                "e.g. https://watch.example.org/oauth2callback")
+    allow = provider.get("allow_unverified_email", section.get("allow_unverified_email", False))
+    if not isinstance(allow, bool):
+        return "allow_unverified_email must be true or false (without quotes)"
+    return None
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def check_auth_file(path: Path) -> str:
+    """The secrets file's text, once it is known to hold an [auth] section ``st.login`` can use."""
     import tomllib
 
     try:
-        secrets = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except OSError as error:
         raise ServeError(f"--auth {path}: cannot be read ({(error.strerror or str(error)).lower()})") from None
+    except UnicodeDecodeError:
+        raise ServeError(f"--auth {path}: is not a UTF-8 text file; write it as TOML in UTF-8") from None
+    try:
+        secrets = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ServeError(f"--auth {path}: is not valid TOML ({error})") from None
-    section = secrets.get("auth")
-    if not isinstance(section, dict):
-        raise ServeError(f"--auth {path}: has no [auth] section; see the README's Team section")
-    flat = {**section, **next((value for value in section.values() if isinstance(value, dict)), {})}
-    missing = [key for key in AUTH_KEYS if not flat.get(key)]
-    if missing:
-        raise ServeError(f"--auth {path}: the [auth] section lacks {', '.join(missing)}")
+    problem = sign_in_problem(secrets)
+    if problem:
+        raise ServeError(f"--auth {path}: {problem}")
+    return text
 
 
-def streamlit_command(port: int, host: str, exposure: Exposure = Exposure()) -> list[str]:
-    secrets = ["--secrets.files", str(exposure.auth_file)] if exposure.auth_file else []
+def auth_file_warnings(path: Path) -> list[str]:
+    """A secrets file other users of the machine can read gives away the client and cookie secrets."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o044:
+        return [f"--auth {path} can be read by other users of this machine (mode {mode:o}); it holds the client "
+                f"secret and the cookie secret: chmod 600 {path}"]
+    return []
+
+
+def private_secrets_file(text: str) -> Path:
+    """The checked secrets written as ``secrets.toml`` in a folder only this user can open: Streamlit
+    loads secrets only from files named *.toml, and this way it reads exactly what was checked."""
+    folder = Path(tempfile.mkdtemp(prefix="watchfloor-auth-"))  # mode 0700
+    path = folder / "secrets.toml"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def streamlit_command(port: int, host: str, secrets_file: Path | None = None) -> list[str]:
+    secrets = ["--secrets.files", str(secrets_file)] if secrets_file else []
     return [sys.executable, "-m", "streamlit", "run", str(APP_PATH), *secrets,
             "--server.port", str(port), "--server.address", host, "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--browser.serverAddress", "localhost",
@@ -140,14 +194,28 @@ def run_server(folder: Path, port: int, host: str, open_browser: bool, say: Call
     """
     shown_host = "localhost" if host in ("127.0.0.1", "localhost") else host
     url = f"http://{shown_host}:{port}"
+    for warning in exposure.warnings:
+        say(f"Warning: {warning}", True)
     if port_in_use(host, port):
         raise ServeError(f"port {port} is already in use on {shown_host} (another dashboard?); stop it, or "
                          f"choose another port with --port {port + 1}")
+    secrets_file = private_secrets_file(exposure.secrets) if exposure.secrets is not None else None
+    try:
+        return _serve(folder, port, host, open_browser, say, exposure, secrets_file, url)
+    finally:
+        if secrets_file is not None:
+            shutil.rmtree(secrets_file.parent, ignore_errors=True)
+
+
+def _serve(folder: Path, port: int, host: str, open_browser: bool, say: Callable[[str, bool], None],
+           exposure: Exposure, secrets_file: Path | None, url: str) -> int:
+    """``run_server``'s work once the secrets (if any) are where Streamlit loads them."""
     environment = {**os.environ, ROOT_VARIABLE: str(folder.resolve()),
-                   ANONYMOUS_VARIABLE: "1" if exposure.anonymous else ""}
-    process = subprocess.Popen(streamlit_command(port, host, exposure), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace", env=environment,
-                               preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+                   ANONYMOUS_VARIABLE: "1" if exposure.anonymous else "",
+                   SIGN_IN_VARIABLE: "required" if exposure.auth_file is not None else ""}
+    process = subprocess.Popen(streamlit_command(port, host, secrets_file), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                               env=environment, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     recent: collections.deque[str] = collections.deque(maxlen=KEPT_OUTPUT_LINES)
 
     def relay() -> None:

@@ -12,16 +12,21 @@ succeeded (a receiver may see an alert twice; its id lets it drop the repeat).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .alerts import (ALERTS_FOLDER, AlertEntry, append_record, changes_between, level_word, new_alert_id, now_utc,
-                     read_history, resolve_targets, rows_since, state_of)
+from .alerts import (ALERTS_FOLDER, AlertEntry, append_record, changes_between, ensure_record_folder, level_word,
+                     new_alert_id, now_utc, read_history, resolve_targets, rows_since, state_of, target_secret,
+                     unsalted_target_key)
 from .loader import LoadedWatchlist, files_signature, load_watchlist
 from .models import Alerts
 from .rules import evaluate_watchlist
+from .serving import _die_with_parent  # a send never outlives the watch that started it
 
 DEFAULT_URL_BASE = "http://localhost:8501"
 FIRST_RETRY_SECONDS = 60
@@ -39,6 +44,7 @@ class CycleResult:
     sent: list[tuple[str, str, str]] = field(default_factory=list)  # (alert id, target, target label)
     failed: list[tuple[str, str, str, str]] = field(default_factory=list)  # (alert id, target, label, error)
     problems: list[str] = field(default_factory=list)
+    held: str | None = None  # why levels were not compared this round (a feed could not be read completely)
 
 
 def permalink(url_base: str, as_of: dt.date) -> str:
@@ -86,40 +92,54 @@ def format_message(record: dict) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _send(url: str, title: str, body: str) -> str | None:
-    """Send one message to one Apprise URL; None when it was accepted, else the reason."""
-    import logging
+ALERTS_EXTRA_MISSING = ('sending needs the alerts extra (Apprise), which is not installed: pip install -c '
+                        'constraints.txt -e ".[alerts]" in a checkout, or pip install "watchfloor[alerts]"')
+DEFAULT_SEND_SECONDS = 30.0
 
-    import apprise
 
-    notifier = apprise.Apprise()
-    if not notifier.add(url):
-        return "not a URL Apprise can send to; check it"
-    messages: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            messages.append(record.getMessage())
-
-    collector = Collect(level=logging.WARNING)
-    logger = logging.getLogger("apprise")
-    logger.addHandler(collector)
+def _send(url: str, title: str, body: str, seconds: float = DEFAULT_SEND_SECONDS) -> str | None:
+    """Send one message to one Apprise URL within ``seconds`` in all (starting, connecting, writing,
+    reading the answer); None when it was accepted, else the reason. The send runs in a child process
+    that is killed at the deadline: a receiver that never answers, or trickles its answer byte by byte
+    (each read well within any socket timeout), cannot keep ``watch`` or its lock past it."""
     try:
-        accepted = bool(notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
-    finally:
-        logger.removeHandler(collector)
-    return None if accepted else (messages[-1] if messages else "the receiver did not accept it")
+        import apprise  # noqa: F401
+    except ImportError:
+        return ALERTS_EXTRA_MISSING
+    request = json.dumps({"url": url, "title": title, "body": body})  # on stdin: never in the process list
+    try:  # the script alone, not the package: the child starts in a fraction of a second
+        done = subprocess.run([sys.executable, str(Path(__file__).with_name("sending.py"))], input=request,
+                              capture_output=True, text=True, timeout=seconds,
+                              preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    except subprocess.TimeoutExpired:
+        return (f"no complete answer within {seconds:g} s (the receiver is down, too slow or hanging); "
+                "given up for now")
+    try:
+        return json.loads(done.stdout)["error"]
+    except (ValueError, KeyError, TypeError):
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"the sending process failed (exit code {done.returncode}: {last})"
 
 
 def _labels(targets: dict[str, str]) -> dict[str, str]:
     """Target key -> the URL with its secrets hidden (as Apprise shows it), for the record and the screen."""
-    import apprise
-
+    try:
+        import apprise
+    except ImportError:  # without the extra: only the scheme (the alert is recorded and stays pending)
+        return {key: url.split("://", 1)[0] + "://..." for key, url in targets.items()}
     labels = {}
     for key, url in targets.items():
         plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
         labels[key] = plugin.url(privacy=True).split("?", 1)[0] if plugin else url.split("://", 1)[0] + "://..."
     return labels
+
+
+def _incompleteness(summary) -> str:
+    if summary.failed:
+        return f"feed {summary.name} cannot be read ({summary.failed})"
+    count = len(summary.files_left_out)
+    return (f"feed {summary.name} has {count} file{'s' if count != 1 else ''} that cannot be read "
+            f"({', '.join(summary.files_left_out[:3])}{', ...' if count > 3 else ''})")
 
 
 def _alert_rules(loaded: LoadedWatchlist) -> Alerts:
@@ -128,18 +148,22 @@ def _alert_rules(loaded: LoadedWatchlist) -> Alerts:
 
 def run_cycle(folder: Path, as_of: dt.date, url_base: str, extra_urls: list[str],
               retry_due: Callable[[str, str], bool] = lambda alert_id, target: True,
-              today: dt.date | None = None) -> CycleResult:
+              today: dt.date | None = None, send_seconds: float = DEFAULT_SEND_SECONDS) -> CycleResult:
     """One evaluation and delivery round (see the module's description)."""
     result = CycleResult()
     loaded = load_watchlist(folder, today=today)
     if loaded.watchlist is None:
         raise WatchError(f"{folder}/watchlist.yaml cannot be used; see: watchfloor validate {folder}")
     rules = _alert_rules(loaded)
-    targets, result.problems = resolve_targets(rules, extra_urls)
+    targets, result.problems = resolve_targets(rules, extra_urls, target_secret(folder))
     statuses, overall = evaluate_watchlist(loaded.watchlist, loaded.observations, as_of)
     state = state_of(statuses, overall)
     history = read_history(folder)
-    if history.last_state is None:
+    result.problems += history.problems
+    incomplete = [summary for summary in loaded.feeds.values() if not summary.complete]
+    if incomplete:  # a fed indicator that drops out would move the index: no level is compared, nothing new sent
+        result.held = "; ".join(_incompleteness(summary) for summary in incomplete)
+    elif history.last_state is None:
         append_record(folder, {"type": "baseline", "at": now_utc(), "as_of": as_of.isoformat(), "state": state})
         result.baseline = True
     else:
@@ -157,23 +181,26 @@ def run_cycle(folder: Path, as_of: dt.date, url_base: str, extra_urls: list[str]
             append_record(folder, record)  # on disk before any attempt to send it
             result.recorded = record["id"]
             history.alerts.append(AlertEntry(record))
-    deliver_pending(folder, history.alerts, targets, retry_due, result)
+    deliver_pending(folder, history.alerts, targets, retry_due, result, send_seconds)
     return result
 
 
 def deliver_pending(folder: Path, alerts: list[AlertEntry], targets: dict[str, str],
-                    retry_due: Callable[[str, str], bool], result: CycleResult) -> None:
+                    retry_due: Callable[[str, str], bool], result: CycleResult,
+                    send_seconds: float = DEFAULT_SEND_SECONDS) -> None:
+    # alerts recorded before the folder had its secret name their targets by an unsalted hash
+    earlier_names = {unsalted_target_key(url): url for url in targets.values()}
     for entry in alerts:
         labels = entry.record.get("labels", {})
         title, body = format_message(entry.record)
         for target in entry.pending_targets():
-            url = targets.get(target)
+            url = targets.get(target) or earlier_names.get(target)
             label = labels.get(target, target)
             if url is None:
                 continue  # no longer configured: stays pending, shown as such by `alerts`
             if not retry_due(entry.id, target):
                 continue
-            error = _send(url, title, body)
+            error = _send(url, title, body, send_seconds)
             append_record(folder, {"type": "delivery", "id": entry.id, "target": target, "ok": error is None,
                                    "at": now_utc(), **({"error": error} if error else {})})
             if error is None:
@@ -207,12 +234,14 @@ class Backoff:
 
 
 def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_urls: list[str],
-          as_of: dt.date | None, say: Callable[[str], None], poll_seconds: float = 1.0) -> CycleResult | None:
+          as_of: dt.date | None, say: Callable[[str], None], poll_seconds: float = 1.0,
+          send_seconds: float = DEFAULT_SEND_SECONDS) -> CycleResult | None:
     """Watch ``folder`` until stopped (or one cycle with ``once``). Only one watch per folder: a
-    second one exits with WatchError."""
+    second one exits with WatchError. Each send is given up after ``send_seconds``, so a hanging
+    receiver never holds the folder's lock longer than that per pending target."""
     from filelock import FileLock, Timeout
 
-    (folder / ALERTS_FOLDER).mkdir(exist_ok=True)
+    ensure_record_folder(folder)
     lock = FileLock(str(folder / ALERTS_FOLDER / "watch.lock"), timeout=0)
     try:
         lock.acquire()
@@ -228,7 +257,7 @@ def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_u
             due_retry = any(now >= when for when in backoff.next_try.values())
             if signature != last_signature or now - last_run >= every_seconds or due_retry or once:
                 day = as_of or dt.date.today()
-                result = run_cycle(folder, day, url_base, extra_urls, backoff.due)
+                result = run_cycle(folder, day, url_base, extra_urls, backoff.due, send_seconds=send_seconds)
                 for alert_id, target, _, _ in result.failed:
                     backoff.failed(alert_id, target)
                 for alert_id, target, _ in result.sent:
@@ -245,6 +274,9 @@ def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_u
 def _report(result: CycleResult, day: dt.date, say: Callable[[str], None]) -> None:
     for problem in result.problems:
         say(f"warning: {problem}")
+    if result.held:
+        say(f"{day.isoformat()}: levels not compared, nothing new recorded or sent: {result.held} (see: watchfloor "
+            "validate); pending alerts are still delivered")
     if result.baseline:
         say(f"{day.isoformat()}: first look; levels recorded, nothing to send")
     if result.recorded:

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from browser import free_port
-from helpers import REPO, indicator, write_watchlist
+from helpers import REPO, indicator, shown, write_watchlist
 from indicators.alerts import read_history
 from indicators.cli import app
 
@@ -282,3 +282,195 @@ def test_the_alerts_page_lists_each_alert_with_its_delivery_state_and_marks_the_
     chart = json.loads(app.get("plotly_chart")[0].proto.spec)
     marks = next(trace for trace in chart["data"] if trace.get("name") == "alert")
     assert marks["x"][0].startswith("2022-10-02") and alert_id in marks["hovertext"][0]
+
+
+# ---------------------------------------------------------------- a record cut by a crash, slow receivers, secrets
+
+
+@pytest.mark.parametrize("cut", ["mid-line", "inside a character"])
+def test_a_record_cut_by_a_crash_is_named_and_set_aside_and_the_alert_goes_out_once(monkeypatch, tmp_path, cut):
+    folder = write_watchlist(tmp_path / "w", [indicator(name="Troops – Belarus", unit="troops")],
+                             "2022-10-01,troops,5,MoD,,,,,,\n", marking=MARKING,
+                             alerts={"overall_at": "elevated", "indicators_at": "high"})
+    hook = Webhook()  # down while the first alert is recorded
+    assert watch_once(folder, "2022-10-01", hook.url).exit_code == 0
+    add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
+    watch_once(folder, "2022-10-02", hook.url)
+    path = folder / ".watchfloor" / "alerts.jsonl"
+    baseline, alert = path.read_bytes().split(b"\n")[:2]
+    at = alert.index("–".encode()) + 1 if cut == "inside a character" else len(alert) // 2
+    path.write_bytes(baseline + b"\n" + alert[:at])  # a crash while the alert was written: it was never sent
+    hook.start()
+    try:
+        first = watch_once(folder, "2022-10-02", hook.url)
+        second = watch_once(folder, "2022-10-03", hook.url)
+    finally:
+        hook.stop()
+    warning = (f"warning: {path}:2: record: is not a whole record (cut short by a crash while it was written?); it "
+               "is set aside, the other records still count")
+    assert (first.exit_code, second.exit_code) == (0, 0), first.output + second.output
+    assert warning in first.output.splitlines() and warning in second.output.splitlines()
+    assert len(hook.ids()) == 1  # recorded again once, sent once: not a new id every round
+    assert path.read_bytes().startswith(baseline + b"\n" + alert[:at] + b"\n")  # the cut line stays as it was
+    listed = CliRunner().invoke(app, ["alerts", str(folder)])
+    assert listed.exit_code == 0 and listed.stderr == warning + "\n"
+    assert listed.stdout.splitlines()[0].startswith(f"2022-10-02  {hook.ids()[0]}  DELIVERED")
+    from test_app import run_app
+
+    page = run_app(monkeypatch, root=folder, page="alerts", as_of="2022-10-03")
+    assert [shown(item.value) for item in page.warning] == [warning.removeprefix("warning: ")]
+    assert page.dataframe[0].value["alert id"].tolist() == hook.ids()
+
+
+@contextmanager
+def trickling_receiver(seconds: float = 90):
+    """A receiver that accepts, reads the request and answers one byte every half second (for at most
+    ``seconds``): each read returns before any socket timeout, so only a total deadline stops it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            connection.recv(65536)
+            deadline = time.monotonic() + seconds
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" * 100:
+                    if stop.is_set() or time.monotonic() > deadline:
+                        break
+                    connection.send(bytes([byte]))
+                    time.sleep(0.5)
+            except OSError:
+                pass
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_deadline_and_the_lock_released(tmp_path):
+    folder = troops_watchlist(tmp_path)
+    assert watch_once(folder, "2022-10-01").exit_code == 0
+    add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
+    with trickling_receiver() as port:
+        url = f"json://127.0.0.1:{port}/hook"
+        started = time.monotonic()
+        process = subprocess.run(WATCH + [str(folder), "--once", "--as-of", "2022-10-02", "--notify", url,
+                                          "--send-timeout", "3"], cwd=REPO, capture_output=True, text=True,
+                                 env={**os.environ, "WATCHFLOOR_NOTIFY": ""}, timeout=120)
+        elapsed = time.monotonic() - started
+        alert_id = read_history(folder).alerts[0].id
+        assert process.returncode == 1, process.stdout + process.stderr  # still pending
+        assert (f"2022-10-02: alert {alert_id} not delivered to json://127.0.0.1:{port}/hook: no complete answer "
+                "within 3 s (the receiver is down, too slow or hanging); given up for now; it stays pending"
+                ) in process.stdout.splitlines()
+        assert elapsed < 20  # start-up and evaluation, plus the 3 s: not the receiver's 90 s
+        # the lock went with the process: the next round runs (and tries again)
+        again = CliRunner().invoke(app, ["watch", str(folder), "--once", "--as-of", "2022-10-02", "--notify", url,
+                                         "--send-timeout", "3"], env={"WATCHFLOOR_NOTIFY": ""})
+    assert again.exit_code == 1 and "another watchfloor watch" not in again.output
+    assert [entry.state for entry in read_history(folder).alerts] == ["pending"]
+
+
+def test_targets_are_named_by_a_hash_keyed_with_the_folders_secret(tmp_path):
+    import hashlib
+    import hmac
+
+    folder = troops_watchlist(tmp_path)
+    hook = Webhook().start()
+    url = f"json://watch:hunter2@127.0.0.1:{hook.port}/hook"
+    try:
+        assert watch_once(folder, "2022-10-01", url).exit_code == 0
+        add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
+        assert watch_once(folder, "2022-10-02", url).exit_code == 0
+    finally:
+        hook.stop()
+    record = read_history(folder).alerts[0].record
+    target = record["targets"][0]
+    guesses = [url.replace("hunter2", word) for word in ("123456", "password", "hunter2", "letmein", "")]
+    assert target not in {hashlib.sha256(guess.encode()).hexdigest()[:16] for guess in guesses}  # guessing fails
+    secret_file = folder / ".watchfloor" / "target-key"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert target == hmac.new(secret_file.read_bytes().strip(), url.encode(), hashlib.sha256).hexdigest()[:16]
+    assert "hunter2" not in (folder / ".watchfloor" / "alerts.jsonl").read_text(encoding="utf-8")
+    assert (folder / ".watchfloor" / ".gitignore").read_text() == "*\n"  # record, lock and secret stay out of git
+    other = troops_watchlist(tmp_path / "other")
+    assert watch_once(other, "2022-10-01", url).exit_code == 0
+    assert (other / ".watchfloor" / "target-key").read_bytes() != secret_file.read_bytes()
+
+
+def test_an_alert_recorded_before_targets_were_salted_is_still_delivered(tmp_path):
+    from indicators.alerts import append_record, unsalted_target_key
+
+    folder = troops_watchlist(tmp_path)
+    assert watch_once(folder, "2022-10-01").exit_code == 0
+    hook = Webhook().start()
+    state = read_history(folder).last_state
+    append_record(folder, {"type": "alert", "id": "wf-20221002-0000abcd", "created": "2022-10-02T00:00:00+00:00",
+                           "as_of": "2022-10-02", "watchlist": "Test watchlist", "marking": MARKING,
+                           "changes": [], "url": "http://localhost:8501/", "state": state,
+                           "targets": [unsalted_target_key(hook.url)], "labels": {}})
+    try:
+        assert watch_once(folder, "2022-10-02", hook.url).exit_code == 0
+    finally:
+        hook.stop()
+    assert hook.ids() == ["wf-20221002-0000abcd"]
+
+
+def test_without_the_alerts_extra_a_due_alert_names_the_install_command(tmp_path, monkeypatch):
+    folder = troops_watchlist(tmp_path)
+    assert watch_once(folder, "2022-10-01").exit_code == 0
+    add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
+    monkeypatch.setitem(sys.modules, "apprise", None)  # as if the alerts extra were not installed
+    result = watch_once(folder, "2022-10-02", "json://127.0.0.1:9/hook")
+    alert_id = read_history(folder).alerts[0].id
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f'2022-10-02: alert {alert_id} not delivered to json://...: sending needs the alerts extra (Apprise), which is '
+        'not installed: pip install -c constraints.txt -e ".[alerts]" in a checkout, or pip install '
+        '"watchfloor[alerts]"; it stays pending')
+
+
+def test_a_feed_that_cannot_be_read_holds_the_comparison_and_sends_no_false_alert(tmp_path):
+    import gzip
+
+    tallies = {"id": "tallies", "name": "Tallies", "category": "Fed", "aggregate": "count", "window_days": 30,
+               "thresholds": {"elevated": 5}, "feed": {"name": "tally"}}
+    folder = write_watchlist(tmp_path / "w", [indicator(unit="troops"), tallies], "2022-10-01,troops,15,MoD,,,,,,\n",
+                             marking=MARKING, alerts={"overall_at": "elevated"},
+                             feeds={"tally": {"format": "csv", "path": "feeds/*.csv.gz", "columns": {"date": "day"}}})
+    export = folder / "feeds" / "tally.csv.gz"
+    export.parent.mkdir()
+    good = gzip.compress(b"day,note\n2022-10-01,one report\n")
+    export.write_bytes(good)  # troops ELEVATED, tallies NORMAL: index 16.7, NORMAL
+    hook = Webhook().start()
+    try:
+        assert watch_once(folder, "2022-10-02", hook.url).exit_code == 0
+        export.write_bytes(good[:-12])  # a download cut short: were tallies to drop out, the index would be 33.3
+        cut = watch_once(folder, "2022-10-03", hook.url)
+        export.unlink()  # the export folder is gone
+        gone = watch_once(folder, "2022-10-04", hook.url)
+        export.write_bytes(good)
+        back = watch_once(folder, "2022-10-05", hook.url)
+    finally:
+        hook.stop()
+    assert (cut.exit_code, gone.exit_code, back.exit_code) == (1, 1, 0)
+    assert cut.output.splitlines()[-1] == (
+        "2022-10-03: levels not compared, nothing new recorded or sent: feed tally has 1 file that cannot be read "
+        "(feeds/tally.csv.gz) (see: watchfloor validate); pending alerts are still delivered")
+    assert gone.output.splitlines()[-1] == (
+        '2022-10-04: levels not compared, nothing new recorded or sent: feed tally cannot be read (its path '
+        '"feeds/*.csv.gz" matches no file) (see: watchfloor validate); pending alerts are still delivered')
+    assert hook.received == [] and read_history(folder).alerts == []

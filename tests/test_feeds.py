@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from feed_fixtures import acled_row, unix, write_acled, write_fixture_watchlist
+from feed_fixtures import acled_row, gdelt_row, unix, write_acled, write_fixture_watchlist, write_parquet
 from helpers import run_app
 from indicators.cli import app
 from indicators.evaluate import evaluate_statuses
@@ -331,8 +331,8 @@ def test_a_broken_zip_or_gzip_is_named_and_the_other_files_still_count(tmp_path)
     folder = write_fixture_watchlist(tmp_path / "fed")
     (folder / "feeds" / "gdelt" / "20220303000000.export.CSV.zip").write_bytes(b"PK\x03\x04 not really a zip")
     loaded = load_watchlist(folder, today=TODAY)
-    assert ("feeds/gdelt/20220303000000.export.CSV.zip: file: cannot be read (File is not a zip file); the file "
-            "is left out") in [p.format() for p in loaded.problems]
+    assert ("feeds/gdelt/20220303000000.export.CSV.zip: file: is not a readable zip file (damaged, cut short, or "
+            "not a zip); the file is left out") in [p.format() for p in loaded.problems]
     assert values_on(folder, dt.date(2022, 3, 2))["gdelt_force"] == ("elevated", 2.0)
 
 
@@ -351,3 +351,249 @@ def test_spark_missing_is_a_problem_with_the_install_line_not_a_crash(tmp_path, 
     assert ('watchlist.yaml: feeds.tally.engine: engine spark needs the spark extra: pip install "watchfloor[spark]" '
             "(and Java 17 or later for local mode)") in [p.format() for p in loaded.problems]
     assert values_on(folder, dt.date(2022, 3, 6))["rail_sabotage"] == ("high", 3.0)  # the other feeds still count
+
+
+# ---------------------------------------------------------------- hostile and broken files
+
+
+def problems_of(folder: Path) -> list[str]:
+    return [p.format() for p in load_watchlist(folder, today=TODAY).problems]
+
+
+FIXTURE_PROBLEMS = [
+    'feeds/acled-2022.csv:8: event_date: "31 Feb 2022" is not a date; ACLED writes YYYY-MM-DD (also 16 May 2025 or '
+    "7-Feb-25); the row is left out",
+    'feeds/tally.csv:4: count: "three" is not a number; indicator tallies needs a number here; the row is left out']
+
+
+def test_a_file_not_in_utf8_has_each_bad_line_named_and_its_rows_kept_and_the_engine_goes_on(fed):
+    path = write_acled(fed / "feeds" / "acled-latin.csv", [
+        acled_row("BLR7", "2022-03-05", "2022-03-06", notes="Railway café near Brest burned."),
+        acled_row("BLR8", "2022-03-06", "2022-03-06", notes="Rail line near Pinsk blocked."),
+        acled_row("BLR9b", "2022-03-06", "2022-03-06", notes="Relay on the railway at Luniniec burned, naïvely.")])
+    path.write_bytes(path.read_bytes().decode("utf-8").encode("latin-1"))  # as a spreadsheet might save it
+    fix = ("the line is read with U+FFFD in place of the bad bytes: save the file as UTF-8, or give the feed's "
+           "encoding in watchlist.yaml (e.g. encoding: cp1252)")
+    for _ in range(2):  # and again in the same process: nothing is left broken
+        assert problems_of(fed) == sorted([f"feeds/acled-latin.csv:2: encoding: is not UTF-8 here (byte 0xe9); {fix}",
+                                           f"feeds/acled-latin.csv:4: encoding: is not UTF-8 here (byte 0xef); {fix}",
+                                           *FIXTURE_PROBLEMS])
+    assert values_on(fed, dt.date(2022, 3, 7))["rail_sabotage"] == ("high", 6.0)  # BLR1-3 and all three rows
+    assert values_on(fed, dt.date(2022, 3, 2))["gdelt_force"] == ("elevated", 2.0)  # the other feeds too
+    rows = load_watchlist(fed, today=TODAY).observations
+    assert rows.loc[rows["event_id"] == "BLR7", "note"].iloc[0].startswith("Railway caf\ufffd near Brest")
+
+
+def test_a_declared_encoding_reads_the_feed_as_written(fed):
+    text = (fed / "watchlist.yaml").read_text()
+    (fed / "watchlist.yaml").write_text(text.replace("    deletions: feeds/acled-deletions.csv\n",
+                                                     "    deletions: feeds/acled-deletions.csv\n    encoding: cp1252\n"))
+    path = write_acled(fed / "feeds" / "acled-latin.csv", [
+        acled_row("BLR7", "2022-03-05", "2022-03-06", notes="Railway café near Brest burned – 2 wagons.")])
+    path.write_bytes(path.read_bytes().decode("utf-8").encode("cp1252"))
+    assert problems_of(fed) == FIXTURE_PROBLEMS
+    rows = load_watchlist(fed, today=TODAY).observations
+    assert rows.loc[rows["event_id"] == "BLR7", "note"].iloc[0].startswith("Railway café near Brest burned – 2 wagons.")
+    (fed / "watchlist.yaml").write_text(text.replace("  acled:\n", "  acled:\n    encoding: klingon\n"))
+    assert ('watchlist.yaml:4: feeds.acled.encoding: "klingon" is not a text encoding; use e.g. utf-8, cp1252, '
+            "latin-1 or utf-16") in problems_of(fed)
+
+
+def _zip_with(path: Path, data: bytes, *, flag_bits: int = 0, method: int | None = None,
+              compression: int = __import__("zipfile").ZIP_DEFLATED) -> Path:
+    """A one-member zip, its headers patched to claim encryption or another compression method."""
+    import struct
+    import zipfile
+
+    buffer = __import__("io").BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        archive.writestr(path.name.removesuffix(".zip"), data)
+    blob = bytearray(buffer.getvalue())
+    for signature, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = blob.index(signature)
+        if flag_bits:
+            struct.pack_into("<H", blob, at + flag_at, struct.unpack_from("<H", blob, at + flag_at)[0] | flag_bits)
+        if method is not None:
+            struct.pack_into("<H", blob, at + method_at, method)
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def _damaged(kind: str, folder: Path) -> tuple[str, str]:
+    """(file label, the sentence it must be named with) for one kind of damaged file, written into folder."""
+    import gzip
+
+    feeds = folder / "feeds"
+    rows = [acled_row("BLR8", "2022-03-06", "2022-03-07", notes="Railway signal near Orsha cut.")]
+    plain = write_acled(feeds / "scratch.csv", rows).read_bytes()
+    (feeds / "scratch.csv").unlink()
+    gdelt = "".join("\t".join(row) + "\n" for row in [gdelt_row("1009", "20220301", "20220301121500")]).encode()
+    left = "; the file is left out"
+    if kind == "gzip cut short":
+        (feeds / "acled-cut.csv.gz").write_bytes(gzip.compress(plain)[:-30])
+        return "feeds/acled-cut.csv.gz", ("is cut short (its gzip data ends before its end marker: an unfinished "
+                                          "download?)" + left)
+    if kind == "gzip damaged":
+        blob = bytearray(gzip.compress(plain * 20))
+        blob[len(blob) // 2] ^= 0xFF
+        (feeds / "acled-bad.csv.gz").write_bytes(bytes(blob))
+        return "feeds/acled-bad.csv.gz", "is damaged (its gzip data cannot be unpacked)" + left
+    if kind == "not gzip":
+        (feeds / "acled-plain.csv.gz").write_bytes(plain)
+        return "feeds/acled-plain.csv.gz", "is not a gzip file, although its name ends in .gz" + left
+    if kind == "parquet cut short":
+        write_parquet(feeds / "acled-cut.parquet", rows)
+        (feeds / "acled-cut.parquet").write_bytes((feeds / "acled-cut.parquet").read_bytes()[:-100])
+        return "feeds/acled-cut.parquet", "is not a readable Parquet file (damaged, cut short, or not Parquet)" + left
+    if kind == "parquet damaged inside":  # its footer reads, its data does not: only the engine finds out
+        import pyarrow.parquet as pq
+
+        path = write_parquet(feeds / "acled-damaged.parquet", rows)
+        column = pq.read_metadata(path).row_group(0).column(0)
+        blob = bytearray(path.read_bytes())
+        blob[column.data_page_offset:column.data_page_offset + column.total_compressed_size] = \
+            b"\xff" * column.total_compressed_size
+        path.write_bytes(bytes(blob))
+        return "feeds/acled-damaged.parquet", "the engine cannot read it: don't know what type: ?" + left
+    zipped = feeds / "gdelt" / "20220304000000.export.CSV.zip"
+    if kind == "encrypted zip":
+        _zip_with(zipped, gdelt, flag_bits=0x1)
+        return zipped.relative_to(folder).as_posix(), (
+            "is encrypted (password-protected), and Watchfloor does not unpack encrypted zips: unpack it yourself or "
+            "export it again without a password" + left)
+    if kind == "deflate64 zip":
+        _zip_with(zipped, gdelt, method=9)
+        return zipped.relative_to(folder).as_posix(), (
+            "is compressed with Deflate64, which Watchfloor cannot unpack: unpack it yourself or pack it again with "
+            "ordinary Deflate" + left)
+    if kind == "zip failing its checksum":
+        import zipfile
+
+        _zip_with(zipped, gdelt, compression=zipfile.ZIP_STORED)
+        blob = zipped.read_bytes()
+        zipped.write_bytes(blob.replace(b"20220301121500", b"20220301121501", 1))
+        return zipped.relative_to(folder).as_posix(), "is damaged (its content fails the zip checksum)" + left
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["gzip cut short", "gzip damaged", "not gzip", "parquet cut short",
+                                  "parquet damaged inside", "encrypted zip", "deflate64 zip", "zip failing its checksum"])
+def test_a_damaged_or_unsupported_file_is_named_in_one_sentence_and_the_others_count(tmp_path, kind):
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    label, sentence = _damaged(kind, folder)
+    assert problems_of(folder) == sorted(FIXTURE_PROBLEMS + [f"{label}: file: {sentence}"])
+    assert values_on(folder, dt.date(2022, 3, 7))["rail_sabotage"] == ("high", 3.0)  # BLR1-3, as without it
+    assert values_on(folder, dt.date(2022, 3, 12))["rail_sabotage"] == ("high", 3.0)  # BLR2, BLR4 (.gz), BLR5 (.parquet)
+    assert values_on(folder, dt.date(2022, 3, 2))["gdelt_force"] == ("elevated", 2.0)
+    feed = "acled" if "acled" in label else "gdelt"
+    assert load_watchlist(folder, today=TODAY).feeds[feed].files_left_out == [label]
+
+
+TALLY_YAML = """\
+title: Tallies
+feeds:
+  tally: {format: csv, path: "feeds/*.csv", columns: {date: day}}
+indicators:
+  - {id: reports, name: Reports, category: C, aggregate: count, window_days: 3650, thresholds: {elevated: 1},
+     feed: {name: tally}}
+"""
+
+
+def tally_watchlist(folder: Path, names: list[str], rows_each: int = 1) -> Path:
+    (folder / "feeds").mkdir(parents=True)
+    (folder / "watchlist.yaml").write_text(TALLY_YAML)
+    (folder / "observations.csv").write_text("date,indicator,value\n")
+    for name in names:
+        (folder / "feeds" / name).write_text("day,note\n" + "2022-03-01,x\n" * rows_each)
+    return folder
+
+
+def test_file_names_with_glob_characters_are_read_as_themselves(tmp_path):
+    folder = tally_watchlist(tmp_path / "t", ["tally-1.csv", "tally-*.csv", "tally-?.csv", "tally-[1].csv",
+                                              "tally-{1,2}.csv"])
+    assert problems_of(folder) == []
+    assert values_on(folder, dt.date(2022, 3, 2))["reports"] == ("elevated", 5.0)  # each file once
+
+
+def test_thousands_of_files_are_each_read_once_with_the_right_count(tmp_path):
+    folder = tally_watchlist(tmp_path / "t", [f"day-{number:05d}.csv" for number in range(3000)], rows_each=2)
+    loaded = load_watchlist(folder, today=TODAY)
+    assert loaded.problems == []
+    assert values_on(folder, dt.date(2022, 3, 2))["reports"] == ("elevated", 6000.0)
+    assert loaded.feeds["tally"].describe().startswith("Feed tally: 3000 files (feeds/day-00000.csv, ")
+
+
+def test_a_zip_that_unpacks_too_far_is_refused_by_ratio_or_size_with_the_file_named(tmp_path, monkeypatch):
+    from indicators.feedfiles import scratch_folder
+
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    bomb = folder / "feeds" / "gdelt" / "20220305000000.export.CSV.zip"
+    _zip_with(bomb, b"\t" * (60 << 20))  # 60 MB of tabs in a zip of some 60 KB
+    label = bomb.relative_to(folder).as_posix()
+    size = bomb.stat().st_size
+    assert problems_of(folder) == sorted(FIXTURE_PROBLEMS + [
+        f"{label}: file: unpacks to more than 100 times its own size ({size / 1024:.0f} KB); an archive that expands "
+        "this much is refused (set WATCHFLOOR_UNPACK_RATIO higher if the file is genuine); the file is left out"])
+    assert values_on(folder, dt.date(2022, 3, 2))["gdelt_force"] == ("elevated", 2.0)
+    monkeypatch.setenv("WATCHFLOOR_UNPACK_RATIO", "100000")
+    monkeypatch.setenv("WATCHFLOOR_UNPACK_LIMIT", "2MB")
+    assert problems_of(folder) == sorted(FIXTURE_PROBLEMS + [
+        f"{label}: file: unpacks to more than 2 MB, the limit for one feed file (set WATCHFLOOR_UNPACK_LIMIT higher if "
+        "the file is genuine); the file is left out"])
+    assert [path for path in scratch_folder().rglob("*") if path.is_file()] == []  # nothing left in scratch
+
+
+def test_an_acled_timestamp_cut_short_or_before_the_event_date_is_named_not_clamped(fed):
+    write_acled(fed / "feeds" / "acled-late.csv", [
+        acled_row("BLR8", "2022-03-15", "", notes="Railway relay burned.", timestamp="164735"),  # cut short
+        acled_row("BLR9", "2022-03-15", "2022-03-10", notes="Rail line cut.")])  # uploaded before it happened
+    why = "an event cannot be known before it happened (is the time cut short?); the row is left out"
+    assert problems_of(fed) == sorted(FIXTURE_PROBLEMS + [
+        f'feeds/acled-late.csv:2: timestamp: "164735" is 1970-01-02 (UTC), before the event\'s own date 2022-03-15; '
+        f"{why}",
+        f'feeds/acled-late.csv:3: timestamp: "{unix("2022-03-10")}" is 2022-03-10 (UTC), before the event\'s own date '
+        f"2022-03-15; {why}"])
+    assert "BLR8" not in set(load_watchlist(fed, today=TODAY).observations["event_id"])
+
+
+def test_every_bad_row_of_a_deletions_file_is_named_with_its_line(fed):
+    (fed / "feeds" / "acled-deletions.csv").write_bytes(
+        b"event_id_cnty,deleted_timestamp\n"
+        + f"BLR3,{unix('2022-03-08')}\n".encode()
+        + f",{unix('2022-03-08')}\n".encode()
+        + b"BLR2,soon\n"
+        + b"BLR\xe92," + f"{unix('2022-03-08')}\n".encode())
+    assert problems_of(fed) == sorted(FIXTURE_PROBLEMS + [
+        "feeds/acled-deletions.csv:3: event_id_cnty: is empty; a deletion names the event it deletes; the deletion is "
+        "left out",
+        'feeds/acled-deletions.csv:4: deleted_timestamp: "soon" is not a Unix time in seconds; the deletion is left '
+        "out",
+        "feeds/acled-deletions.csv:5: encoding: is not UTF-8 here; the deletion is left out: save the file as UTF-8, "
+        "or give the feed's encoding"])
+    assert values_on(fed, dt.date(2022, 3, 8))["rail_sabotage"] == ("elevated", 2.0)  # BLR3's deletion still counts
+
+
+def test_messages_about_a_linked_file_outside_the_folder_never_quote_it(tmp_path, fed):
+    secret = "TOKEN=sk-live-4242"
+    outside = tmp_path / "exports"
+    outside.mkdir()
+    write_acled(outside / "acled-linked.csv", [
+        acled_row("BLR8", f"{secret}", "2022-03-07", notes="Railway"),
+        acled_row("BLR9", "2022-03-06", "", notes="Railway", timestamp=secret)])
+    with open(outside / "acled-linked.csv", "ab") as handle:
+        handle.write(f"BLR10,{secret},caf\xe9\n".encode("latin-1"))
+    (fed / "feeds" / "acled-linked.csv").symlink_to(outside / "acled-linked.csv")
+    (outside / "deletions.csv").write_text(f"event_id_cnty,deleted_timestamp\nBLR1,{secret}\n")
+    (fed / "feeds" / "acled-deletions.csv").unlink()
+    (fed / "feeds" / "acled-deletions.csv").symlink_to(outside / "deletions.csv")
+    problems = problems_of(fed)
+    assert problems == sorted(FIXTURE_PROBLEMS + [
+        "feeds/acled-deletions.csv:2: deleted_timestamp: is not a Unix time in seconds; the deletion is left out",
+        "feeds/acled-linked.csv:2: event_date: is not a date; ACLED writes YYYY-MM-DD (also 16 May 2025 or 7-Feb-25); "
+        "the row is left out",
+        "feeds/acled-linked.csv:3: timestamp: is not an upload time; use Unix time in seconds; the row is left out",
+        "feeds/acled-linked.csv:4: encoding: is not UTF-8 here; the line is read with U+FFFD in place of the bad bytes: "
+        "save the file as UTF-8, or give the feed's encoding in watchlist.yaml (e.g. encoding: cp1252)",
+        "feeds/acled-linked.csv:4: file: cannot be split into the header's columns; the row is left out (check quotes "
+        "and delimiters on this line)"])
+    assert not any("sk-live" in problem for problem in problems)

@@ -5,6 +5,7 @@ without sign-in unless told to."""
 from __future__ import annotations
 
 import secrets
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from browser import chromium_page, free_port, require_chromium, served_dashboard, wait_for_app
-from helpers import FIXED_TODAY, REPO, indicator, write_watchlist
+from helpers import APP, FIXED_TODAY, REPO, indicator, shown, write_watchlist
 from indicators.cli import app
 
 AUDITED_HEADER = "date,indicator,value,source,url,reliability,credibility,status,reported,note,entered_by,entered_at\n"
@@ -38,19 +39,25 @@ def provider():
         import oidc_provider_mock
         from oidc_provider_mock._storage import User
 
-    users = [User(sub="ana", claims={"email": "ana@example.org"}),
-             User(sub="vic", claims={"email": "vic@example.org"}),
-             User(sub="eve", claims={"email": "eve@elsewhere.org"})]
+    users = [User(sub="ana", claims={"email": "ana@example.org", "email_verified": True}),
+             User(sub="vic", claims={"email": "vic@example.org", "email_verified": True}),
+             User(sub="eve", claims={"email": "eve@elsewhere.org", "email_verified": True}),
+             # anyone can claim an address at many providers: an unverified one gets no role
+             User(sub="mal", claims={"email": "ana@example.org", "email_verified": False})]
     with oidc_provider_mock.run_server_in_thread(user_claims=users) as server:
         yield f"http://localhost:{server.server_port}"
 
 
-def auth_file(tmp_path: Path, provider: str, port: int) -> Path:
-    path = tmp_path / "auth.toml"
-    path.write_text(f'[auth]\nredirect_uri = "http://localhost:{port}/oauth2callback"\n'
-                    f'cookie_secret = "{secrets.token_hex(16)}"\nclient_id = "watchfloor"\n'
-                    f'client_secret = "not-a-secret"\n'
-                    f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n', encoding="utf-8")
+def auth_text(provider: str, port: int, extra: str = "") -> str:
+    return (f'[auth]\nredirect_uri = "http://localhost:{port}/oauth2callback"\n'
+            f'cookie_secret = "{secrets.token_hex(16)}"\nclient_id = "watchfloor"\nclient_secret = "not-a-secret"\n'
+            f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n{extra}')
+
+
+def auth_file(tmp_path: Path, provider: str, port: int, name: str = "auth.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(auth_text(provider, port), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -73,7 +80,8 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
     require_chromium()
     folder = team_watchlist(tmp_path)
     port = free_port()
-    arguments = ("--auth", str(auth_file(tmp_path, provider, port)))
+    # not named *.toml, which is all Streamlit loads: serve hands Streamlit the checked configuration itself
+    arguments = ("--auth", str(auth_file(tmp_path, provider, port, "team-auth.conf")))
     with served_dashboard(folder, 60.0, *arguments, port=port, host_name="localhost") as url:
         with chromium_page() as page:  # signed out: only the sign-in page, nothing of the data
             page.goto(f"{url}/?page=overview")
@@ -125,6 +133,22 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
             sign_in(page, url, "eve")
             page.wait_for_selector("text=has no access to this watchlist")
             assert "Troops" not in main_text(page)
+        with chromium_page() as page:  # an address the provider has not verified: no role, no data, no form
+            page.goto(url)
+            wait_for_app(page)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_selector("text=Authenticate predefined users", timeout=30000)
+            page.get_by_role("button", name="mal", exact=True).click()
+            page.wait_for_selector("text=is not verified by your sign-in provider", timeout=60000)
+            wait_for_app(page)
+            assert main_text(page) == ("Watchfloor\n\nana@example.org is not verified by your sign-in provider "
+                                       "(email_verified is not true), so it gets no role here; verify the address "
+                                       "with the provider and sign in again.\n\nSign out")
+            page.goto(f"{url}/?page=update")
+            wait_for_app(page)
+            page.wait_for_selector("text=is not verified by your sign-in provider")
+            shown = page.inner_text("body")
+            assert "Add observation" not in shown and "Test watchlist" not in shown and "Troops" not in shown
 
 
 def _viewer_forges_a_write() -> None:
@@ -170,6 +194,113 @@ def test_an_auth_file_without_what_sign_in_needs_is_refused(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (f"Error: --auth {broken}: the [auth] section lacks redirect_uri, cookie_secret, "
                              "client_secret, server_metadata_url\n")
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("[auth]\nclient_id = ", "is not valid TOML (Invalid value (at end of document))"),
+    ("[auth]\nclient_id = \"caf\xe9\"\n", "is not a UTF-8 text file; write it as TOML in UTF-8"),
+    ('[auth.google]\nclient_id = "x"\nclient_secret = "y"\nserver_metadata_url = "https://login.example.org/"\n'
+     'redirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "z"\n',
+     "the [auth] section lacks redirect_uri, cookie_secret, client_id, client_secret, server_metadata_url"),
+    ('[auth]\nredirect_uri = "http://localhost:8501/"\ncookie_secret = "z"\nclient_id = "x"\nclient_secret = "y"\n'
+     'server_metadata_url = "https://login.example.org/"\n',
+     'redirect_uri "http://localhost:8501/" must be the public address followed by /oauth2callback, e.g. '
+     "https://watch.example.org/oauth2callback"),
+    ('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "z"\nclient_id = "x"\n'
+     'client_secret = "y"\nserver_metadata_url = "https://login.example.org/"\nallow_unverified_email = "yes"\n',
+     "allow_unverified_email must be true or false (without quotes)"),
+])
+def test_an_auth_file_that_cannot_be_parsed_or_used_is_refused_whatever_its_name(tmp_path, text, reason):
+    broken = tmp_path / "team-auth.conf"
+    broken.write_bytes(text.encode("latin-1"))
+    result = CliRunner().invoke(app, ["serve", str(team_watchlist(tmp_path)), "--host", "0.0.0.0", "--auth",
+                                      str(broken), "--no-browser"])
+    assert (result.exit_code, result.stderr) == (2, f"Error: --auth {broken}: {reason}\n")
+
+
+def test_a_secrets_file_others_can_read_is_warned_about(tmp_path):
+    readable = tmp_path / "team-auth.conf"
+    readable.write_text(auth_text("http://localhost:1", 8501), encoding="utf-8")
+    readable.chmod(0o644)
+    with socket.socket() as busy:  # the port is taken: serve stops before starting anything
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", str(team_watchlist(tmp_path)), "--auth", str(readable),
+                                          "--port", str(port), "--no-browser"])
+        readable.chmod(0o600)
+        again = CliRunner().invoke(app, ["serve", str(team_watchlist(tmp_path)), "--auth", str(readable), "--port",
+                                         str(port), "--no-browser"])
+    assert result.stderr.splitlines()[0] == (
+        f"Warning: --auth {readable} can be read by other users of this machine (mode 644); it holds the client "
+        f"secret and the cookie secret: chmod 600 {readable}")
+    assert result.exit_code == again.exit_code == 2
+    assert again.stderr.startswith(f"Error: port {port} is already in use")  # and no warning
+
+
+AUTH_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "z" * 32,
+                         "client_id": "watchfloor", "client_secret": "s",
+                         "server_metadata_url": "http://localhost:1/.well-known/openid-configuration"}}
+
+
+def app_as(monkeypatch, folder: Path, page: str, user: dict | None = None, secrets: dict | None = None,
+           requested: bool = True) -> AppTest:
+    """The app in AppTest as served with (or without) --auth, for a visitor ``user`` (st.user's claims)."""
+    monkeypatch.setenv("WATCHFLOOR_ROOT", str(folder))
+    monkeypatch.setenv("WATCHFLOOR_SIGN_IN", "required" if requested else "")
+    script = AppTest.from_file(APP, default_timeout=120)
+    script.query_params["page"] = page
+    if secrets:
+        script.secrets = secrets
+    if user is not None:
+        script.user = user
+    script.run()
+    assert not script.exception, script.exception
+    return script
+
+
+def visible_text(script: AppTest) -> str:
+    return " ".join(str(getattr(element, "value", "")) for element in script.main) + " ".join(
+        str(getattr(element, "value", "")) for element in script.sidebar)
+
+
+@pytest.mark.parametrize("secrets", [None, {"auth": {"client_id": "watchfloor"}}, {"other": {"key": "value"}}])
+def test_sign_in_asked_for_but_not_configured_shows_an_error_and_nothing_of_the_data(monkeypatch, tmp_path,
+                                                                                     capfd, secrets):
+    from dashboard import auth
+
+    auth._reported.clear()  # each reason is printed once per server process
+    folder = team_watchlist(tmp_path)
+    for page in ("overview", "update"):
+        script = app_as(monkeypatch, folder, page, secrets=secrets)
+        assert [element.value for element in script.error] == [
+            "Sign-in is required here but is not working, so nothing is shown. The server's output says why; its "
+            "operator must fix the [auth] configuration (see the README's Team section)."]
+        assert len(script.button) == 0 and len(script.text_input) == 0 and len(script.selectbox) == 0
+        assert "TEAM TEST" not in visible_text(script) and "Test watchlist" not in visible_text(script)
+    reason = ("the sign-in configuration is not usable: the [auth] section lacks redirect_uri, cookie_secret, "
+              "client_secret, server_metadata_url" if secrets and "auth" in secrets else
+              "sign-in was asked for (serve --auth) but Streamlit has no [auth] configuration")
+    assert f"Watchfloor: sign-in is not working: {reason}; every page shows only an error until it is fixed" in \
+        capfd.readouterr().err
+
+
+def test_an_unverified_address_gets_no_role_unless_the_provider_section_allows_it(monkeypatch, tmp_path):
+    folder = team_watchlist(tmp_path)
+    claims = {"is_logged_in": True, "email": "ana@example.org", "email_verified": False}
+    refused = app_as(monkeypatch, folder, "update", claims, AUTH_SECRETS)
+    assert [element.value.replace("\\", "") for element in refused.error] == [
+        "ana@example.org is not verified by your sign-in provider (email_verified is not true), so it gets no role "
+        "here; verify the address with the provider and sign in again."]
+    assert [button.label for button in refused.button] == ["Sign out"]
+    assert "TEAM TEST" not in visible_text(refused)
+    missing = app_as(monkeypatch, folder, "update", {"is_logged_in": True, "email": "ana@example.org"}, AUTH_SECRETS)
+    assert "is not verified by your sign-in provider" in shown(missing.error[0].value)  # no claim is not a yes
+    verified = app_as(monkeypatch, folder, "update", {**claims, "email_verified": True}, AUTH_SECRETS)
+    assert "Add observation" in [button.label for button in verified.button]
+    allowing = {"auth": {**AUTH_SECRETS["auth"], "allow_unverified_email": True}}
+    allowed = app_as(monkeypatch, folder, "update", claims, allowing)
+    assert "Add observation" in [button.label for button in allowed.button]
 
 
 def test_anonymous_serving_says_so_on_every_page(monkeypatch, tmp_path):
