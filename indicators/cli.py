@@ -22,6 +22,18 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 
+@app.callback()
+def options(no_cache: bool = typer.Option(False, "--no-cache", help="Read every file afresh: neither use nor fill "
+                                          "the derived cache (see: watchfloor cache --info).")) -> None:
+    """Watchfloor: escalation indicators from dated, sourced observations."""
+    if no_cache:
+        import os
+
+        from .cache import NO_CACHE_VARIABLE
+
+        os.environ[NO_CACHE_VARIABLE] = "1"  # for this process and the dashboard server it starts
+
+
 def command_name() -> str:
     """How the user runs this command (``scripts/watchfloor`` in a checkout), for the hints we print."""
     import os
@@ -626,6 +638,29 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
     except ServeError as error:
         fail_usage(str(error))
     raise typer.Exit(code)
+
+
+@app.command("cache")
+def cache_command(info: bool = typer.Option(False, "--info", help="Where the cache is and what it holds."),
+                  clear: bool = typer.Option(False, "--clear", help="Remove every entry (they are made again when "
+                                             "needed).")) -> None:
+    """The derived cache of typed rows and feed results (never inside a watchlist folder)."""
+    from . import cache
+
+    if info == clear:
+        fail_usage("give --info or --clear")
+    if clear:
+        removed = cache.clear()
+        echo(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {cache.cache_root()}")
+        return
+    folders = cache.info()
+    state = "" if cache.enabled() else " (turned off in this environment: WATCHFLOOR_NO_CACHE)"
+    echo(f"cache: {cache.cache_root()}{state}")
+    if not folders:
+        echo("  empty")
+    for item in folders:
+        echo(f"  {item.folder}: {item.entries} entr{'y' if item.entries == 1 else 'ies'}, "
+             f"{item.size / 1e6:.1f} MB")
 
 
 @app.command()

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from . import cache
 from .changes import known_observations
 from .csvfile import FIELD_SIZE_LIMIT  # noqa: F401  (raises the csv module's field limit once)
 from .feedfiles import (TABLE_REFRESH_SECONDS, FeedFile, FileLeftOut, Prepared,  # noqa: F401
@@ -348,18 +349,54 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
     with _results_lock:
         if key in _results:
             return _results[key]
-    with _engine_lock:  # one feed query at a time per process (app sessions run in threads)
-        scratch = run_folder()
-        try:
-            result = _run_feed_query(name, feed, queries, today, engine, files, problems, deletions, summary,
-                                     scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+    known_before = len(problems)  # found afresh on every call: the files and the deletions
+    stored_key = _stored_key(key, files + deletion_files) if feed.path is not None else None
+    result = _from_cache(folder, name, stored_key, summary, problems) if stored_key else None
+    if result is None:
+        with _engine_lock:  # one feed query at a time per process (app sessions run in threads)
+            scratch = run_folder()
+            try:
+                result = _run_feed_query(name, feed, queries, today, engine, files, problems, deletions, summary,
+                                         scratch)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        if stored_key:
+            _to_cache(folder, name, stored_key, result, known_before)
     with _results_lock:
         if len(_results) > 16:
             _results.pop(next(iter(_results)))
         _results[key] = result
     return result
+
+
+SUMMARY_FIELDS = ("newest_upload", "matching", "left_out", "files_left_out", "failed")
+
+
+def _stored_key(key: tuple, files: list[FeedFile]) -> dict:
+    """The derived cache's key of a feed's result: everything the in-process key holds, each file by
+    its content key too (a same-size rewrite with its time put back is another file), and the code."""
+    return {"run": repr(key), "files": [[file.label, cache.file_key(file.path)] for file in files],
+            "code": cache.code_version()}
+
+
+def _from_cache(folder: Path, name: str, key: dict, summary: FeedSummary, problems: list[Problem]):
+    entry = cache.load(folder, f"feed-{name}", key)
+    if entry is None:
+        return None
+    stored = entry.extra
+    summary.newest_upload = dt.date.fromisoformat(stored["newest_upload"]) if stored["newest_upload"] else None
+    summary.matching, summary.left_out = stored["matching"], stored["left_out"]
+    summary.files_left_out, summary.failed = stored["files_left_out"], stored["failed"]
+    return entry.frame, summary, problems + [Problem(**problem) for problem in stored["problems"]]
+
+
+def _to_cache(folder: Path, name: str, key: dict, result, known_before: int) -> None:
+    """Store a feed's rows, its summary and the problems its query found (not those of finding its files)."""
+    rows, summary, problems = result
+    extra = {field_name: getattr(summary, field_name) for field_name in SUMMARY_FIELDS}
+    extra["newest_upload"] = summary.newest_upload.isoformat() if summary.newest_upload else None
+    extra["problems"] = [problem.as_dict() for problem in problems[known_before:]]
+    cache.store(folder, f"feed-{name}", key, rows, extra)
 
 
 def _needed_columns(feed: Feed, queries) -> list[str]:
@@ -440,6 +477,10 @@ def _run_feed_query(name, feed, queries, today, engine, files, problems, deletio
     for column in raw.columns:
         if column.startswith(("cell_", "value_", "next_version", "geo_")) or column == "source_file":
             raw[column] = raw[column].astype(object).where(raw[column].notna(), None)
+    # the engine returns rows in any order (it reads in parallel): one fixed order makes every result,
+    # and which copy of a repeated event is kept, the same on every run
+    order = raw.astype(str).sort_values(list(raw.columns), kind="stable").index
+    raw = raw.loc[order].reset_index(drop=True)
     rows, bad = typed_feed_rows(name, feed, queries, raw, value_columns, deletions, today)
     problems += bad_row_problems(bad, files, feed)
     summary.left_out = len(bad)

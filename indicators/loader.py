@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import cache
 from .csvfile import read_csv_table
 from .definitions import WATCHLIST_FILE, load_definitions
 from .judgments import JUDGMENT_COLUMNS, JUDGMENT_REQUIRED, JUDGMENTS_FILE, check_judgments, empty_judgments
@@ -167,9 +168,24 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
     total_observations = total_events = 0
     snapshots: dict[str, FileSnapshot] = {}
 
+    # what a file's typed rows depend on besides the file: the definitions, the places, today
+    depends = {"definitions": cache.file_key(folder / WATCHLIST_FILE), "places": cache.file_key(folder / PLACES_FILE),
+               "today": today.isoformat(), "code": cache.code_version()}
+
     def read(name: str, required: tuple[str, ...], columns: tuple[str, ...], check):
-        """(typed rows or None, number of rows) of one CSV file; its problems and snapshot recorded."""
+        """(typed rows or None, number of rows) of one CSV file; its problems and snapshot recorded.
+        From the derived cache when an entry was made from exactly these files."""
         path = folder / name
+        try:
+            key = {"file": cache.file_key(path), **depends}
+        except OSError:
+            key = None  # unreadable: reading it says why
+        cached = cache.load(folder, name, key) if key else None
+        if cached is not None:
+            extra = cached.extra
+            snapshots[name] = FileSnapshot(extra["size"], 0, extra["sha256"])
+            problems.extend(Problem(**problem) for problem in extra["problems"])
+            return (cached.frame if extra["typed"] else None), extra["rows"]
         try:
             table = read_csv_table(path, name, required, columns)
         except OSError as error:  # unreadable: permissions, a disk error
@@ -178,12 +194,18 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
                                     "permissions and the disk"))
             return None, 0
         snapshots[name] = FileSnapshot(path.stat().st_size, 0, table.sha256)
-        problems.extend(table.problems)
-        if not len(table.frame.columns):
-            return None, 0
-        typed, row_problems = check(table.frame)
-        problems.extend(row_problems)
-        return typed, len(table.frame)
+        found = list(table.problems)
+        typed, rows = None, 0
+        if len(table.frame.columns):
+            typed, row_problems = check(table.frame)
+            found += row_problems
+            rows = len(table.frame)
+        problems.extend(found)
+        if key:
+            cache.store(folder, name, key, typed if typed is not None else pd.DataFrame(),
+                        {"typed": typed is not None, "rows": rows, "size": snapshots[name].size,
+                         "sha256": table.sha256, "problems": [problem.as_dict() for problem in found]})
+        return typed, rows
 
     if (folder / OBSERVATIONS_FILE).is_dir():
         problems.append(Problem(OBSERVATIONS_FILE, None, "file", "not_a_file",

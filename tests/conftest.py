@@ -1,8 +1,15 @@
 """Settings shared by the whole suite."""
 
+import os
+import tempfile
+
 from hypothesis import settings
 
 # Property tests check behaviour, not speed (speed is measured by bench/run.py): on a busy 2-core
 # machine a slow example must not fail a test.
 settings.register_profile("watchfloor", deadline=None)
 settings.load_profile("watchfloor")
+
+# The derived cache of the tests' processes lives in a folder of their own, never in the user's
+# cache folder (each test process its own; tests of the cache set theirs).
+os.environ.setdefault("WATCHFLOOR_CACHE_DIR", tempfile.mkdtemp(prefix="watchfloor-test-cache-"))

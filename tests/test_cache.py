@@ -1,0 +1,191 @@
+"""The derived cache: it makes later reads cheap and can never change an answer, whatever happens to
+the files (an edit, an append, a touch, a same-size rewrite with its time put back, a replaced feed
+file, a changed where) or to the cache itself (a damaged, foreign or half-written entry)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from feed_fixtures import acled_row, write_acled, write_fixture_watchlist
+from helpers import DEFAULT_WATCHLIST
+from indicators import cache
+from indicators.cli import app
+
+runner = CliRunner()
+PINNED = "2026-01-02T03:04:05"
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(cache.CACHE_VARIABLE, str(folder))
+    monkeypatch.delenv(cache.NO_CACHE_VARIABLE, raising=False)
+    return folder
+
+
+def answers(folder: Path, as_of: str) -> dict[str, str]:
+    """Everything a user reads about the watchlist, each command run as by a fresh process: nothing
+    kept in this process's memory from one to the next (only the derived cache on disk)."""
+    from indicators import feeds
+    commands = {"status": ["status", folder, "--as-of", as_of, "--json"],
+                "history": ["history", folder, "--to", as_of, "--csv"],
+                "validate": ["validate", folder, "--json"],
+                "briefing": ["snapshot", folder, "--out", folder.parent / "briefing.html", "--made-at", PINNED,
+                             "--as-of", as_of]}
+    if (folder / "judgments.csv").exists():
+        commands["backtest"] = ["backtest", folder, "--scenario", "offensive_from_belarus", "--robustness", "--json"]
+    result = {}
+    for name, arguments in commands.items():
+        feeds._results.clear()  # the feed results a process keeps in memory
+        done = runner.invoke(app, [str(argument) for argument in arguments])
+        result[name] = done.stdout + done.stderr
+        if name == "briefing":
+            result[name] = (folder.parent / "briefing.html").read_text()
+    return result
+
+
+def uncached(folder: Path, as_of: str) -> dict[str, str]:
+    os.environ[cache.NO_CACHE_VARIABLE] = "1"
+    try:
+        return answers(folder, as_of)
+    finally:
+        del os.environ[cache.NO_CACHE_VARIABLE]
+
+
+def entries(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.rglob("*.arrow"))
+
+
+def test_the_bundled_watchlist_reads_the_same_with_and_without_the_cache(cache_dir, tmp_path):
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    truth = uncached(folder, "2022-10-17")
+    assert not entries(cache_dir)  # --no-cache neither reads nor fills it
+    cold = answers(folder, "2022-10-17")
+    made = entries(cache_dir)
+    assert {path.name.split("-")[0] for path in made} >= {"observations.csv", "events.csv", "judgments.csv"}
+    warm = answers(folder, "2022-10-17")
+    assert cold == truth and warm == truth
+    assert entries(cache_dir) == made  # a warm read writes nothing
+
+
+def change_a_line(folder: Path) -> None:
+    path = folder / "observations.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace(",B,", ",C,", 1) if ",B," in lines[3] else lines[3].replace(",C,", ",B,", 1)
+    path.write_text("".join(lines))
+
+
+def append_a_row(folder: Path) -> None:
+    with (folder / "observations.csv").open("a") as file:
+        file.write("2022-10-16,russian_troops_in_belarus,31000,Test,,B,2,,,appended\n")
+
+
+def touch(folder: Path) -> None:
+    os.utime(folder / "events.csv")
+
+
+def same_size_rewrite_with_time_put_back(folder: Path) -> None:
+    path = folder / "observations.csv"
+    stat = path.stat()
+    text = path.read_text()
+    position = text.index("30000")  # a digit changed in the middle: same size
+    path.write_text(text[:position] + "29000" + text[position + 5:])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("change", [change_a_line, append_a_row, touch, same_size_rewrite_with_time_put_back])
+def test_after_each_kind_of_file_change_the_cache_gives_what_the_files_say(cache_dir, tmp_path, change):
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    answers(folder, "2022-02-20")  # fill the cache
+    change(folder)
+    assert answers(folder, "2022-02-20") == uncached(folder, "2022-02-20")
+
+
+def replace_a_feed_file(folder: Path) -> None:
+    write_acled(folder / "feeds" / "acled-2022.csv", [
+        acled_row("BLR1", "2022-03-01", "2022-03-02", notes="Partisans burned a relay cabinet on the railway."),
+        acled_row("BLR7", "2022-03-02", "2022-03-03", notes="Rail line near Orsha blown up.")])
+
+
+def append_a_feed_file(folder: Path) -> None:
+    write_acled(folder / "feeds" / "acled-2022-late.csv", [
+        acled_row("BLR8", "2022-03-05", "2022-03-06", notes="Railway relay burned near Zhlobin.")])
+
+
+def change_a_where(folder: Path) -> None:
+    path = folder / "watchlist.yaml"
+    path.write_text(path.read_text().replace("contains: [railway, rail line]", "contains: [relay]", 1))
+
+
+@pytest.mark.parametrize("change", [replace_a_feed_file, append_a_feed_file, change_a_where])
+def test_feed_results_follow_their_files_and_their_where(cache_dir, tmp_path, change):
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    before = answers(folder, "2022-03-20")
+    assert before == uncached(folder, "2022-03-20")
+    change(folder)
+    after = answers(folder, "2022-03-20")
+    assert after == uncached(folder, "2022-03-20") and after["status"] != before["status"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut", "foreign"])
+def test_a_damaged_or_foreign_entry_is_never_trusted(cache_dir, tmp_path, damage):
+    folder, other = tmp_path / "belarus", tmp_path / "other"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    truth = answers(folder, "2022-10-17")
+    (entry,) = [path for path in entries(cache_dir) if path.name.startswith("observations.csv")]
+    if damage == "garbage":
+        entry.write_bytes(b"not an arrow file")
+    elif damage == "cut":  # as a killed writer would leave it, had it written in place
+        entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])
+    else:  # an entry made for other files, put where this folder's entry is looked for
+        shutil.copytree(DEFAULT_WATCHLIST, other)
+        (other / "observations.csv").write_text((other / "observations.csv").read_text().replace("30000", "3"))
+        answers(other, "2022-10-17")
+        made_for_other = next(path for path in entries(cache_dir) if path.name.startswith("observations.csv")
+                              and path.parent != entry.parent)
+        shutil.copy(made_for_other, entry)
+    assert answers(folder, "2022-10-17") == truth
+
+
+def test_a_read_writes_nothing_into_the_watchlist_folder_and_a_read_only_one_works(cache_dir, tmp_path):
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    before = sorted(path.relative_to(folder) for path in folder.rglob("*"))
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        truth = uncached(folder, "2022-10-17")
+        assert answers(folder, "2022-10-17") == truth == answers(folder, "2022-10-17")
+    finally:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert sorted(path.relative_to(folder) for path in folder.rglob("*")) == before
+    assert entries(cache_dir) and all(cache_dir in path.parents for path in entries(cache_dir))
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    monkeypatch.setenv(cache.CACHE_VARIABLE, str(blocked / "cache"))
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    assert answers(folder, "2022-10-17") == uncached(folder, "2022-10-17")
+
+
+def test_cache_info_and_clear(cache_dir, tmp_path):
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    answers(folder, "2022-10-17")
+    shown = runner.invoke(app, ["cache", "--info"]).stdout.splitlines()
+    assert shown[0] == f"cache: {cache_dir}"
+    assert shown[1].startswith(f"  {folder.resolve()}: 3 entries, ")
+    assert runner.invoke(app, ["cache", "--clear"]).stdout.strip() == f"removed 3 entries from {cache_dir}"
+    assert not entries(cache_dir)
+    assert runner.invoke(app, ["cache"]).stderr.strip() == "Error: give --info or --clear"
