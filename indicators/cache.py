@@ -9,8 +9,8 @@ later reads are cheap. The CSV and feed files stay the only truth.
 - Trust: an entry is used only when the key stored in it equals the key asked for, field by field;
   a damaged, foreign or stale entry is ignored and made again. A key names the files it was made
   from by size, modification and change time, inode, and a hash of their first and last 64 KiB.
-- Writes: a temporary file beside the entry, flushed, then renamed over it: another process sees the
-  old entry or the new one, never half of one. A cache that cannot be written (a full disk, a
+- Writes: a temporary file beside the entry, renamed over it when whole: another process sees the
+  old entry or the new one, never half of one (and an entry a crash damaged is read as none). A cache that cannot be written (a full disk, a
   read-only home) is not an error: the files are read afresh.
 - ``WATCHFLOOR_NO_CACHE=1`` (the command line's ``--no-cache``) turns it off.
 """
@@ -138,10 +138,16 @@ def store(folder: Path, kind: str, key: dict, frame: pd.DataFrame, extra: dict) 
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                b"watchfloor-key": _canonical(key, kind).encode(),
                                                b"watchfloor-extra": json.dumps(extra, default=str).encode()})
-        sink = pyarrow.BufferOutputStream()
-        with pyarrow.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        _write_atomically(target, sink.getvalue().to_pybytes())
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(descriptor)
+        try:
+            with pyarrow.OSFile(temporary, "wb") as sink, pyarrow.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            # no fsync: a crash may leave a damaged entry, and a damaged entry is never trusted (see load)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
         _prune(target.parent, kind, keep=target.name)
     except Exception:  # noqa: BLE001 - disk full, read-only home, a value Arrow cannot hold: no cache
         return
@@ -152,8 +158,6 @@ def _write_atomically(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
