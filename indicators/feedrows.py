@@ -179,6 +179,10 @@ def typed_feed_rows(name: str, feed: Feed, queries: list[tuple[str, Indicator]],
     rows["reliability"] = feed.reliability
     rows["credibility"] = feed.credibility
     rows["url"] = rows["url"].fillna("").astype(str)
+    # text as text, whatever the engine or the derived cache handed over (object, str): one answer
+    for column in rows.columns:
+        if rows[column].dtype == object:
+            rows[column] = rows[column].astype("str")
     return rows, bad
 
 

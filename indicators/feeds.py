@@ -18,6 +18,7 @@ overlapping exports cost what one does; the version window then runs over the di
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import os
 import shutil
@@ -178,9 +179,9 @@ def _version_columns(table, feed: Feed) -> dict:
 
 
 def version_keys(table, feed: Feed):
-    """The distinct (event, upload) keys of every row, matching or not: a version that no longer
+    """The distinct (file, event, upload) keys of every row, matching or not: a version that no longer
     matches still ends the one before it."""
-    return table.select(**_version_columns(table, feed)).distinct()
+    return table.select(source_file=table["source_file"].cast("string"), **_version_columns(table, feed)).distinct()
 
 
 def with_next_versions(matches, keys, feed: Feed):
@@ -191,7 +192,7 @@ def with_next_versions(matches, keys, feed: Feed):
 
     if not has_versions(feed):
         return matches
-    keys = keys.distinct()
+    keys = keys.select("event_key", "version_key").distinct()
     keys = keys.mutate(next_version=keys.version_key.lead().over(
         ibis.window(group_by=keys.event_key, order_by=keys.version_key)).cast("string"))
     ranked = matches.mutate(copy=ibis.row_number().over(
@@ -356,8 +357,8 @@ def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indic
         with _engine_lock:  # one feed query at a time per process (app sessions run in threads)
             scratch = run_folder()
             try:
-                result = _run_feed_query(name, feed, queries, today, engine, files, problems, deletions, summary,
-                                         scratch)
+                result = _run_feed_query(folder, name, feed, queries, today, engine, files, problems, deletions,
+                                         summary, scratch)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
         if stored_key:
@@ -397,6 +398,71 @@ def _to_cache(folder: Path, name: str, key: dict, result, known_before: int) -> 
     extra["newest_upload"] = summary.newest_upload.isoformat() if summary.newest_upload else None
     extra["problems"] = [problem.as_dict() for problem in problems[known_before:]]
     cache.store(folder, f"feed-{name}", key, rows, extra)
+
+
+class StageCache:
+    """Each feed file's staged rows (its matching rows, and its version keys) in the derived cache,
+    keyed on the file's content, the feed's definition and the indicators' where: an export dropped
+    beside the others is the only file read; an edited where reads every file again."""
+
+    def __init__(self, folder: Path, name: str, feed: Feed, queries, needed: list[str]):
+        self.folder, self.name, self.feed = folder, name, feed
+        self.common = {"feed": feed.model_dump_json(), "queries": [q.model_dump_json() for _, q in queries],
+                       "needed": needed, "code": cache.code_version()}
+        self.loaded: list[tuple[FeedFile, cache.Entry, cache.Entry | None]] = []
+
+    def _kinds(self, file: FeedFile) -> tuple[str, str]:
+        digest = hashlib.sha256(file.label.encode()).hexdigest()[:12]  # a kind per file: each keeps its own
+        return f"stage-{self.name}-{digest}", f"stagekeys-{self.name}-{digest}"
+
+    def _key(self, file: FeedFile) -> dict:
+        return {"file": [file.label, cache.file_key(file.path)], **self.common}
+
+    def load(self, file: FeedFile) -> bool:
+        """Whether the file's staged rows are in the cache (then kept to be written to scratch)."""
+        rows_kind, keys_kind = self._kinds(file)
+        key = self._key(file)
+        rows = cache.load(self.folder, rows_kind, key)
+        keys = cache.load(self.folder, keys_kind, key) if rows is not None and has_versions(self.feed) else None
+        if rows is None or (has_versions(self.feed) and keys is None):
+            return False
+        self.loaded.append((file, rows, keys))
+        return True
+
+    def write_loaded(self, scratch: Path, problems: list[Problem]) -> list[Path]:
+        """The cached files' staged rows as Parquet files in scratch (as a read would leave them)."""
+        import pyarrow
+        import pyarrow.parquet as pq
+
+        staged = []
+        for number, (file, rows, keys) in enumerate(self.loaded):
+            out = scratch / f"cached-{number}.parquet"
+            pq.write_table(pyarrow.Table.from_pandas(rows.frame, preserve_index=False), out)
+            if keys is not None:
+                pq.write_table(pyarrow.Table.from_pandas(keys.frame, preserve_index=False),
+                               out.with_suffix(".keys.parquet"))
+            problems.extend(Problem(**problem) for problem in rows.extra["problems"])
+            staged.append(out)
+        return staged
+
+    def store(self, files: list[FeedFile], out: Path, keys_out: Path, links: dict, problems: list[Problem]) -> None:
+        """Split a batch's staged rows (and keys) by file and store each file's share."""
+        import pyarrow.parquet as pq
+
+        label_of = {path: item.file.label for path, item in links.items()}
+        rows = pq.read_table(out).to_pandas()
+        rows["source_file"] = rows["source_file"].map(lambda path: label_of.get(path, path))
+        keys = None
+        if has_versions(self.feed):
+            keys = pq.read_table(keys_out).to_pandas()
+            keys["source_file"] = keys["source_file"].map(lambda path: label_of.get(path, path))
+        for file in files:
+            rows_kind, keys_kind = self._kinds(file)
+            key = self._key(file)
+            mine = [problem.as_dict() for problem in problems if problem.file == file.label]
+            cache.store(self.folder, rows_kind, key, rows[rows["source_file"] == file.label], {"problems": mine})
+            if keys is not None:
+                cache.store(self.folder, keys_kind, key, keys[keys["source_file"] == file.label], {})
 
 
 def _needed_columns(feed: Feed, queries) -> list[str]:
@@ -452,15 +518,18 @@ def _leave_out(file: FeedFile, message: str, problems: list[Problem], summary: F
     summary.files_left_out.append(file.label)
 
 
-def _run_feed_query(name, feed, queries, today, engine, files, problems, deletions, summary, scratch):
+def _run_feed_query(folder, name, feed, queries, today, engine, files, problems, deletions, summary, scratch):
     """``run_feed``'s work: prepare the files, run the query, type the result."""
     limits, setting_problems = unpack_limits()
     problems += setting_problems
     needed = _needed_columns(feed, queries)
-    prepared = _prepared_files(files, feed, needed, scratch, limits, problems, summary)
+    stages = StageCache(folder, name, feed, queries, needed) if engine == "duckdb" else None
+    unread = [file for file in files if stages is None or not stages.load(file)]
+    prepared = _prepared_files(unread, feed, needed, scratch, limits, problems, summary)
     try:
         if engine == "duckdb":
-            raw, value_columns = _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary)
+            raw, value_columns = _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary,
+                                                  stages)
         else:
             raw, value_columns = _query_on_spark(name, feed, queries, needed, prepared, scratch, problems, summary)
     except FeedEngineMissing:
@@ -493,12 +562,16 @@ def _run_feed_query(name, feed, queries, today, engine, files, problems, deletio
     return rows, summary, problems
 
 
-def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary):
+def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary, stages=None):
     """Each batch of files cut down on its own connection (to a Parquet file in scratch), then the
-    staged results combined on another. Returns the matching rows as text, and the value columns."""
+    staged results combined on another. Files whose staged rows the derived cache holds (``stages``)
+    are not read again: an appended export costs only itself. Returns the matching rows as text, and
+    the value columns."""
     staged: list[Path] = []
     labels: dict[str, str] = {}
     numbers = itertools.count()
+    if stages is not None:
+        staged += stages.write_loaded(scratch, problems)
 
     def stage(layout, batch: list[Prepared]) -> None:
         out = scratch / f"stage-{next(numbers)}.parquet"
@@ -515,6 +588,8 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
                 connection.to_parquet(version_keys(table, feed), keys_out)
             problems.extend(rejected)
             staged.append(out)
+            if stages is not None:
+                stages.store([item.file for item in batch], out, keys_out, links, problems)
         except ENGINE_ERRORS as error:
             out.unlink(missing_ok=True)
             keys_out.unlink(missing_ok=True)

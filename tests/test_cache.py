@@ -5,6 +5,8 @@ file, a changed where) or to the cache itself (a damaged, foreign or half-writte
 from __future__ import annotations
 
 import os
+
+import pandas
 import shutil
 from pathlib import Path
 
@@ -189,3 +191,22 @@ def test_cache_info_and_clear(cache_dir, tmp_path):
     assert runner.invoke(app, ["cache", "--clear"]).stdout.strip() == f"removed 3 entries from {cache_dir}"
     assert not entries(cache_dir)
     assert runner.invoke(app, ["cache"]).stderr.strip() == "Error: give --info or --clear"
+
+
+def test_an_export_dropped_beside_the_others_is_the_only_file_read_again(cache_dir, tmp_path, monkeypatch):
+    from indicators import feeds
+    from indicators.loader import load_watchlist
+
+    folder = write_fixture_watchlist(tmp_path / "fed")
+    load_watchlist(folder)  # fill the cache
+    read = []
+    real = feeds.prepare_file
+    monkeypatch.setattr(feeds, "prepare_file", lambda file, *rest: read.append(file.label) or real(file, *rest))
+    append_a_feed_file(folder)
+    feeds._results.clear()
+    again = load_watchlist(folder)
+    assert read == ["feeds/acled-2022-late.csv"]
+    monkeypatch.setenv(cache.NO_CACHE_VARIABLE, "1")
+    feeds._results.clear()
+    pandas.testing.assert_frame_equal(again.observations, load_watchlist(folder).observations)  # the whole feed
+    assert len(read) > 2
