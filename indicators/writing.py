@@ -41,6 +41,7 @@ from .validation import (AUDIT_COLUMNS, EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_
 COLUMNS_OF = {"observation": OBSERVATION_COLUMNS, "event": EVENT_COLUMNS, "judgment": JUDGMENT_COLUMNS}
 HISTORY_FOLDER = ".history"
 LOCK_TIMEOUT_SECONDS = 30
+LOCK_POLL_SECONDS = 0.005
 
 
 class WriteRefused(Exception):
@@ -70,8 +71,10 @@ def file_lock(path: Path) -> FileLock:
     """The lock beside ``path``. In a folder its group may write to (a shared folder), the lock file
     is group-writable too, whatever the umask, so that a colleague can take it after us."""
     shared = path.parent.stat().st_mode & 0o020
+    # a short poll: a writer waiting behind others in a busy loop gets its turn (the lock is held for
+    # milliseconds: read, check, append)
     return FileLock(str(path.parent / f".{path.name}.lock"), timeout=LOCK_TIMEOUT_SECONDS,
-                    mode=0o664 if shared else 0o644)
+                    mode=0o664 if shared else 0o644, poll_interval=LOCK_POLL_SECONDS)
 
 
 def target_of(path: Path) -> Path:
@@ -136,7 +139,15 @@ def _fsync_folder(folder: Path) -> None:
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], today: dt.date) -> None:
+def _checks_for(kind: str, folder: Path) -> tuple:
+    """What a new row is checked against (the definitions, the places), read before the file's lock is
+    taken: they are other files, and the lock is held only while this file is read, checked and appended."""
+    definitions = load_definitions(folder) if kind in ("judgment", "observation") else None
+    return definitions, (read_places(folder) if kind != "judgment" else None)
+
+
+def _validate(kind: str, checks: tuple, layout: Layout, values: dict[str, str], today: dt.date) -> None:
+    definitions, places = checks
     columns = [name.strip().lower() for name in layout.header]
     cells = {name: str(values.get(name, "") or "").strip() for name in columns}
     controls = [Problem("", None, name, "control_character",
@@ -145,26 +156,22 @@ def _validate(kind: str, folder: Path, layout: Layout, values: dict[str, str], t
                 for name, cell in cells.items() for match in [CONTROL_CHARACTERS.search(cell)] if match]
     if controls:
         raise RowRejected(controls)
+    if definitions is not None and definitions.watchlist is None:
+        raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
     frame = pd.DataFrame({name: pd.Series([cells[name]], dtype="str") for name in columns})
     frame[LINE_COLUMN] = 0
     if kind == "judgment":
-        definitions = load_definitions(folder)
-        if definitions.watchlist is None:
-            raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
         _, problems = check_judgments(frame, definitions.watchlist, today)
     elif kind == "observation":
-        definitions = load_definitions(folder)
-        if definitions.watchlist is None:
-            raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
         _, problems = check_observations(frame, definitions.watchlist, definitions.invalid_indicator_ids, today,
-                                         read_places(folder))
+                                         places)
         fed = {i.id: i.feed.name for i in definitions.watchlist.indicators if i.feed is not None}
         if cells.get("indicator") in fed:
             problems.append(Problem("", None, "indicator", "fed_indicator",
                                     f'"{cells["indicator"]}" takes its rows from feed {fed[cells["indicator"]]}; '
                                     "its rows are read-only here: add the event to the feed's files instead"))
     else:
-        _, problems = check_events(frame, read_places(folder))
+        _, problems = check_events(frame, places)
     if problems:  # a refused row is not written at all: "counts but is not on the map" does not apply
         raise RowRejected([Problem(p.file, p.line, p.field, p.code, p.message.removesuffix(f"; {NOT_ON_MAP}"))
                            for p in problems])
@@ -226,12 +233,13 @@ def _append(kind: str, path: Path, values: dict[str, str], expected: FileSnapsho
             today: dt.date | None, entered_by: str | None = None) -> str:
     columns = new_file_columns(COLUMNS_OF[kind], values)
     folder, path = path.parent, target_of(path)
+    checks = _checks_for(kind, folder)
     with file_lock(path):
         _check_unchanged(path, expected)
         _remove_leftovers(path)
         data = path.read_bytes() if path.exists() else b""
         layout = read_layout(data, columns)
-        _validate(kind, folder, layout, values, today or dt.date.today())
+        _validate(kind, checks, layout, values, today or dt.date.today())
         line = format_line(layout, stamped(layout, values, entered_by))
         prefix = ""
         if not data.strip(UTF8_BOM):
@@ -342,6 +350,7 @@ def edit_observation(folder: Path, line: int, changes: dict[str, str], expected:
     """
     folder = Path(folder)
     path = target_of(folder / OBSERVATIONS_FILE)
+    checks = _checks_for("observation", folder)
     with file_lock(path):
         _check_unchanged(path, expected)
         _remove_leftovers(path)
@@ -356,7 +365,7 @@ def edit_observation(folder: Path, line: int, changes: dict[str, str], expected:
         columns = [name.strip().lower() for name in layout.header]
         values = dict(zip(columns, cells))
         values.update({name.lower(): value for name, value in changes.items()})
-        _validate("observation", folder, layout, values, today or dt.date.today())
+        _validate("observation", checks, layout, values, today or dt.date.today())
         new_line = format_line(layout, stamped(layout, values, entered_by))
         if not text[start:end].endswith(("\n", "\r")):
             new_line = new_line.rstrip("\r\n")  # the last record had no final newline: keep it so
