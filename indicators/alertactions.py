@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .alerts import INDICATOR_PREFIX, OVERALL, SCENARIO_PREFIX, append_locked, new_id, now_utc, record_lock
+from .alerts import (INDICATOR_PREFIX, OVERALL, SCENARIO_PREFIX, alerts_path, append_locked, new_id, now_utc,
+                     record_lock)
 from .alertstates import RESOLVED, read_history
 from .writing import WriteRefused
 
@@ -43,6 +44,9 @@ def acknowledge(folder: Path, alert_id: str, by: str, comment: str) -> str:
     """Record that ``by`` saw the alert (with ``comment``); refused when it is resolved or already
     acknowledged. Returns the line appended."""
     text = _checked_comment(comment)
+    if not alerts_path(folder).exists():
+        raise UnknownInRecord(f"{folder} has no alert record yet (watchfloor watch {folder} makes it); nothing to "
+                              "acknowledge")
     with record_lock(folder):
         history = read_history(folder)
         alert = history.find(alert_id)
@@ -101,6 +105,8 @@ def expire_silence(folder: Path, silence_id: str, by: str, now: dt.datetime | No
     """End a silence now; its subject's alerts are sent again from the next round of ``watch`` (which
     says once that the silence ended while an alert still holds)."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    if not alerts_path(folder).exists():
+        raise UnknownInRecord(f"{folder} has no alert record yet, so no silence to expire")
     with record_lock(folder):
         history = read_history(folder)
         silence = history.silences.get(silence_id)

@@ -34,7 +34,7 @@ import json
 import os
 import secrets
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -294,10 +294,11 @@ def _ends_with_newline(path: Path, size: int) -> bool:
 
 @dataclass
 class Records:
-    """The readable records, oldest first, and a sentence for each line set aside."""
+    """The readable records, oldest first, the line of each, and a sentence for each line set aside."""
 
     records: list[dict]
     problems: list[str]
+    lines: list[int] = field(default_factory=list)
 
 
 def read_records(folder: Path) -> Records:
@@ -306,7 +307,7 @@ def read_records(folder: Path) -> Records:
     path = alerts_path(folder)
     if not path.exists():
         return Records([], [])
-    records, problems = [], []
+    records, problems, lines = [], [], []
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -319,7 +320,8 @@ def read_records(folder: Path) -> Records:
                             "written?); it is set aside, the other records still count")
             continue
         records.append(record)
-    return Records(records, problems)
+        lines.append(number)
+    return Records(records, problems, lines)
 
 
 def now_utc() -> str:

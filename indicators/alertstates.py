@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .alerts import OVERALL, change_summary, read_records, subject_of
+from .alerts import OVERALL, alerts_path, change_summary, read_records, subject_of
 
 FIRING, ACKNOWLEDGED, SILENCED, RESOLVED = "firing", "acknowledged", "silenced", "resolved"
 STATES = (FIRING, ACKNOWLEDGED, SILENCED, RESOLVED)
@@ -225,12 +225,13 @@ def read_history(folder: Path) -> History:
     history = History()
     read = read_records(folder)
     history.problems = read.problems
-    for record in read.records:
+    for number, record in zip(read.lines, read.records):
         try:
             replay(history, record)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            history.problems.append(f"{record.get('type', 'record')} {record.get('id') or record.get('alert') or ''}"
-                                    .rstrip() + ": is not a record this version can read; it is set aside")
+        except (KeyError, TypeError, ValueError, AttributeError):  # a line edited by hand, or from a newer version
+            history.problems.append(f"{alerts_path(folder)}:{number}: record: is not a record this version can read "
+                                    "(a field is missing or of the wrong kind); it is set aside, the other records "
+                                    "still count")
     return history
 
 

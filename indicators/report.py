@@ -372,7 +372,7 @@ def alerts_table(entries: list[dict], loose_messages: list[dict] = (), silences:
         if entry["resolved"]:
             lines.append(f"    resolved {entry['resolved']['at']}: {entry['resolved']['reason']}")
         if not entry["messages"]:
-            lines.append("    no message sent (raised while silenced)")
+            lines.append("    no message sent (silenced)")
         for message in entry["messages"]:
             lines.extend(_message_lines(message))
     for message in loose_messages:

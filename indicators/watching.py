@@ -170,7 +170,10 @@ def run_cycle(folder: Path, as_of: dt.date, url_base: str, extra_urls: list[str]
         else:
             changes = changes_between(rules, recorded_before, state, statuses, overall)
             planned = plan_round(history, rules, as_of, state, changes, moment)
-            if not planned.empty:
+            if planned.empty and "scenarios" not in recorded_before:
+                # levels recorded before scenarios were compared: record them once, to compare with from now on
+                append_locked(folder, {"type": "baseline", "at": now_utc(), "as_of": as_of.isoformat(), "state": state})
+            elif not planned.empty:
                 record = {"type": "evaluation", "at": moment.replace(microsecond=0).isoformat(),
                           "as_of": as_of.isoformat(), "since": since.isoformat(), "state": state,
                           "alerts": planned.raised, "transitions": planned.transitions, "message": None}

@@ -391,3 +391,45 @@ def test_the_alerts_page_in_a_browser_opens_a_messages_link_and_acknowledges(tmp
         while time.monotonic() < deadline and read_history(folder).alerts[states["firing"]].acknowledged is None:
             time.sleep(0.2)
     assert read_history(folder).alerts[states["firing"]].acknowledged["comment"] == "on the phone with Kyiv"
+
+
+def test_an_acknowledgement_waits_for_the_records_lock_and_records_nothing_without_it(tmp_path, monkeypatch):
+    from filelock import FileLock
+
+    folder, alert_id = raised_alert(tmp_path)
+    monkeypatch.setattr("indicators.writing.LOCK_TIMEOUT_SECONDS", 1)
+    before = (folder / RECORD).read_bytes()
+    with FileLock(str(folder / ".watchfloor" / ".alerts.jsonl.lock")):  # another writer holds the record
+        held = cli("alerts", folder, "--ack", alert_id, "--comment", "seen")
+    assert held.exit_code == 1 and held.stderr == ("Error: another program is writing the alert record; nothing was "
+                                                   "recorded, try again\n")
+    assert (folder / RECORD).read_bytes() == before
+    assert cli("alerts", folder, "--ack", alert_id, "--comment", "seen").exit_code == 0  # once it is free
+
+
+def test_alerts_recorded_before_they_had_states_are_listed_and_resolved(tmp_path):
+    scenario = {"id": "offensive", "name": "Offensive from the north", "signs": [{"indicator": "troops", "at": "high"}]}
+    folder = write_watchlist(tmp_path / "w", [indicator(unit="troops")],
+                             "2022-10-01,troops,5,MoD,,,,,,\n2022-10-02,troops,25,Reuters,,,,,,\n", scenarios=[scenario],
+                             alerts={"overall_at": "elevated", "indicators_at": "high", "scenarios_at": "elevated"})
+    (folder / ".watchfloor").mkdir()
+    earlier = [{"type": "baseline", "at": "2022-10-01T06:00:00+00:00", "as_of": "2022-10-01",
+                "state": {"overall": "normal", "indicators": {"troops": "normal"}}},
+               {"type": "alert", "id": "wf-20221002-0000abcd", "created": "2022-10-02T06:00:00+00:00",
+                "as_of": "2022-10-02", "watchlist": "Test watchlist", "marking": "", "url": "http://localhost:8501/",
+                "changes": [{"what": "overall", "name": "Overall level", "from": "normal", "to": "high"},
+                            {"what": "troops", "name": "Troops", "from": "normal", "to": "high"}],
+                "state": {"overall": "high", "indicators": {"troops": "high"}}, "targets": [], "labels": {}}]
+    (folder / RECORD).write_text("".join(json.dumps(line) + "\n" for line in earlier), encoding="utf-8")
+    listed = json.loads(cli("alerts", folder, "--json").stdout)
+    assert [(entry["id"], entry["subject"], entry["state"]) for entry in listed] == [
+        ("wf-20221002-0000abcd-1", "overall", "firing"), ("wf-20221002-0000abcd-2", "indicator:troops", "firing")]
+    assert watch_once(folder, "2022-10-02").output == ""  # the scenario, ELEVATED, is no change: first compared now
+    add_rows(folder, "2022-10-03,troops,4,MoD,,,,,,\n")
+    resolved = watch_once(folder, "2022-10-03").output.splitlines()
+    assert resolved[0].endswith("RESOLVED: Offensive from the north ELEVATED -> NORMAL (now NORMAL, below ELEVATED; "
+                                "no alert was open (the rise came before this record began))")
+    assert resolved[1:] == [
+        "2022-10-03: alert wf-20221002-0000abcd-1 RESOLVED: Overall level NORMAL -> HIGH is over: now NORMAL, below "
+        "ELEVATED",
+        "2022-10-03: alert wf-20221002-0000abcd-2 RESOLVED: Troops NORMAL -> HIGH is over: now NORMAL, below HIGH"]
