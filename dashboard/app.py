@@ -17,7 +17,7 @@ import streamlit as st
 if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import auth, data, detail, forms, map_page, pages  # noqa: E402
+from dashboard import alerts_page, auth, data, detail, forms, map_page, pages  # noqa: E402
 from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 from indicators.models import Access  # noqa: E402
 
@@ -141,7 +141,7 @@ def render_page(key: str, view: View) -> None:
     elif key == "backtest":
         pages.render_backtest(folder, loaded, as_of)
     elif key == "alerts":
-        pages.render_alerts(folder, loaded, as_of)
+        view.url.update(alerts_page.render_alerts(folder, loaded, as_of, view.visitor))
     elif key == "add-data":
         pages.render_update(folder, loaded, view.visitor)
     elif key == "activity":

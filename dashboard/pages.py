@@ -8,7 +8,6 @@ from html import escape
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from indicators.changes import (events_between, known_events, known_observations, level_changes,
@@ -441,51 +440,6 @@ def render_robustness(folder: Path, loaded: LoadedWatchlist, result, dates: list
             "target": st.column_config.DateColumn(format="YYYY-MM-DD"),
             "dated": st.column_config.DateColumn(format="YYYY-MM-DD"),
             "open": st.column_config.LinkColumn("history", display_text="indicator detail")})
-
-
-def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> None:
-    """The alerts `watchfloor watch` recorded, with the delivery state of each, and their marks on the
-    index timeline. Alerts recorded after the as-of date are listed too: the record is not data."""
-    from indicators.alerts import changes_summary, read_history
-
-    history = read_history(folder)
-    for problem in history.problems:
-        st.warning(plain(problem), icon="⚠️")
-    entries = [entry.as_dict() for entry in history.alerts]
-    st.caption("Recorded by watchfloor watch in .watchfloor/alerts.jsonl; each is sent through Apprise at least "
-               "once to every target, and retried while pending. The same as: watchfloor alerts DIR.")
-    if not entries:
-        st.info("No alerts recorded yet. Start watching this folder with: watchfloor watch DIR "
-                "(see the README's Alerts section).")
-        return
-    rows = [{"as of": dt.date.fromisoformat(entry["as_of"]), "alert id": entry["id"], "state": entry["state"],
-             "changes": changes_summary(entry["changes"]),
-             "delivery": "; ".join(f"{target['label']}: " + (f"delivered {target['delivered']}" if target["delivered"]
-                                                             else f"pending ({target['attempts']} attempt{'' if target['attempts'] == 1 else 's'})")
-                                   for target in entry["targets"]) or "no target",
-             "recorded": entry["created"]} for entry in reversed(entries)]
-    pending = sum(entry["state"] != "delivered" for entry in entries)
-    columns = st.columns(2)
-    columns[0].metric("Alerts recorded", len(entries))
-    columns[1].metric("Not yet delivered everywhere", pending)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={"as of": st.column_config.DateColumn(format="YYYY-MM-DD")})
-    dates = sorted({row["as of"] for row in rows})
-    start = min(dates[0], as_of) - dt.timedelta(days=30)
-    end = max(dates[-1], as_of)
-    _, index, _ = data.history(folder, end)
-    shown = index.loc[pd.Timestamp(start):pd.Timestamp(end)]
-    figure = build_index_figure(shown, loaded.events.iloc[0:0], as_of, start, end, False,
-                                loaded.watchlist.overall.cutoffs)
-    at = [pd.Timestamp(day) for day in dates]
-    values = [float(shown["index"].get(day, float("nan"))) for day in at]
-    hover = [escape(", ".join(row["alert id"] + ": " + row["changes"] for row in rows if row["as of"] == day))
-             for day in dates]
-    figure.add_trace(go.Scatter(x=at, y=values, mode="markers+text", name="alert", text=["ALERT"] * len(at),
-                                textposition="top center", marker=dict(symbol="triangle-down", size=13,
-                                                                       color="#1A1A1A"),
-                                hovertext=hover, hoverinfo="text", cliponaxis=False))
-    st.plotly_chart(figure, width="stretch", config=chart_config(loaded, "alerts", as_of), key="alerts_chart")
 
 
 def render_opened_event(loaded: LoadedWatchlist) -> None:

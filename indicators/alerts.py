@@ -1,17 +1,26 @@
-"""Alerts: what changed since the last recorded state, and the record of every alert and delivery.
+"""Alerts: what changed since the recorded state, and the record of every alert, transition and message.
 
-The record is ``DIR/.watchfloor/alerts.jsonl``, appended to and never rewritten. Each line is one
-JSON object:
+The record is ``DIR/.watchfloor/alerts.jsonl``: appended to under its lock (``.alerts.jsonl.lock``),
+never rewritten, so that the history of every alert can be replayed (``alertstates``). Each line is
+one JSON object:
 
-- ``{"type": "baseline", ...}``: the state recorded when watching starts on a folder with no record;
-- ``{"type": "alert", "id", "created", "as_of", "changes", "state", "targets", ...}``: an alert, written
-  before any attempt to send it (the state it carries is the new last state);
-- ``{"type": "delivery", "id", "target", "ok", "at", "error"}``: one attempt to send an alert to one
+- ``{"type": "baseline", "as_of", "at", "state"}``: the levels recorded when watching starts;
+- ``{"type": "evaluation", "as_of", "at", "since", "state", "alerts", "transitions", "message"}``: one
+  round of ``watch`` in which something happened, in one line (all of it or, cut by a crash, none):
+  the levels (``state``), the alerts raised (one per notable change of the overall level, an
+  indicator's or a scenario's; FIRING, or SILENCED when a silence matches), the transitions of earlier
+  alerts (RESOLVED, SILENCED, back to FIRING when a silence ended) and the message to send, if any;
+- ``{"type": "ack", "alert", "at", "by", "comment"}``: someone acknowledged an alert;
+- ``{"type": "silence", "id", "subject", "until", "at", "by", "comment"}`` and ``{"type": "expire",
+  "silence", "at", "by"}``: a silence, and its early end;
+- ``{"type": "delivery", "id", "target", "ok", "at", "error"}``: one attempt to send a message to one
   target (a target is a keyed hash of the notification URL, salted with a secret kept beside the
   record in ``.watchfloor/target-key``: the URL itself, which may hold a password or a token, is never
-  written, and cannot be recovered from the hash by guessing).
+  written, and cannot be recovered from the hash by guessing);
+- ``{"type": "alert", ...}``: a message with its changes as written before alerts had states (read,
+  never written).
 
-An alert is delivered to a target once a ``delivery`` line with ``ok: true`` follows it; until then it
+A message is delivered to a target once a ``delivery`` line with ``ok: true`` follows it; until then it
 is pending. A line cut short by a crash is named and set aside, and the next record starts on a line
 of its own. Nothing here sends anything (see ``watching``); nothing here imports streamlit.
 """
@@ -24,6 +33,7 @@ import hmac
 import json
 import os
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,38 +47,75 @@ ALERTS_FOLDER = ".watchfloor"
 ALERTS_FILE = "alerts.jsonl"
 TARGET_KEY_FILE = "target-key"
 NOT_CURRENT = "stale"
+OVERALL = "overall"
+INDICATOR_PREFIX, SCENARIO_PREFIX = "indicator:", "scenario:"
 
 
 def alerts_path(folder: Path) -> Path:
     return Path(folder) / ALERTS_FOLDER / ALERTS_FILE
 
 
+# ---- subjects and levels ------------------------------------------------------------------------
+# What an alert is about: "overall", "indicator:<id>" or "scenario:<id>".
+
+
 def state_of(statuses: list[IndicatorStatus], overall: OverallStatus) -> dict:
-    """The levels an alert compares: the overall level and each indicator's (``stale`` when stale)."""
+    """The levels an alert compares: the overall level, each indicator's (``stale`` when stale) and
+    each scenario's."""
     return {"overall": overall.level.value,
-            "indicators": {s.indicator.id: NOT_CURRENT if s.stale else s.level.value for s in statuses}}
+            "indicators": {s.indicator.id: NOT_CURRENT if s.stale else s.level.value for s in statuses},
+            "scenarios": {s.scenario.id: s.level.value for s in overall.scenarios}}
 
 
-def _rank(level: str) -> int:
-    """normal 0 ... critical 3; no data and stale rank below normal."""
+def level_in(state: dict, subject: str) -> str | None:
+    """The subject's level in a recorded state; None when the state does not hold it."""
+    if subject == OVERALL:
+        return state.get("overall")
+    if subject.startswith(INDICATOR_PREFIX):
+        return state.get("indicators", {}).get(subject.removeprefix(INDICATOR_PREFIX))
+    return state.get("scenarios", {}).get(subject.removeprefix(SCENARIO_PREFIX))
+
+
+def rule_level(rules: Alerts, subject: str) -> str | None:
+    """The level from which the subject is alerted on (None: it is not watched)."""
+    if subject == OVERALL:
+        return rules.overall_at
+    return rules.indicators_at if subject.startswith(INDICATOR_PREFIX) else rules.scenarios_at
+
+
+def subject_of(change: dict) -> str:
+    """The subject of a change; changes recorded before scenarios were watched name it ``what``."""
+    if "subject" in change:
+        return change["subject"]
+    return OVERALL if change.get("what") == OVERALL else INDICATOR_PREFIX + str(change.get("what"))
+
+
+def rank(level: str | None) -> int:
+    """normal 0 ... critical 3; no data, stale and unknown rank below normal."""
     try:
         return LEVEL_SCORES.get(Level(level), -1)
-    except ValueError:  # "stale"
+    except ValueError:  # "stale", None
         return -1
+
+
+def is_known(level: str | None) -> bool:
+    """A level someone can act on: normal to critical (not no data, not stale)."""
+    return rank(level) >= 0
 
 
 def _notable(old: str, new: str, at: str) -> bool:
     """A change is notified when the level enters, leaves or moves within ``at`` or above."""
-    threshold = _rank(at)
-    return old != new and (_rank(old) >= threshold or _rank(new) >= threshold)
+    threshold = rank(at)
+    return old != new and (rank(old) >= threshold or rank(new) >= threshold)
 
 
 def changes_between(rules: Alerts, old: dict, new: dict, statuses: list[IndicatorStatus],
                     overall: OverallStatus) -> list[dict]:
-    """Every notable change from ``old`` to ``new`` state, overall first, with its reasons."""
+    """Every notable change from ``old`` to ``new`` state, overall first, then indicators and
+    scenarios in watchlist order, each with its reasons."""
     changes = []
     if _notable(old.get("overall", "no_data"), new["overall"], rules.overall_at):
-        changes.append({"what": "overall", "name": "Overall level", "from": old.get("overall", "no_data"),
+        changes.append({"subject": OVERALL, "name": "Overall level", "from": old.get("overall", "no_data"),
                         "to": new["overall"], "index": overall.index, "reasons": list(overall.reasons)})
     if rules.indicators_at is not None:
         by_id = {s.indicator.id: s for s in statuses}
@@ -76,16 +123,34 @@ def changes_between(rules: Alerts, old: dict, new: dict, statuses: list[Indicato
             before = old.get("indicators", {}).get(indicator_id, "no_data")
             if _notable(before, level, rules.indicators_at):
                 status = by_id[indicator_id]
-                changes.append({"what": indicator_id, "name": status.indicator.name, "from": before, "to": level,
+                changes.append({"subject": INDICATOR_PREFIX + indicator_id, "name": status.indicator.name,
+                                "from": before, "to": level,
                                 "value": value_phrase(status) if status.value is not None else None,
                                 "date": status.date.isoformat() if status.date else None,
                                 "source": status.source or None, "grade": status.grade or None})
+    # a state recorded before scenarios were watched holds none: nothing to compare them with yet
+    if rules.scenarios_at is not None and "scenarios" in old:
+        from .scenarios import scenario_reason
+
+        for status in overall.scenarios:
+            before = old["scenarios"].get(status.scenario.id, "no_data")
+            if _notable(before, status.level.value, rules.scenarios_at):
+                changes.append({"subject": SCENARIO_PREFIX + status.scenario.id, "name": status.scenario.name,
+                                "from": before, "to": status.level.value, "reasons": [scenario_reason(status)]})
     return changes
 
 
+# ---- ids, targets and the folder's secret -------------------------------------------------------
+
+
+def new_id(prefix: str, day: dt.date) -> str:
+    """A stable id (``wf-`` an alert, ``m-`` a message, ``s-`` a silence): the same on every attempt to
+    send a message, so receivers can drop repeats."""
+    return f"{prefix}-{day:%Y%m%d}-{secrets.token_hex(4)}"
+
+
 def new_alert_id(as_of: dt.date) -> str:
-    """A stable id for one alert: the same on every attempt to send it, so receivers can drop repeats."""
-    return f"wf-{as_of:%Y%m%d}-{secrets.token_hex(4)}"
+    return new_id("wf", as_of)
 
 
 def target_key(url: str, secret: bytes) -> str:
@@ -130,6 +195,43 @@ def ensure_record_folder(folder: Path) -> Path:
     return record_folder
 
 
+@dataclass(frozen=True)
+class Target:
+    """Somewhere to send to: its key in the record, its URL, and where the URL came from (``--notify``,
+    ``alerts.notify`` or ``env:NAME``), to name it without showing a secret."""
+
+    key: str
+    url: str
+    origin: str
+
+
+def resolve_targets(rules: Alerts | None, extra: list[str], secret: bytes) -> tuple[dict[str, str], list[str]]:
+    """{target key: URL} from the watchlist's ``notify`` (``env:NAME`` read from the environment) and
+    the command line; and the problems (an unset variable) in plain words."""
+    targets, problems = target_list(rules, extra, secret)
+    return {target.key: target.url for target in targets}, problems
+
+
+def target_list(rules: Alerts | None, extra: list[str], secret: bytes) -> tuple[list[Target], list[str]]:
+    """The targets in order (each URL once), with where each came from; and the problems in plain words."""
+    found, problems = [], []
+    entries = [(entry, "alerts.notify") for entry in (rules.notify if rules else [])]
+    for entry, origin in entries + [(entry, "--notify") for entry in extra]:
+        if entry.startswith("env:"):
+            value = os.environ.get(entry[4:], "")
+            if not value.strip():
+                problems.append(f"{entry}: the environment variable {entry[4:]} is not set; set it to one or more "
+                                "Apprise URLs")
+            found.extend((part, entry) for part in value.replace(",", " ").split() if part)
+        else:
+            found.append((entry, origin))
+    targets: dict[str, Target] = {}
+    for url, origin in found:
+        key = target_key(url, secret)
+        targets.setdefault(key, Target(key, url, origin))
+    return list(targets.values()), problems
+
+
 def rows_since(observations: pd.DataFrame, events: pd.DataFrame, watchlist: Watchlist, since: dt.date | None,
                as_of: dt.date, limit: int = 20) -> tuple[list[dict], list[dict]]:
     """Observations reported and events dated after ``since`` (the last message) up to ``as_of``."""
@@ -150,18 +252,38 @@ def rows_since(observations: pd.DataFrame, events: pd.DataFrame, watchlist: Watc
 # ---- the record ---------------------------------------------------------------------------------
 
 
-def append_record(folder: Path, record: dict) -> None:
-    """Append one record as a JSON line, flushed to disk; a failed write leaves the file as it was. A
-    last line left without its end by a crash gets one first, so the new record is a line of its own."""
+@contextmanager
+def record_lock(folder: Path):
+    """The record's lock (``.watchfloor/.alerts.jsonl.lock``), held by every writer of the record:
+    ``watch`` while it decides and appends a round, an acknowledgement or a silence while it checks
+    and appends. Only appends happen under it, never a send."""
+    from .writing import file_lock
+
+    ensure_record_folder(folder)
+    with file_lock(alerts_path(folder)):
+        yield
+
+
+def append_record(folder: Path, record: dict) -> str:
+    """Append one record as a JSON line, flushed to disk, under the record's lock; a failed write leaves
+    the file as it was. A last line left without its end by a crash gets one first, so the new record
+    is a line of its own. Returns the line written."""
+    with record_lock(folder):
+        return append_locked(folder, record)
+
+
+def append_locked(folder: Path, record: dict) -> str:
+    """``append_record`` for a caller that holds the record's lock."""
     from .writing import append_bytes
 
     path = alerts_path(folder)
-    ensure_record_folder(folder)
     size = path.stat().st_size if path.exists() else 0
-    line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    line = (text + "\n").encode("utf-8")
     if size and not _ends_with_newline(path, size):
         line = b"\n" + line
     append_bytes(path, line, size)
+    return text
 
 
 def _ends_with_newline(path: Path, size: int) -> bool:
@@ -172,10 +294,11 @@ def _ends_with_newline(path: Path, size: int) -> bool:
 
 @dataclass
 class Records:
-    """The readable records, oldest first, and a sentence for each line set aside."""
+    """The readable records, oldest first, the line of each, and a sentence for each line set aside."""
 
     records: list[dict]
     problems: list[str]
+    lines: list[int] = field(default_factory=list)
 
 
 def read_records(folder: Path) -> Records:
@@ -184,7 +307,7 @@ def read_records(folder: Path) -> Records:
     path = alerts_path(folder)
     if not path.exists():
         return Records([], [])
-    records, problems = [], []
+    records, problems, lines = [], [], []
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -197,105 +320,30 @@ def read_records(folder: Path) -> Records:
                             "written?); it is set aside, the other records still count")
             continue
         records.append(record)
-    return Records(records, problems)
-
-
-@dataclass
-class AlertEntry:
-    """One alert with what became of it: delivered, or pending with its attempts."""
-
-    record: dict
-    delivered: dict[str, str] = field(default_factory=dict)  # target -> when
-    failures: dict[str, list[dict]] = field(default_factory=dict)  # target -> failed attempts
-
-    @property
-    def id(self) -> str:
-        return self.record["id"]
-
-    def pending_targets(self) -> list[str]:
-        return [target for target in self.record.get("targets", []) if target not in self.delivered]
-
-    @property
-    def state(self) -> str:
-        targets = self.record.get("targets", [])
-        if not targets:
-            return "no target"
-        if not self.pending_targets():
-            return "delivered"
-        return "pending" if not self.delivered else "partly delivered"
-
-    def as_dict(self) -> dict:
-        record = self.record
-        return {"id": self.id, "created": record["created"], "as_of": record["as_of"], "state": self.state,
-                "changes": record["changes"],
-                "targets": [{"target": target, "label": record.get("labels", {}).get(target, target),
-                             "delivered": self.delivered.get(target),
-                             "attempts": len(self.failures.get(target, [])) + (target in self.delivered),
-                             "last_error": (self.failures.get(target) or [{}])[-1].get("error")
-                             if target not in self.delivered else None}
-                            for target in record.get("targets", [])],
-                "url": record.get("url")}
-
-
-@dataclass
-class History:
-    alerts: list[AlertEntry]
-    last_state: dict | None
-    last_as_of: dt.date | None
-    problems: list[str] = field(default_factory=list)  # lines set aside
-
-
-def read_history(folder: Path) -> History:
-    entries: dict[str, AlertEntry] = {}
-    last_state, last_as_of = None, None
-    read = read_records(folder)
-    for record in read.records:
-        kind = record.get("type")
-        if kind in ("baseline", "alert"):
-            last_state = record.get("state")
-            last_as_of = dt.date.fromisoformat(record["as_of"])
-        if kind == "alert":
-            entries[record["id"]] = AlertEntry(record)
-        elif kind == "delivery" and record.get("id") in entries:
-            entry = entries[record["id"]]
-            if record.get("ok"):
-                entry.delivered.setdefault(record["target"], record["at"])
-            else:
-                entry.failures.setdefault(record["target"], []).append(record)
-    return History(list(entries.values()), last_state, last_as_of, read.problems)
+        lines.append(number)
+    return Records(records, problems, lines)
 
 
 def now_utc() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def resolve_targets(rules: Alerts | None, extra: list[str], secret: bytes) -> tuple[dict[str, str], list[str]]:
-    """{target key: URL} from the watchlist's ``notify`` (``env:NAME`` read from the environment) and
-    the command line; and the problems (an unset variable) in plain words."""
-    urls, problems = [], []
-    for entry in list(rules.notify if rules else []) + list(extra):
-        if entry.startswith("env:"):
-            value = os.environ.get(entry[4:], "")
-            if not value.strip():
-                problems.append(f"{entry}: the environment variable {entry[4:]} is not set; set it to one or more "
-                                "Apprise URLs")
-            urls.extend(part for part in value.replace(",", " ").split() if part)
-        else:
-            urls.append(entry)
-    return {target_key(url, secret): url for url in urls}, problems
-
-
 def level_word(level: str) -> str:
     return NOT_CURRENT.upper() if level == NOT_CURRENT else Level(level).word
 
 
+def change_summary(change: dict) -> str:
+    """"Troops NORMAL -> HIGH": one change on one line."""
+    return f"{change['name']} {level_word(change['from'])} -> {level_word(change['to'])}"
+
+
 def changes_summary(changes: list[dict]) -> str:
-    """"Overall level NORMAL -> HIGH; Troops NORMAL -> HIGH": an alert's changes on one line."""
-    return "; ".join(f"{change['name']} {level_word(change['from'])} -> {level_word(change['to'])}"
-                     for change in changes)
+    """"Overall level NORMAL -> HIGH; Troops NORMAL -> HIGH": changes on one line."""
+    return "; ".join(change_summary(change) for change in changes)
 
 
-__all__ = ["ALERTS_FOLDER", "ALERTS_FILE", "AlertEntry", "History", "alerts_path", "append_record", "changes_between",
-           "changes_summary", "ensure_record_folder", "level_word", "new_alert_id", "now_utc", "read_history",
-           "read_records", "resolve_targets", "rows_since", "state_of", "target_key", "target_secret",
-           "unsalted_target_key"]
+__all__ = ["ALERTS_FOLDER", "ALERTS_FILE", "OVERALL", "Records", "Target", "alerts_path", "append_locked",
+           "append_record", "change_summary", "changes_between", "changes_summary", "ensure_record_folder",
+           "is_known", "level_in", "level_word", "new_alert_id", "new_id", "now_utc", "rank", "read_records",
+           "record_lock", "resolve_targets", "rows_since", "rule_level", "state_of", "subject_of", "target_key",
+           "target_list", "target_secret", "unsalted_target_key"]

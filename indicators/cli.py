@@ -487,7 +487,7 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
           notify: list[str] = typer.Option([], "--notify", help="An Apprise URL to send to, besides the "
                                            "watchlist's alerts.notify (repeat for several)."),
           url_base: str = typer.Option("http://localhost:8501", "--url-base", help="The dashboard's address, "
-                                       "for the link in each message."),
+                                       "for the links in each message."),
           as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this day instead of today "
                                               "(to replay a period, one day per run)."),
           send_timeout: float = typer.Option(30, "--send-timeout", min=1, max=3600, help="Give up a send after "
@@ -508,27 +508,145 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
         fail_usage(str(error))
     except KeyboardInterrupt:
         raise typer.Exit(0)
-    if result is not None and (result.failed or result.held):
-        raise typer.Exit(EXIT_PROBLEMS)  # --once: an alert is still pending, or a feed unread (cron mails this)
+    if result is not None and (result.pending or result.held):
+        raise typer.Exit(EXIT_PROBLEMS)  # --once: a message is still pending, or a feed unread (cron mails this)
+
+
+def acting_person(folder: Path, given: Optional[str]) -> str:
+    """Who acknowledges or silences: --by, else git's user.email, else the login name."""
+    import getpass
+
+    return entered_by(folder, given) or getpass.getuser()
+
+
+def act_or_fail(action):
+    """Run an acknowledgement or a silence; a refusal exits 1 (2 for an id the record lacks)."""
+    from .alertactions import AlertActionRefused, UnknownInRecord
+
+    try:
+        return action()
+    except UnknownInRecord as error:
+        fail_usage(str(error))
+    except AlertActionRefused as error:
+        echo(f"Error: {error}; nothing was recorded", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    except TimeoutError:
+        echo("Error: another program is writing the alert record; nothing was recorded, try again", err=True)
+        raise typer.Exit(EXIT_PROBLEMS)
 
 
 @app.command()
 def alerts(folder: Path = typer.Argument(..., help="Watchlist folder."),
            since: Optional[str] = typer.Option(None, "--since", help="Only alerts as of this day or later."),
+           ack: Optional[str] = typer.Option(None, "--ack", help="Acknowledge this alert (its id): you saw it; it "
+                                             "is no longer reminded."),
+           comment: Optional[str] = typer.Option(None, "--comment", help="With --ack: what you saw or are doing."),
+           by: Optional[str] = typer.Option(None, "--by", help="With --ack: who acknowledges (default: git's "
+                                            "user.email, else the login name)."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """The alerts recorded by watch, with the delivery state of each."""
-    from .alerts import read_history
+    """The alerts recorded by watch, with the state and delivery of each; --ack acknowledges one."""
+    from .alertstates import read_history
     from .report import alerts_table
 
     first = parse_date_option(since, "--since")
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
+    if ack is not None:
+        from .alertactions import acknowledge
+
+        if comment is None:
+            fail_usage('--ack needs --comment "..." (what you saw, or what you are doing about it)')
+        act_or_fail(lambda: acknowledge(folder, ack, acting_person(folder, by), comment))
+        alert = read_history(folder).find(ack)
+        echo(f"alert {ack} acknowledged by {alert.acknowledged['by']}: {alert.summary()}; it is no longer reminded")
+        return
+    if comment is not None or by is not None:
+        fail_usage("--comment and --by go with --ack ID")
     history = read_history(folder)
     for problem in history.problems:
         echo(f"warning: {problem}", err=True)
-    entries = [entry.as_dict() for entry in history.alerts
-               if first is None or entry.record["as_of"] >= first.isoformat()]
-    echo(json.dumps(entries, indent=2, ensure_ascii=False) if as_json else alerts_table(entries))
+    entries = [history.alert_as_dict(alert) for alert in history.alerts.values()
+               if first is None or alert.as_of >= first]
+    if as_json:
+        echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    loose = [message.as_dict() for message in history.messages_without_alert()
+             if first is None or message.record["as_of"] >= first.isoformat()]
+    now = dt.datetime.now(dt.timezone.utc)
+    names = _subject_names(folder)
+    echo(alerts_table(entries, loose, [silence.as_dict(names, now) for silence in history.silences.values()]))
+
+
+def _subject_names(folder: Path) -> dict[str, str]:
+    """Subject -> name ("indicator:troops" -> "Troops") from watchlist.yaml alone; empty when it cannot be read."""
+    from .definitions import load_definitions
+
+    try:
+        watchlist = load_definitions(folder).watchlist
+    except Exception:  # noqa: BLE001 - names are a courtesy: the ids still say what is meant
+        return {}
+    if watchlist is None:
+        return {}
+    return {**{f"indicator:{item.id}": item.name for item in watchlist.indicators},
+            **{f"scenario:{item.id}": item.name for item in watchlist.scenarios}}
+
+
+@app.command()
+def silence(folder: Path = typer.Argument(..., help="Watchlist folder."),
+            indicator: Optional[str] = typer.Option(None, "--indicator", help="Silence this indicator's alerts (its id)."),
+            scenario: Optional[str] = typer.Option(None, "--scenario", help="Silence this scenario's alerts (its id)."),
+            overall: bool = typer.Option(False, "--overall", help="Silence the overall level's alerts."),
+            until: Optional[str] = typer.Option(None, "--until", help="Last day of the silence, YYYY-MM-DD (it ends "
+                                                "when that day is over)."),
+            comment: Optional[str] = typer.Option(None, "--comment", help="Why (a known noisy feed, a planned exercise)."),
+            by: Optional[str] = typer.Option(None, "--by", help="Who silences (default: git's user.email, else the "
+                                             "login name)."),
+            list_them: bool = typer.Option(False, "--list", help="List the silences, active first."),
+            expire: Optional[str] = typer.Option(None, "--expire", help="End this silence now (its id)."),
+            as_json: bool = typer.Option(False, "--json", help="With --list: print JSON.")) -> None:
+    """Mute an indicator, a scenario or the overall level until a day: alerts are recorded, not sent."""
+    from .alertactions import add_silence, expire_silence, subject_for
+    from .alertstates import read_history
+
+    if not folder.is_dir():
+        fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
+    chosen = [name for name, wanted in (("--list", list_them), ("--expire", expire is not None),
+                                        ("a new silence", any((indicator, scenario, overall, until)))) if wanted]
+    if len(chosen) > 1:
+        fail_usage(f"give either --list, --expire ID or a new silence, not {' and '.join(chosen)}")
+    if list_them:
+        now = dt.datetime.now(dt.timezone.utc)
+        names = _subject_names(folder)
+        order = {"active": 0, "ended": 1, "expired": 2}
+        found = sorted((silence.as_dict(names, now) for silence in read_history(folder).silences.values()),
+                       key=lambda item: (order[item["state"]], item["until"]))
+        if as_json:
+            echo(json.dumps(found, indent=2, ensure_ascii=False))
+        elif not found:
+            echo(f"No silences recorded; add one with: {command_name()} silence {folder} --indicator ID --until D "
+                 '--comment "..."')
+        for item in [] if as_json else found:
+            ended = (f", expired {item['expired']['at']} by {item['expired']['by'] or 'someone'}" if item["expired"]
+                     else "")
+            echo(f"{item['id']}  {item['state'].upper():<7}  {item['name']} through {item['until']}  "
+                 f"(by {item['by'] or 'someone'} at {item['at']}: {item['comment']}{ended})")
+        return
+    who = acting_person(folder, by)
+    if expire is not None:
+        act_or_fail(lambda: expire_silence(folder, expire, who))
+        echo(f"silence {expire} expired; alerts on its subject are sent again from the next round of watch")
+        return
+    if until is None or comment is None:
+        fail_usage('a silence needs --until D and --comment "..." (or use --list, --expire ID)')
+    day = parse_date_option(until, "--until")
+    loaded = loaded_watchlist_or_fail(folder)
+    subject = act_or_fail(lambda: subject_for(indicator, scenario, overall, loaded.watchlist))
+    silence_id, _ = act_or_fail(lambda: add_silence(folder, subject, day, who, comment))
+    names = _subject_names(folder)
+    from .alertstates import subject_name
+
+    echo(f"silence {silence_id}: alerts on {subject_name(subject, names)} are recorded but not sent through "
+         f"{day.isoformat()} (expire it early with: {command_name()} silence {folder} --expire {silence_id})")
 
 
 SNAPSHOT_FORMATS = {".png": "png", ".pdf": "pdf", ".html": "html", ".htm": "html"}

@@ -442,17 +442,32 @@ class Feed(BaseModel):
 
 
 NOTIFY_ENV_PATTERN = r"^env:[A-Za-z_][A-Za-z0-9_]*$"
+MAX_REMIND_HOURS = 8784.0  # a year: beyond that a reminder is a typing mistake
+
+
+def apprise_rejects(url: str) -> bool | None:
+    """True when Apprise cannot parse ``url`` (an unknown service, missing parts), False when it can,
+    None when the alerts extra (Apprise) is not installed. Parsing sends nothing."""
+    try:
+        import apprise
+    except ImportError:
+        return None
+    return apprise.Apprise.instantiate(url, suppress_exceptions=True) is None
 
 
 class Alerts(BaseModel):
     """When ``watchfloor watch`` notifies: the overall level entering or leaving ``overall_at`` or
-    above (and changing while there), the same for any indicator and ``indicators_at``; where to:
-    Apprise URLs, or ``env:NAME`` for an environment variable holding them (secrets stay out)."""
+    above (and changing while there), the same for any indicator and ``indicators_at``, and for any
+    scenario and ``scenarios_at``; how often an unacknowledged alert is sent again
+    (``remind_every_hours``); where to: Apprise URLs, or ``env:NAME`` for an environment variable
+    holding them (secrets stay out)."""
 
     model_config = ConfigDict(extra="forbid")
 
     overall_at: RaisedLevel = "elevated"
     indicators_at: RaisedLevel | None = None
+    scenarios_at: RaisedLevel | None = None
+    remind_every_hours: float | None = Field(default=None, gt=0, le=MAX_REMIND_HOURS, allow_inf_nan=False)
     notify: list[str] = Field(default_factory=list)
 
     @field_validator("notify")
@@ -463,6 +478,9 @@ class Alerts(BaseModel):
         for entry in notify:
             if not (re.fullmatch(NOTIFY_ENV_PATTERN, entry) or re.fullmatch(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S*", entry)):
                 raise ValueError(f'"{entry}" is neither an Apprise URL (scheme://...) nor env:NAME')
+            if not entry.startswith("env:") and apprise_rejects(entry):
+                raise ValueError(f'"{entry.split("://", 1)[0]}://..." is not an address Apprise can send to (an '
+                                 "unknown service, or parts missing); see Apprise's list of services")
         return notify
 
 

@@ -356,20 +356,44 @@ def json_terminal_safe(text: str) -> str:
     return _TERMINAL_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def alerts_table(entries: list[dict]) -> str:
-    """The alert history as text: one line per alert, then one per target with its delivery state."""
-    from .alerts import changes_summary
-
-    if not entries:
+def alerts_table(entries: list[dict], loose_messages: list[dict] = (), silences: list[dict] = ()) -> str:
+    """The alert history as text: one line per alert with its state, then who acknowledged it, what
+    resolved or silenced it, and one line per message about it and target with its delivery."""
+    if not entries and not loose_messages:
         return "No alerts recorded (watchfloor watch records them in .watchfloor/alerts.jsonl)."
     lines = []
     for entry in entries:
-        lines.append(f"{entry['as_of']}  {entry['id']}  {entry['state'].upper()}  {changes_summary(entry['changes'])}")
-        for target in entry["targets"]:
-            if target["delivered"]:
-                lines.append(f"    {target['label']}: delivered {target['delivered']}")
-            else:
-                error = f"; last error: {target['last_error']}" if target["last_error"] else ""
-                lines.append(f"    {target['label']}: pending after {target['attempts']} attempt"
-                             f"{'' if target['attempts'] == 1 else 's'}{error}")
+        lines.append(f"{entry['as_of']}  {entry['id']}  {entry['state'].upper():<12}  {entry['summary']}")
+        if entry["acknowledged"]:
+            done = entry["acknowledged"]
+            lines.append(f"    acknowledged {done['at']} by {done['by'] or 'someone'}: {done['comment']}")
+        if entry["silence"] and entry["state"] == "silenced":
+            lines.append(f"    silenced by {entry['silence']} (see: watchfloor silence DIR --list)")
+        if entry["resolved"]:
+            lines.append(f"    resolved {entry['resolved']['at']}: {entry['resolved']['reason']}")
+        if not entry["messages"]:
+            lines.append("    no message sent (silenced)")
+        for message in entry["messages"]:
+            lines.extend(_message_lines(message))
+    for message in loose_messages:
+        lines.append(f"{message['as_of']}  {message['id']}  message about no alert")
+        lines.extend(_message_lines(message))
+    active = [silence for silence in silences if silence["state"] == "active"]
+    if active:
+        lines.append(f"{len(active)} silence{'' if len(active) == 1 else 's'} active: "
+                     + "; ".join(f"{silence['name']} through {silence['until']} ({silence['id']})" for silence in active))
     return "\n".join(lines)
+
+
+def _message_lines(message: dict) -> list[str]:
+    lines = []
+    if not message["targets"]:
+        return [f"    {message['id']} ({message['kind']}): no target"]
+    for target in message["targets"]:
+        if target["delivered"]:
+            lines.append(f"    {message['id']} ({message['kind']}) {target['label']}: delivered {target['delivered']}")
+        else:
+            error = f"; last error: {target['last_error']}" if target["last_error"] else ""
+            lines.append(f"    {message['id']} ({message['kind']}) {target['label']}: pending after "
+                         f"{target['attempts']} attempt{'' if target['attempts'] == 1 else 's'}{error}")
+    return lines

@@ -1,12 +1,14 @@
-"""``watchfloor watch``: evaluate a watchlist whenever its files change, record every notable level
-change as an alert, and deliver it through Apprise, at least once, whatever fails.
+"""``watchfloor watch``: evaluate a watchlist whenever its files change, record every alert and its
+transitions, and deliver each message through Apprise, at least once, whatever fails.
 
-One cycle: load the files, evaluate as of the day, compare with the last recorded state, append an
-alert when something notable changed (before sending anything), then send every pending alert to
-every target that has not had it. A failed send stays pending: it is retried on later cycles with
-backoff (1, 2, 4 ... minutes, at most an hour) and at once after a restart. Killing the process at any
-point loses nothing: an alert is on disk before it is sent, and a delivery is recorded after it
-succeeded (a receiver may see an alert twice; its id lets it drop the repeat).
+One round: load the files, evaluate as of the day, compare with the levels recorded on or before
+that day (never a later one), decide what the round records (``alertrounds``: alerts raised, resolved,
+silenced, reminded) and append it as one record, under the record's lock, before sending anything;
+then send every pending message to every target that has not had it. A failed send stays pending: it
+is retried on later rounds with backoff (1, 2, 4 ... minutes, at most an hour) and at once after a
+restart. Killing the process at any point loses nothing: a message is on disk before it is sent, and
+a delivery is recorded after it succeeded (a receiver may see a message twice; its id lets it drop
+the repeat).
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .alerts import (ALERTS_FOLDER, AlertEntry, append_record, changes_between, ensure_record_folder, level_word,
-                     new_alert_id, now_utc, read_history, resolve_targets, rows_since, state_of, target_secret,
-                     unsalted_target_key)
+from .alertmessages import alert_link, format_message
+from .alertrounds import plan_round
+from .alerts import (ALERTS_FOLDER, Target, append_locked, append_record, change_summary, changes_between,
+                     ensure_record_folder, new_id, now_utc, record_lock, rows_since, state_of, target_list,
+                     target_secret, unsalted_target_key)
+from .alertstates import History, read_history, replay
 from .loader import LoadedWatchlist, files_signature, load_watchlist
-from .models import Alerts
+from .models import Alerts, apprise_rejects
 from .rules import evaluate_watchlist
 from .serving import _die_with_parent  # a send never outlives the watch that started it
 
@@ -39,57 +44,23 @@ class WatchError(Exception):
 
 @dataclass
 class CycleResult:
-    recorded: str | None = None  # the id of the alert recorded this cycle
     baseline: bool = False
-    sent: list[tuple[str, str, str]] = field(default_factory=list)  # (alert id, target, target label)
-    failed: list[tuple[str, str, str, str]] = field(default_factory=list)  # (alert id, target, label, error)
+    baseline_before_record: bool = False  # the first look at a day earlier than anything recorded
+    raised: list[dict] = field(default_factory=list)  # the alerts raised this round, as recorded
+    transitions: list[dict] = field(default_factory=list)  # of earlier alerts, with "summary"
+    reminded: list[tuple[str, int]] = field(default_factory=list)  # (alert id, reminder number)
+    message: str | None = None  # the id of the message recorded this round
+    sent: list[tuple[str, str, str]] = field(default_factory=list)  # (message id, target, target label)
+    failed: list[tuple[str, str, str, str]] = field(default_factory=list)  # (message id, target, label, error)
+    elsewhere: list[tuple[str, str]] = field(default_factory=list)  # (message id, label): pending, not sent to here
     problems: list[str] = field(default_factory=list)
     held: str | None = None  # why levels were not compared this round (a feed could not be read completely)
 
+    @property
+    def pending(self) -> bool:
+        """A message is still pending for a target (one of this run's, or one it no longer sends to)."""
+        return bool(self.failed or self.elsewhere)
 
-def permalink(url_base: str, as_of: dt.date) -> str:
-    return f"{url_base.rstrip('/')}/?page=alerts&as_of={as_of.isoformat()}"
-
-
-def format_message(record: dict) -> tuple[str, str]:
-    """(title, body) of an alert as text: the marking first and last, every change with its reasons,
-    what was reported since the last message, the permalink and the alert id."""
-    marking = record.get("marking") or ""
-    changes = record["changes"]
-    overall = next((change for change in changes if change["what"] == "overall"), None)
-    if overall:
-        headline = f"overall {level_word(overall['from'])} -> {level_word(overall['to'])}"
-    else:
-        headline = f"{len(changes)} indicator{'s' if len(changes) != 1 else ''} changed"
-    title = f"{'[' + marking + '] ' if marking else ''}{record['watchlist']}: {headline} [{record['id']}]"
-    lines = [marking] if marking else []
-    lines.append(f"{record['watchlist']} - as of {record['as_of']}")
-    for change in changes:
-        words = f"{level_word(change['from'])} -> {level_word(change['to'])}"
-        if change["what"] == "overall":
-            index = f" (index {change['index']:.1f})" if change.get("index") is not None else ""
-            lines.append(f"Overall level: {words}{index}")
-            lines.extend(f"  because {reason}" for reason in change.get("reasons", []))
-        else:
-            detail = ", ".join(part for part in (change.get("value"), change.get("date"),
-                                                 change.get("source") and f"{change['source']}"
-                                                 f"{' (' + change['grade'] + ')' if change.get('grade') else ''}")
-                               if part)
-            lines.append(f"{change['name']}: {words}{' (' + detail + ')' if detail else ''}")
-    observations, events = record.get("observations", []), record.get("events", [])
-    if observations or events:
-        lines.append(f"New since {record.get('since') or 'the last message'}:")
-        for row in observations:
-            value = "" if row["value"] is None else f" {row['value']:g}"
-            status = "" if row["status"] == "reported" else f" [{row['status']}]"
-            source = f" - {row['source']}" if row.get("source") else ""
-            lines.append(f"  {row['date']} {row['indicator']}{value}{status}{source}")
-        lines.extend(f"  Event {event['date']}: {event['title']}" for event in events)
-    lines.append(f"View: {record['url']}")
-    lines.append(f"Alert id: {record['id']}")
-    if marking:
-        lines.append(marking)
-    return title, "\n".join(lines)
 
 
 ALERTS_EXTRA_MISSING = ('sending needs the alerts extra (Apprise), which is not installed: pip install -c '
@@ -146,69 +117,125 @@ def _alert_rules(loaded: LoadedWatchlist) -> Alerts:
     return loaded.watchlist.alerts or Alerts()
 
 
+def shown_target(target: Target) -> str:
+    """A target named without its secrets: where it came from, and its scheme."""
+    scheme = target.url.split("://", 1)[0] + "://..." if "://" in target.url else target.url
+    if target.origin.startswith("env:"):
+        return f'an address in {target.origin} ("{scheme}")'
+    return f'{target.origin} "{scheme}"'
+
+
+def check_targets(targets: list[Target]) -> None:
+    """Refuse to start (WatchError) when there is somewhere to send and Apprise is missing, or cannot
+    parse an address: found now, not once an alert is due."""
+    if not targets:
+        return
+    for target in targets:
+        rejected = apprise_rejects(target.url)
+        if rejected is None:
+            raise WatchError(ALERTS_EXTRA_MISSING)
+        if rejected:
+            raise WatchError(f"{shown_target(target)} is not an address Apprise can send to (an unknown service, or "
+                             "parts missing); see Apprise's list of services, e.g. mailto://, json://, slack://")
+
+
 def run_cycle(folder: Path, as_of: dt.date, url_base: str, extra_urls: list[str],
-              retry_due: Callable[[str, str], bool] = lambda alert_id, target: True,
-              today: dt.date | None = None, send_seconds: float = DEFAULT_SEND_SECONDS) -> CycleResult:
-    """One evaluation and delivery round (see the module's description)."""
+              retry_due: Callable[[str, str], bool] = lambda message_id, target: True,
+              today: dt.date | None = None, send_seconds: float = DEFAULT_SEND_SECONDS,
+              now: dt.datetime | None = None, strict_targets: bool = False) -> CycleResult:
+    """One evaluation and delivery round (see the module's description). ``strict_targets``: check
+    every address first (the first round of a watch)."""
     result = CycleResult()
     loaded = load_watchlist(folder, today=today)
     if loaded.watchlist is None:
         raise WatchError(f"{folder}/watchlist.yaml cannot be used; see: watchfloor validate {folder}")
     rules = _alert_rules(loaded)
-    targets, result.problems = resolve_targets(rules, extra_urls, target_secret(folder))
+    targets, result.problems = target_list(rules, extra_urls, target_secret(folder))
+    if strict_targets:
+        check_targets(targets)
     statuses, overall = evaluate_watchlist(loaded.watchlist, loaded.observations, as_of)
     state = state_of(statuses, overall)
-    history = read_history(folder)
-    result.problems += history.problems
+    moment = now or dt.datetime.now(dt.timezone.utc)
     incomplete = [summary for summary in loaded.feeds.values() if not summary.complete]
-    if incomplete:  # a fed indicator that drops out would move the index: no level is compared, nothing new sent
-        result.held = "; ".join(_incompleteness(summary) for summary in incomplete)
-    elif history.last_state is None:
-        append_record(folder, {"type": "baseline", "at": now_utc(), "as_of": as_of.isoformat(), "state": state})
-        result.baseline = True
-    else:
-        changes = changes_between(rules, history.last_state, state, statuses, overall)
-        if changes:
-            observations, events = rows_since(loaded.observations, loaded.events, loaded.watchlist,
-                                              history.last_as_of, as_of)
-            labels = _labels(targets)
-            record = {"type": "alert", "id": new_alert_id(as_of), "created": now_utc(), "as_of": as_of.isoformat(),
-                      "since": history.last_as_of.isoformat() if history.last_as_of else None,
-                      "watchlist": loaded.watchlist.title, "marking": loaded.watchlist.marking,
-                      "changes": changes, "observations": observations, "events": events,
-                      "url": permalink(url_base, as_of), "state": state, "targets": list(targets),
-                      "labels": labels}
-            append_record(folder, record)  # on disk before any attempt to send it
-            result.recorded = record["id"]
-            history.alerts.append(AlertEntry(record))
-    deliver_pending(folder, history.alerts, targets, retry_due, result, send_seconds)
+    with record_lock(folder):  # decided and appended as one: an acknowledgement cannot slip in between
+        history = read_history(folder)
+        result.problems += history.problems
+        recorded_before, since = history.state_on_or_before(as_of)
+        if incomplete:  # a fed indicator that drops out would move the index: no level is compared, nothing new sent
+            result.held = "; ".join(_incompleteness(summary) for summary in incomplete)
+        elif recorded_before is None:
+            record = {"type": "baseline", "at": now_utc(), "as_of": as_of.isoformat(), "state": state}
+            append_locked(folder, record)
+            result.baseline, result.baseline_before_record = True, history.last_as_of is not None
+        else:
+            changes = changes_between(rules, recorded_before, state, statuses, overall)
+            planned = plan_round(history, rules, as_of, state, changes, moment)
+            if planned.empty and "scenarios" not in recorded_before:
+                # levels recorded before scenarios were compared: record them once, to compare with from now on
+                append_locked(folder, {"type": "baseline", "at": now_utc(), "as_of": as_of.isoformat(), "state": state})
+            elif not planned.empty:
+                record = {"type": "evaluation", "at": moment.replace(microsecond=0).isoformat(),
+                          "as_of": as_of.isoformat(), "since": since.isoformat(), "state": state,
+                          "alerts": planned.raised, "transitions": planned.transitions, "message": None}
+                if planned.items:
+                    record["message"] = _message(loaded, folder, planned.items, targets, url_base, as_of, since)
+                append_locked(folder, record)  # on disk before any attempt to send it
+                _note(result, history, record)
+                replay(history, record)
+    deliver_pending(folder, history, targets, retry_due, result, send_seconds)
     return result
 
 
-def deliver_pending(folder: Path, alerts: list[AlertEntry], targets: dict[str, str],
+def _message(loaded: LoadedWatchlist, folder: Path, items: list[dict], targets: list[Target], url_base: str,
+             as_of: dt.date, since: dt.date) -> dict:
+    observations, events = rows_since(loaded.observations, loaded.events, loaded.watchlist, since, as_of)
+    keyed = {target.key: target.url for target in targets}
+    return {"id": new_id("m", as_of), "watchlist": loaded.watchlist.title, "marking": loaded.watchlist.marking,
+            "since": since.isoformat(), "observations": observations, "events": events,
+            "items": [{**item, "view": alert_link(url_base, Path(folder).resolve().name, as_of, item["alert"])}
+                      for item in items],
+            "targets": list(keyed), "labels": _labels(keyed)}
+
+
+def _note(result: CycleResult, history: History, record: dict) -> None:
+    """What the round recorded, for the report."""
+    result.raised = record["alerts"]
+    for transition in record["transitions"]:
+        alert = history.alerts[transition["alert"]]
+        result.transitions.append({**transition, "summary": alert.summary()})
+    if record["message"]:
+        result.message = record["message"]["id"]
+        result.reminded = [(item["alert"], item["number"]) for item in record["message"]["items"]
+                           if item["kind"] == "reminder"]
+
+
+def deliver_pending(folder: Path, history: History, targets: list[Target],
                     retry_due: Callable[[str, str], bool], result: CycleResult,
                     send_seconds: float = DEFAULT_SEND_SECONDS) -> None:
-    # alerts recorded before the folder had its secret name their targets by an unsalted hash
-    earlier_names = {unsalted_target_key(url): url for url in targets.values()}
-    for entry in alerts:
-        labels = entry.record.get("labels", {})
-        title, body = format_message(entry.record)
-        for target in entry.pending_targets():
-            url = targets.get(target) or earlier_names.get(target)
-            label = labels.get(target, target)
+    """Send every pending message to every target of this run that has not had it; a message pending
+    for a target this run does not send to is noted in ``result.elsewhere``."""
+    urls = {target.key: target.url for target in targets}
+    # messages recorded before the folder had its secret name their targets by an unsalted hash
+    earlier_names = {unsalted_target_key(url): url for url in urls.values()}
+    for message in history.pending_messages():
+        title, body = format_message(message.record)
+        for target in message.pending_targets():
+            url = urls.get(target) or earlier_names.get(target)
+            label = message.label(target)
             if url is None:
-                continue  # no longer configured: stays pending, shown as such by `alerts`
-            if not retry_due(entry.id, target):
+                result.elsewhere.append((message.id, label))  # stays pending, shown as such by `alerts`
+                continue
+            if not retry_due(message.id, target):
                 continue
             error = _send(url, title, body, send_seconds)
-            append_record(folder, {"type": "delivery", "id": entry.id, "target": target, "ok": error is None,
+            append_record(folder, {"type": "delivery", "id": message.id, "target": target, "ok": error is None,
                                    "at": now_utc(), **({"error": error} if error else {})})
             if error is None:
-                entry.delivered[target] = now_utc()
-                result.sent.append((entry.id, target, label))
+                message.delivered[target] = now_utc()
+                result.sent.append((message.id, target, label))
             else:
-                entry.failures.setdefault(target, []).append({"error": error})
-                result.failed.append((entry.id, target, label, error))
+                message.failures.setdefault(target, []).append({"error": error})
+                result.failed.append((message.id, target, label, error))
 
 
 class Backoff:
@@ -236,8 +263,9 @@ class Backoff:
 def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_urls: list[str],
           as_of: dt.date | None, say: Callable[[str], None], poll_seconds: float = 1.0,
           send_seconds: float = DEFAULT_SEND_SECONDS) -> CycleResult | None:
-    """Watch ``folder`` until stopped (or one cycle with ``once``). Only one watch per folder: a
-    second one exits with WatchError. Each send is given up after ``send_seconds``, so a hanging
+    """Watch ``folder`` until stopped (or one round with ``once``). Only one watch per folder: a
+    second one exits with WatchError, as does an address Apprise cannot parse (checked in the first
+    round, before anything is recorded). Each send is given up after ``send_seconds``, so a hanging
     receiver never holds the folder's lock longer than that per pending target."""
     from filelock import FileLock, Timeout
 
@@ -250,18 +278,20 @@ def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_u
                          "alerts") from None
     try:
         backoff = Backoff()
-        last_signature, last_run = None, 0.0
+        last_signature, last_run, first = None, 0.0, True
         while True:
             signature = files_signature(folder)
             now = time.monotonic()
             due_retry = any(now >= when for when in backoff.next_try.values())
             if signature != last_signature or now - last_run >= every_seconds or due_retry or once:
                 day = as_of or dt.date.today()
-                result = run_cycle(folder, day, url_base, extra_urls, backoff.due, send_seconds=send_seconds)
-                for alert_id, target, _, _ in result.failed:
-                    backoff.failed(alert_id, target)
-                for alert_id, target, _ in result.sent:
-                    backoff.succeeded(alert_id, target)
+                result = run_cycle(folder, day, url_base, extra_urls, backoff.due, send_seconds=send_seconds,
+                                   strict_targets=first)
+                first = False
+                for message_id, target, _, _ in result.failed:
+                    backoff.failed(message_id, target)
+                for message_id, target, _ in result.sent:
+                    backoff.succeeded(message_id, target)
                 _report(result, day, say)
                 last_signature, last_run = signature, time.monotonic()
             if once:
@@ -272,19 +302,38 @@ def watch(folder: Path, every_seconds: float, once: bool, url_base: str, extra_u
 
 
 def _report(result: CycleResult, day: dt.date, say: Callable[[str], None]) -> None:
+    when = day.isoformat()
     for problem in result.problems:
         say(f"warning: {problem}")
     if result.held:
-        say(f"{day.isoformat()}: levels not compared, nothing new recorded or sent: {result.held} (see: watchfloor "
-            "validate); pending alerts are still delivered")
-    if result.baseline:
-        say(f"{day.isoformat()}: first look; levels recorded, nothing to send")
-    if result.recorded:
-        say(f"{day.isoformat()}: alert {result.recorded} recorded")
-    for alert_id, _, label in result.sent:
-        say(f"{day.isoformat()}: alert {alert_id} sent to {label}")
-    for alert_id, _, label, error in result.failed:
-        say(f"{day.isoformat()}: alert {alert_id} not delivered to {label}: {error}; it stays pending")
+        say(f"{when}: levels not compared, nothing new recorded or sent: {result.held} (see: watchfloor "
+            "validate); pending messages are still delivered")
+    if result.baseline_before_record:
+        say(f"{when}: first look at this day: nothing is recorded on or before it to compare with (the record "
+            "starts later); levels recorded, nothing to send")
+    elif result.baseline:
+        say(f"{when}: first look; levels recorded, nothing to send")
+    for alert in result.raised:
+        words = f"{alert['state'].upper()}: {change_summary(alert)}"
+        if alert["state"] == "silenced":
+            words += f" (silence {alert['silence']}: recorded, not sent)"
+        elif alert["state"] == "resolved":
+            words += f" ({alert['reason']})"
+        say(f"{when}: alert {alert['id']} {words}")
+    for transition in result.transitions:
+        detail = {"resolved": lambda t: f"RESOLVED: {t['summary']} is over: {t['reason']}",
+                  "silenced": lambda t: f"SILENCED by silence {t['silence']}: {t['summary']}"}.get(
+            transition["to"], lambda t: f"{t['to'].upper()} again, {t['reason']}: {t['summary']}")(transition)
+        say(f"{when}: alert {transition['alert']} {detail}")
+    for alert_id, number in result.reminded:
+        say(f"{when}: alert {alert_id} not acknowledged: reminder {number}")
+    for message_id, _, label in result.sent:
+        say(f"{when}: message {message_id} sent to {label}")
+    for message_id, _, label, error in result.failed:
+        say(f"{when}: message {message_id} not delivered to {label}: {error}; it stays pending")
+    for message_id, label in result.elsewhere:
+        say(f"{when}: message {message_id} is pending for {label}, which this run does not send to (no longer in "
+            "alerts.notify or --notify?); it stays pending")
 
 
 def parse_every(text: str) -> float:

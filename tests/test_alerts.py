@@ -1,5 +1,6 @@
 """`watchfloor watch` and `alerts`: level changes reach real receivers on localhost (an SMTP server
-and a JSON webhook), at least once and without flapping, whatever fails in between."""
+and a JSON webhook), at least once and without flapping, whatever fails in between. The workflow of
+states (acknowledge, silence, resolve, remind) is in test_alert_workflow.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from typer.testing import CliRunner
 
 from browser import free_port
 from helpers import REPO, indicator, shown, write_watchlist
-from indicators.alerts import read_history
+from indicators.alertstates import read_history
 from indicators.cli import app
 
 MARKING = "TEST // NOT FOR RELEASE"
@@ -53,15 +55,21 @@ class Webhook:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server is not None:  # started
+            self.server.shutdown()
+            self.server.server_close()
 
     @property
     def url(self) -> str:
         return f"json://127.0.0.1:{self.port}/hook"
 
     def ids(self) -> list[str]:
-        return [message["message"].rsplit("Alert id: ", 1)[1].split("\n", 1)[0] for message in self.received]
+        """The message id of each message received."""
+        return [message["message"].rsplit("Message id: ", 1)[1].split("\n", 1)[0] for message in self.received]
+
+    def titles(self) -> list[str]:
+        """Each subject without the watchlist's marking and title."""
+        return [message["title"].split(": ", 1)[1] for message in self.received]
 
 
 @contextmanager
@@ -121,20 +129,23 @@ def test_a_level_change_reaches_mail_and_webhook_with_the_marking_and_the_reason
             mail, posted = mailbox.messages[0], hook.received[0]
     finally:
         hook.stop()
-    alert_id = read_history(folder).alerts[0].id
-    assert mail["Subject"] == f"[{MARKING}] Test watchlist: overall NORMAL -> HIGH [{alert_id}]"
+    history = read_history(folder)
+    overall, troops = history.alerts
+    message = next(iter(history.messages))
+    assert mail["Subject"] == f"[{MARKING}] Test watchlist: FIRING overall NORMAL -> HIGH (+1 more) [{overall}]"
     assert posted["title"] == mail["Subject"]
     body = posted["message"]
     assert body.splitlines() == [
         MARKING,
         "Test watchlist - as of 2022-10-02",
-        "Overall level: NORMAL -> HIGH (index 66.7)",
+        f"FIRING {overall}: Overall level NORMAL -> HIGH (index 66.7)",
         "  because index 66.7 -> high",
-        "Troops: NORMAL -> HIGH (25 troops, 2022-10-02, Reuters (B2))",
+        f"  View: http://localhost:8501/alerts?watchlist=w&as_of=2022-10-02&alert={overall}",
+        f"FIRING {troops}: Troops NORMAL -> HIGH (25 troops, 2022-10-02, Reuters (B2))",
+        f"  View: http://localhost:8501/alerts?watchlist=w&as_of=2022-10-02&alert={troops}",
         "New since 2022-10-01:",
         "  2022-10-02 Troops 25 - Reuters",
-        "View: http://localhost:8501/?page=alerts&as_of=2022-10-02",
-        f"Alert id: {alert_id}",
+        f"Message id: {message}",
         MARKING,
     ]
     assert mail.get_payload(decode=True).decode("utf-8").strip().splitlines() == body.splitlines()
@@ -150,7 +161,7 @@ def test_no_message_when_nothing_changed(tmp_path):
         assert watch_once(folder, "2022-10-04", hook.url).exit_code == 0
     finally:
         hook.stop()
-    assert hook.received == [] and read_history(folder).alerts == []
+    assert hook.received == [] and read_history(folder).alerts == {}
 
 
 def test_a_receiver_that_is_down_gets_the_alert_once_it_is_back_exactly_once(tmp_path):
@@ -159,11 +170,12 @@ def test_a_receiver_that_is_down_gets_the_alert_once_it_is_back_exactly_once(tmp
     assert watch_once(folder, "2022-10-01", hook.url).exit_code == 0
     add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
     down = watch_once(folder, "2022-10-02", hook.url)
-    assert down.exit_code == 1  # --once: an alert is still pending
+    assert down.exit_code == 1  # --once: a message is still pending
     assert "it stays pending" in down.output
     listed = json.loads(CliRunner().invoke(app, ["alerts", str(folder), "--json"]).stdout)
-    assert [(entry["state"], entry["targets"][0]["attempts"]) for entry in listed] == [("pending", 1)]
-    assert listed[0]["targets"][0]["last_error"]
+    assert [(entry["state"], entry["delivery"], entry["messages"][0]["targets"][0]["attempts"])
+            for entry in listed] == [("firing", "pending", 1)] * 2
+    assert listed[0]["messages"][0]["targets"][0]["last_error"]
     hook.start()
     try:
         back = watch_once(folder, "2022-10-02", hook.url)
@@ -172,11 +184,12 @@ def test_a_receiver_that_is_down_gets_the_alert_once_it_is_back_exactly_once(tmp
         assert again.exit_code == 0
     finally:
         hook.stop()
-    alert_id = listed[0]["id"]
-    assert hook.ids() == [alert_id]
-    table = CliRunner().invoke(app, ["alerts", str(folder)]).stdout
-    assert table.splitlines()[0] == f"2022-10-02  {alert_id}  DELIVERED  Overall level NORMAL -> HIGH; Troops NORMAL -> HIGH"
-    assert table.splitlines()[1].startswith(f"    json://127.0.0.1:{hook.port}/hook: delivered ")
+    message_id = listed[0]["messages"][0]["id"]
+    assert hook.ids() == [message_id]
+    table = CliRunner().invoke(app, ["alerts", str(folder)]).stdout.splitlines()
+    assert table[0] == f"2022-10-02  {listed[0]['id']}  FIRING        Overall level NORMAL -> HIGH"
+    assert table[1].startswith(f"    {message_id} (firing) json://127.0.0.1:{hook.port}/hook: delivered ")
+    assert table[2] == f"2022-10-02  {listed[1]['id']}  FIRING        Troops NORMAL -> HIGH"
 
 
 def test_a_flapping_indicator_with_a_hold_sends_one_message_not_one_per_cycle(tmp_path):
@@ -191,9 +204,10 @@ def test_a_flapping_indicator_with_a_hold_sends_one_message_not_one_per_cycle(tm
                 watch_once(folder, day, hook.url)
         finally:
             hook.stop()
-        sent[hold] = [message["title"].split(": ", 1)[1].rsplit(" [", 1)[0] for message in hook.received]
-    assert sent[None] == ["overall NORMAL -> HIGH", "overall HIGH -> NORMAL"] * 3 + ["overall NORMAL -> HIGH"]
-    assert sent[3] == ["overall NORMAL -> HIGH"]  # held high while it flaps
+        sent[hold] = [title.rsplit(" [", 1)[0] for title in hook.titles()]
+    raised, resolved = "FIRING overall NORMAL -> HIGH (+1 more)", "RESOLVED overall, now NORMAL (+1 more)"
+    assert sent[None] == [raised, resolved] * 3 + [raised]
+    assert sent[3] == [raised]  # held high while it flaps
 
 
 WATCH = [sys.executable, "-m", "indicators.cli", "watch"]
@@ -212,15 +226,18 @@ def test_killed_between_recording_and_sending_the_alert_is_delivered_after_a_res
                                         f"json://127.0.0.1:{port}/hook"], cwd=REPO,
                                env={**os.environ, "WATCHFLOOR_NOTIFY": ""}, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not read_history(folder).alerts:
-            time.sleep(0.05)
-        recorded = read_history(folder).alerts
+        silent.settimeout(60)
+        connection, _ = silent.accept()  # watch is sending now: the message must already be on disk
+        recorded = list(read_history(folder).messages.values())
         assert len(recorded) == 1 and recorded[0].delivered == {}  # recorded, not yet sent
+        assert [alert.state for alert in read_history(folder).alerts.values()] == ["firing", "firing"]
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+        connection.close()
     finally:
         silent.close()
+        if process.poll() is None:
+            process.kill()
     hook = Webhook(port).start()  # the receiver is back on the same address
     try:
         restarted = watch_once(folder, "2022-10-02", hook.url)
@@ -228,7 +245,9 @@ def test_killed_between_recording_and_sending_the_alert_is_delivered_after_a_res
     finally:
         hook.stop()
     assert hook.ids() == [recorded[0].id]
-    assert read_history(folder).alerts[0].state == "delivered"
+    history = read_history(folder)
+    assert [message.state for message in history.messages.values()] == ["delivered"]
+    assert [(alert.state, history.delivery(alert)) for alert in history.alerts.values()] == [("firing", "delivered")] * 2
 
 
 def test_a_second_watch_on_the_same_folder_refuses_to_run(tmp_path):
@@ -273,15 +292,26 @@ def test_the_alerts_page_lists_each_alert_with_its_delivery_state_and_marks_the_
     add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
     hook = Webhook()  # down: the alert stays pending
     watch_once(folder, "2022-10-02", hook.url)
-    alert_id = read_history(folder).alerts[0].id
+    overall, troops = read_history(folder).alerts
     app = run_app(monkeypatch, root=folder, page="alerts", as_of="2022-10-02")
-    table = app.dataframe[0].value
-    assert table[["alert id", "state", "changes"]].values.tolist() == [
-        [alert_id, "pending", "Overall level NORMAL -> HIGH; Troops NORMAL -> HIGH"]]
-    assert table["delivery"].iloc[0] == f"json://127.0.0.1:{hook.port}/hook: pending (1 attempt)"
+    assert alert_rows(app) == [["2022-10-02", troops, "FIRING", "Troops NORMAL -> HIGH", "", "pending"],
+                               ["2022-10-02", overall, "FIRING", "Overall level NORMAL -> HIGH", "", "pending"]]
+    assert [metric.value for metric in app.metric] == ["2", "0", "0", "0", "1"]
     chart = json.loads(app.get("plotly_chart")[0].proto.spec)
     marks = next(trace for trace in chart["data"] if trace.get("name") == "alert")
-    assert marks["x"][0].startswith("2022-10-02") and alert_id in marks["hovertext"][0]
+    assert marks["x"][0].startswith("2022-10-02") and overall in marks["hovertext"][0]
+
+
+def alert_rows(app) -> list[list[str]]:
+    """The cells of the Alerts page's table of alerts, as text."""
+    import re
+    from html import unescape
+
+    page = "\n".join(element.proto.body for element in app.get("html"))
+    table = page[page.index('<table class="wf-alerts"><thead><tr><th>as of'):]
+    body = table[table.index("<tbody>"):table.index("</tbody>")]
+    return [[unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body)]
 
 
 # ---------------------------------------------------------------- a record cut by a crash, slow receivers, secrets
@@ -312,14 +342,18 @@ def test_a_record_cut_by_a_crash_is_named_and_set_aside_and_the_alert_goes_out_o
     assert warning in first.output.splitlines() and warning in second.output.splitlines()
     assert len(hook.ids()) == 1  # recorded again once, sent once: not a new id every round
     assert path.read_bytes().startswith(baseline + b"\n" + alert[:at] + b"\n")  # the cut line stays as it was
+    history = read_history(folder)
+    assert list(history.messages) == hook.ids()
     listed = CliRunner().invoke(app, ["alerts", str(folder)])
     assert listed.exit_code == 0 and listed.stderr == warning + "\n"
-    assert listed.stdout.splitlines()[0].startswith(f"2022-10-02  {hook.ids()[0]}  DELIVERED")
+    first = list(history.alerts)[0]
+    assert listed.stdout.splitlines()[0] == f"2022-10-02  {first}  FIRING        Overall level NORMAL -> HIGH"
+    assert f"    {hook.ids()[0]} (firing) json://127.0.0.1:{hook.port}/hook: delivered " in listed.stdout
     from test_app import run_app
 
     page = run_app(monkeypatch, root=folder, page="alerts", as_of="2022-10-03")
     assert [shown(item.value) for item in page.warning] == [warning.removeprefix("warning: ")]
-    assert page.dataframe[0].value["alert id"].tolist() == hook.ids()
+    assert sorted(row[1] for row in alert_rows(page)) == sorted(history.alerts)
 
 
 @contextmanager
@@ -371,9 +405,9 @@ def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_deadline_and_the
                                           "--send-timeout", "3"], cwd=REPO, capture_output=True, text=True,
                                  env={**os.environ, "WATCHFLOOR_NOTIFY": ""}, timeout=120)
         elapsed = time.monotonic() - started
-        alert_id = read_history(folder).alerts[0].id
+        message_id = next(iter(read_history(folder).messages))
         assert process.returncode == 1, process.stdout + process.stderr  # still pending
-        assert (f"2022-10-02: alert {alert_id} not delivered to json://127.0.0.1:{port}/hook: no complete answer "
+        assert (f"2022-10-02: message {message_id} not delivered to json://127.0.0.1:{port}/hook: no complete answer "
                 "within 3 s (the receiver is down, too slow or hanging); given up for now; it stays pending"
                 ) in process.stdout.splitlines()
         assert elapsed < 20  # start-up and evaluation, plus the 3 s: not the receiver's 90 s
@@ -381,7 +415,7 @@ def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_deadline_and_the
         again = CliRunner().invoke(app, ["watch", str(folder), "--once", "--as-of", "2022-10-02", "--notify", url,
                                          "--send-timeout", "3"], env={"WATCHFLOOR_NOTIFY": ""})
     assert again.exit_code == 1 and "another watchfloor watch" not in again.output
-    assert [entry.state for entry in read_history(folder).alerts] == ["pending"]
+    assert [message.state for message in read_history(folder).messages.values()] == ["pending"]
 
 
 def test_targets_are_named_by_a_hash_keyed_with_the_folders_secret(tmp_path):
@@ -397,7 +431,7 @@ def test_targets_are_named_by_a_hash_keyed_with_the_folders_secret(tmp_path):
         assert watch_once(folder, "2022-10-02", url).exit_code == 0
     finally:
         hook.stop()
-    record = read_history(folder).alerts[0].record
+    record = next(iter(read_history(folder).messages.values())).record
     target = record["targets"][0]
     guesses = [url.replace("hunter2", word) for word in ("123456", "password", "hunter2", "letmein", "")]
     assert target not in {hashlib.sha256(guess.encode()).hexdigest()[:16] for guess in guesses}  # guessing fails
@@ -417,7 +451,7 @@ def test_an_alert_recorded_before_targets_were_salted_is_still_delivered(tmp_pat
     folder = troops_watchlist(tmp_path)
     assert watch_once(folder, "2022-10-01").exit_code == 0
     hook = Webhook().start()
-    state = read_history(folder).last_state
+    state, _ = read_history(folder).state_on_or_before(date(2022, 10, 1))
     append_record(folder, {"type": "alert", "id": "wf-20221002-0000abcd", "created": "2022-10-02T00:00:00+00:00",
                            "as_of": "2022-10-02", "watchlist": "Test watchlist", "marking": MARKING,
                            "changes": [], "url": "http://localhost:8501/", "state": state,
@@ -429,18 +463,22 @@ def test_an_alert_recorded_before_targets_were_salted_is_still_delivered(tmp_pat
     assert hook.ids() == ["wf-20221002-0000abcd"]
 
 
-def test_without_the_alerts_extra_a_due_alert_names_the_install_command(tmp_path, monkeypatch):
+def test_without_the_alerts_extra_watch_names_the_install_command_before_recording_anything(tmp_path):
     folder = troops_watchlist(tmp_path)
     assert watch_once(folder, "2022-10-01").exit_code == 0
     add_rows(folder, "2022-10-02,troops,25,Reuters,,,,,,\n")
-    monkeypatch.setitem(sys.modules, "apprise", None)  # as if the alerts extra were not installed
-    result = watch_once(folder, "2022-10-02", "json://127.0.0.1:9/hook")
-    alert_id = read_history(folder).alerts[0].id
-    assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == (
-        f'2022-10-02: alert {alert_id} not delivered to json://...: sending needs the alerts extra (Apprise), which is '
-        'not installed: pip install -c constraints.txt -e ".[alerts]" in a checkout, or pip install '
-        '"watchfloor[alerts]"; it stays pending')
+    before = (folder / ".watchfloor" / "alerts.jsonl").read_bytes()
+    # a real process whose Apprise cannot be imported, as in an installation without the extra
+    missing = tmp_path / "no-apprise" / "apprise"
+    missing.mkdir(parents=True)
+    (missing / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'apprise'\", name='apprise')\n")
+    result = subprocess.run(WATCH + [str(folder), "--once", "--as-of", "2022-10-02", "--notify",
+                                     "json://127.0.0.1:9/hook"], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "WATCHFLOOR_NOTIFY": "", "PYTHONPATH": str(missing.parent)}, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == ('Error: sending needs the alerts extra (Apprise), which is not installed: pip install -c '
+                             'constraints.txt -e ".[alerts]" in a checkout, or pip install "watchfloor[alerts]"\n')
+    assert (folder / ".watchfloor" / "alerts.jsonl").read_bytes() == before  # nothing recorded, nothing lost
 
 
 def test_a_feed_that_cannot_be_read_holds_the_comparison_and_sends_no_false_alert(tmp_path):
@@ -469,8 +507,8 @@ def test_a_feed_that_cannot_be_read_holds_the_comparison_and_sends_no_false_aler
     assert (cut.exit_code, gone.exit_code, back.exit_code) == (1, 1, 0)
     assert cut.output.splitlines()[-1] == (
         "2022-10-03: levels not compared, nothing new recorded or sent: feed tally has 1 file that cannot be read "
-        "(feeds/tally.csv.gz) (see: watchfloor validate); pending alerts are still delivered")
+        "(feeds/tally.csv.gz) (see: watchfloor validate); pending messages are still delivered")
     assert gone.output.splitlines()[-1] == (
         '2022-10-04: levels not compared, nothing new recorded or sent: feed tally cannot be read (its path '
-        '"feeds/*.csv.gz" matches no file) (see: watchfloor validate); pending alerts are still delivered')
-    assert hook.received == [] and read_history(folder).alerts == []
+        '"feeds/*.csv.gz" matches no file) (see: watchfloor validate); pending messages are still delivered')
+    assert hook.received == [] and read_history(folder).alerts == {}
