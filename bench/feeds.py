@@ -149,8 +149,10 @@ def write_watchlist(folder: Path) -> None:
                                              "reported,note\n")
 
 
-def bare_query_code(folder: Path) -> str:
-    """A bare DuckDB process: the same matching rows counted per day, one scan per feed."""
+def bare_query_code(folder: Path, versions: bool = False) -> str:
+    """A bare DuckDB process: the same matching rows counted per day, one scan per feed; with
+    ``versions``, first each ACLED event's newest version (by timestamp) and each GDELT event's first
+    upload, then the counts: what `watchfloor status` computes."""
     acled = []
     for country, types, words in ACLED_WHERES:
         condition = f"country = '{country}' AND event_type IN ({', '.join(repr(t) for t in types)})"
@@ -164,12 +166,18 @@ def bare_query_code(folder: Path) -> str:
             condition += f" AND QuadClass = '{quad}'"
         gdelt.append(f"count(*) FILTER (WHERE {condition})")
     names = ", ".join(f"'{name}': 'VARCHAR'" for name in GDELT_COLUMNS)
+    acled_rows = f"read_csv('{folder}/feeds/acled-*.csv', header=true, all_varchar=true)"
+    gdelt_rows = (f"read_csv('{folder}/feeds/*.export.CSV', header=false, delim='\\t', quote='', escape='', "
+                  f"columns={{{names}}})")
+    if versions:
+        acled_rows = (f"(SELECT * FROM {acled_rows} QUALIFY row_number() OVER (PARTITION BY event_id_cnty "
+                      "ORDER BY CAST(timestamp AS BIGINT) DESC) = 1)")
+        gdelt_rows = (f"(SELECT * FROM {gdelt_rows} QUALIFY row_number() OVER (PARTITION BY GLOBALEVENTID "
+                      "ORDER BY DATEADDED) = 1)")
     return textwrap.dedent(f"""
         import duckdb
-        a = duckdb.sql(\"\"\"SELECT event_date, {', '.join(acled)} FROM read_csv('{folder}/feeds/acled-*.csv',
-            header=true, all_varchar=true) GROUP BY 1\"\"\").fetchall()
-        g = duckdb.sql(\"\"\"SELECT SQLDATE, {', '.join(gdelt)} FROM read_csv('{folder}/feeds/*.export.CSV',
-            header=false, delim='\\t', quote='', escape='', columns={{{names}}}) GROUP BY 1\"\"\").fetchall()
+        a = duckdb.sql(\"\"\"SELECT event_date, {', '.join(acled)} FROM {acled_rows} GROUP BY 1\"\"\").fetchall()
+        g = duckdb.sql(\"\"\"SELECT SQLDATE, {', '.join(gdelt)} FROM {gdelt_rows} GROUP BY 1\"\"\").fetchall()
         print(len(a), len(g))
     """)
 

@@ -34,10 +34,14 @@ INDICATORS = 200
 BIN = Path(sys.executable).parent
 
 
-def timed_process(command: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
+def timed_process(command: list[str], cwd: Path | None = None, environment: dict | None = None) -> tuple[float, float,
+                                                                                                          int]:
     """(seconds, peak resident MB, exit code) of a whole process, as /usr/bin/time would report."""
+    # every figure but the cache's own reads the files afresh, as a first run does
+    environment = environment or {**os.environ, "WATCHFLOOR_NO_CACHE": "1"}
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd,
+                               env=environment)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
@@ -286,6 +290,52 @@ def robustness_only(sizes: list[int], out: Path, runs: int) -> None:
               f"left out in turn): {seconds:.2f} s, peak {peak:.0f} MB (exit {code})")
 
 
+def cached_runs(runs: int, command: list[str], cache_dir: Path) -> tuple[tuple, tuple]:
+    """(cold, warm) whole-process figures with the derived cache in ``cache_dir``: cold is the best of
+    ``runs`` runs each on an emptied cache, warm the best of ``runs`` runs on the cache the first left."""
+    environment = {**os.environ, "WATCHFLOOR_CACHE_DIR": str(cache_dir)}
+    cold = []
+    for _ in range(runs):
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        cold.append(timed_process(command, environment=environment))
+    warm = [timed_process(command, environment=environment) for _ in range(runs)]
+    return min(cold), min(warm)
+
+
+def cache_only(out: Path, runs: int, acled_rows: int, gdelt_rows: int, size: int) -> None:
+    """The derived cache's figures: hand-entered status at ``size`` rows against a pyarrow parse of the
+    same CSV, and feed status against a bare DuckDB process (versions, then counts), cold and warm."""
+    from bench.feeds import bare_query_code, prepare
+
+    folder = out / f"w{size}"
+    if not (folder / "observations.csv").exists():
+        generate_watchlist(folder, INDICATORS, max(1, size // INDICATORS))
+    csv = folder / "observations.csv"
+    floor = best_of(runs, [sys.executable, "-c", f"import pandas; pandas.read_csv({str(csv)!r}, engine='pyarrow')"])
+    status = [str(BIN / "watchfloor"), "status", str(folder), "--json"]
+    fresh = best_of(runs, [str(BIN / "watchfloor"), "--no-cache", "status", str(folder), "--json"])
+    cold, warm = cached_runs(runs, status, out / "cache-hand")
+    print(f"Derived cache, {dt.date.today().isoformat()}, {os.cpu_count()} cores, whole processes best of {runs}\n")
+    print("| measure | seconds | peak MB | / floor | target |")
+    print("|---|---|---|---|---|")
+    print(f"| {size:,} hand-entered rows: pyarrow parse of the CSV (floor) | {floor[0]:.2f} | {floor[1]:.0f} | 1x | |")
+    print(f"| `watchfloor --no-cache status` | {fresh[0]:.2f} | {fresh[1]:.0f} | {fresh[0] / floor[0]:.2f}x | |")
+    print(f"| `watchfloor status`, cold (empty cache) | {cold[0]:.2f} | {cold[1]:.0f} | {cold[0] / floor[0]:.2f}x "
+          "| at most 2x |")
+    print(f"| `watchfloor status`, warm | {warm[0]:.2f} | {warm[1]:.0f} | {warm[0] / floor[0]:.2f}x | at most 0.8x |")
+    fed = prepare(out, acled_rows, gdelt_rows)
+    counts = best_of(runs, [sys.executable, "-c", bare_query_code(fed)])
+    versions = best_of(runs, [sys.executable, "-c", bare_query_code(fed, versions=True)])
+    cold, warm = cached_runs(runs, [str(BIN / "watchfloor"), "status", str(fed), "--json"], out / "cache-feeds")
+    print(f"| ACLED {acled_rows:,} and GDELT {gdelt_rows:,} rows: bare DuckDB counting per day | {counts[0]:.2f} "
+          f"| {counts[1]:.0f} | | |")
+    print(f"| bare DuckDB, newest versions then counts (floor) | {versions[0]:.2f} | {versions[1]:.0f} | 1x | |")
+    print(f"| `watchfloor status` on the feeds, cold | {cold[0]:.2f} | {cold[1]:.0f} | {cold[0] / versions[0]:.2f}x "
+          "| at most 2x, under 1 GB |")
+    print(f"| `watchfloor status` on the feeds, warm | {warm[0]:.2f} | {warm[1]:.0f} | {warm[0] / versions[0]:.2f}x "
+          "| at most 0.3x, under 1 GB |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Watchfloor benchmarks")
     parser.add_argument("--sizes", default="10000,100000,730000")
@@ -297,6 +347,8 @@ def main() -> None:
     parser.add_argument("--map", action="store_true", help="only the Map page of the largest size, a place on every "
                                                            "row")
     parser.add_argument("--robustness", action="store_true", help="only backtest --robustness, whole processes")
+    parser.add_argument("--cache", action="store_true", help="only the derived cache: cold and warm status, "
+                        "hand-entered and fed")
     parser.add_argument("--acled-rows", type=int, default=2_500_000)
     parser.add_argument("--gdelt-rows", type=int, default=10_000_000)
     args = parser.parse_args()
@@ -305,6 +357,9 @@ def main() -> None:
         return
     if args.map:
         map_only(args.out, max(int(part) for part in args.sizes.split(",")), args.runs)
+        return
+    if args.cache:
+        cache_only(args.out, args.runs, args.acled_rows, args.gdelt_rows, int(args.sizes.split(",")[-1]))
         return
     if args.robustness:
         robustness_only([int(part) for part in args.sizes.split(",")], args.out, args.runs)

@@ -37,10 +37,10 @@ SITUATION_CSS = """
 .wf-sign {display:inline-block; min-width:18px; height:18px; line-height:18px; text-align:center; font-size:12px;
   border:1px solid #555; border-radius:3px; background:#FFFFFF; color:#1A1A1A;}
 .wf-sign-unknown {border-style:dashed; background:#F0F0F0; color:#555555;}
-.wf-sit-groups {columns:2 560px; column-gap:28px;}
+.wf-sit-groups {columns:2 440px; column-gap:28px;}
 .wf-sit-group {break-inside:avoid; margin-bottom:8px;}
 .wf-sit-group h3 {font-size:13px; text-transform:uppercase; letter-spacing:.06em; color:#555555; margin:4px 0 2px 0;}
-.wf-sit-row {display:grid; grid-template-columns:88px minmax(160px, 1.25fr) minmax(120px, 1fr) 42px 16px 64px;
+.wf-sit-row {display:grid; grid-template-columns:88px minmax(120px, 1.25fr) minmax(96px, 1fr) 40px 14px 60px;
   gap:0 8px; align-items:center; padding:2px 0; border-bottom:1px solid #EEEEEE; font-size:14px; line-height:1.25;}
 .wf-sit-row a, .wf-sit-scenario a {color:#1A1A1A; text-decoration:none;}
 .wf-sit-row a:hover, .wf-sit-scenario a:hover {text-decoration:underline;}

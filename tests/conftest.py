@@ -1,6 +1,8 @@
 """Settings shared by the whole suite."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 from hypothesis import settings
@@ -12,4 +14,6 @@ settings.load_profile("watchfloor")
 
 # The derived cache of the tests' processes lives in a folder of their own, never in the user's
 # cache folder (each test process its own; tests of the cache set theirs).
-os.environ.setdefault("WATCHFLOOR_CACHE_DIR", tempfile.mkdtemp(prefix="watchfloor-test-cache-"))
+if "WATCHFLOOR_CACHE_DIR" not in os.environ:
+    os.environ["WATCHFLOOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="watchfloor-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["WATCHFLOOR_CACHE_DIR"], ignore_errors=True)
