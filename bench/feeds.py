@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indicators.feedlayouts import ACLED_COLUMNS, GDELT_COLUMNS  # noqa: E402
+from indicators.format.feed_layouts import ACLED_COLUMNS, GDELT_COLUMNS  # noqa: E402
 
 COUNTRIES = ["Belarus", "Ukraine", "Russia", "Poland", "Lithuania", "Latvia", "Moldova", "Georgia", "Armenia",
              "Azerbaijan", "Syria", "Iraq", "Yemen", "Sudan", "Mali", "Niger", "Nigeria", "Somalia", "Ethiopia",

@@ -115,7 +115,7 @@ def bench_zip_bomb(out: Path) -> None:
     seconds, peak, result = run_measured([PYTHON, "-m", "indicators.cli", "validate", str(folder)])
     refused = next((line for line in result.stdout.splitlines() if "unpacks to more than" in line), "not refused")
     # in process: how much the unpacking wrote before it was stopped
-    from indicators import feedfiles
+    from indicators.feeds import files as feedfiles
 
     written = []
 
@@ -125,7 +125,7 @@ def bench_zip_bomb(out: Path) -> None:
             super().close()
 
     feedfiles._Bounded = Measured
-    file = feedfiles.feed_files(folder, "gdelt", __import__("indicators.definitions", fromlist=["x"])
+    file = feedfiles.feed_files(folder, "gdelt", __import__("indicators.format.definitions", fromlist=["x"])
                                 .load_definitions(folder).watchlist.feeds["gdelt"])[0][0]
     started = time.perf_counter()
     try:

@@ -53,11 +53,11 @@ def best_of(runs: int, command: list[str]) -> tuple[float, float, int]:
 
 
 def in_process(folder: Path) -> dict[str, float]:
-    from indicators.backtest import backtest, level_history
-    from indicators.evaluate import evaluate_statuses
-    from indicators.models import Level
-    from indicators.loader import load_watchlist
-    from indicators.timeseries import composite_index_over_time, level_scores_over_time
+    from indicators.engine.backtest import backtest, level_history
+    from indicators.engine.evaluate import evaluate_statuses
+    from indicators.engine.timeseries import composite_index_over_time, level_scores_over_time
+    from indicators.format.models import Level
+    from indicators.store.loader import load_watchlist
 
     start = time.perf_counter()
     loaded = load_watchlist(folder)
@@ -83,7 +83,7 @@ def in_process(folder: Path) -> dict[str, float]:
 def with_warning_rules(watchlist):
     """The watchlist with warning rules on: every 4th indicator holds for 14 days, every windowed
     sum/count indicator compares with a 28-day baseline, and two floors."""
-    from indicators.models import Change, Floor, Overall
+    from indicators.format.models import Change, Floor, Overall
 
     indicators = []
     for number, indicator in enumerate(watchlist.indicators):
@@ -195,10 +195,10 @@ for days in (30, 60, 90):
     app.sidebar.date_input(key="as_of").set_value(as_of - dt.timedelta(days=days)).run()
     reruns.append(time.perf_counter() - start)
     assert not app.exception, app.exception
-from indicators.loader import load_watchlist
-from indicators.timeseries import level_scores_over_time
-from indicators.mapdata import aggregate_markers, fit_view, located_rows, rows_known_on
-from dashboard.map_figure import build_map_figure
+from indicators.store.loader import load_watchlist
+from indicators.engine.timeseries import level_scores_over_time
+from indicators.engine.mapdata import aggregate_markers, fit_view, located_rows, rows_known_on
+from indicators.views.map_figure import build_map_figure
 loaded = load_watchlist({folder!r})
 scores = level_scores_over_time(loaded.watchlist, loaded.observations, loaded.observations["date"].min().date(),
                                 loaded.default_as_of())

@@ -14,14 +14,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from indicators.alertactions import acknowledge, add_silence, expire_silence
-from indicators.alerts import INDICATOR_PREFIX, OVERALL, SCENARIO_PREFIX
-from indicators.alertstates import ACKNOWLEDGED, FIRING, RESOLVED, SILENCED, Alert, History, read_history
-from indicators.loader import LoadedWatchlist
+from indicators.service.alertactions import acknowledge, add_silence, expire_silence
+from indicators.service.alerts import INDICATOR_PREFIX, OVERALL, SCENARIO_PREFIX
+from indicators.service.alertstates import ACKNOWLEDGED, FIRING, RESOLVED, SILENCED, Alert, History, read_history
+from indicators.store.loader import LoadedWatchlist
+from indicators.views.figures import build_index_figure
+from indicators.views.render import plain
 
 from . import auth, data, forms
-from .figures import build_index_figure
-from .render import plain
 
 # colour-blind-safe (Okabe-Ito), each always with its word
 STATE_STYLE = {FIRING: ("#D55E00", "#FFFFFF", "solid"), ACKNOWLEDGED: ("#0072B2", "#FFFFFF", "solid"),

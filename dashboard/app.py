@@ -18,8 +18,8 @@ if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import alerts_page, auth, data, detail, forms, map_page, pages  # noqa: E402
-from dashboard.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
-from indicators.models import Access  # noqa: E402
+from indicators.format.models import Access  # noqa: E402
+from indicators.views.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
 
 # url path -> title: each page lives at its own path (/timelines); the first is the home page (/)
 PAGES = {"overview": "Overview", "scenarios": "Scenarios", "timelines": "Timelines", "map": "Map",

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from indicators.activity import git_user_email
-from indicators.models import Access
-from indicators.serving import ANONYMOUS_VARIABLE, SIGN_IN_VARIABLE, sign_in_problem
-from indicators.writing import WriteRefused
+from indicators.format.models import Access
+from indicators.service.serving import ANONYMOUS_VARIABLE, SIGN_IN_VARIABLE, sign_in_problem
+from indicators.store.activity import git_user_email
+from indicators.store.writing import WriteRefused
 
 VISITOR_KEY = "_watchfloor_visitor"
 

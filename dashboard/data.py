@@ -6,16 +6,15 @@ import datetime as dt
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indicators.evaluate import OverallStatus, overall_status, prepare_arrays
-from indicators.rules import evaluate_watchlist
-from indicators.bundled import default_watchlist
-from indicators.loader import LoadedWatchlist, files_signature, load_watchlist
-from indicators.serving import ROOT_VARIABLE
-from indicators.timeseries import composite_index_over_time, daily_levels
+from indicators.engine.evaluate import OverallStatus, overall_status, prepare_arrays
+from indicators.engine.rules import evaluate_watchlist
+from indicators.engine.timeseries import composite_index_over_time, daily_levels
+from indicators.service.serving import ROOT_VARIABLE
+from indicators.store.bundled import default_watchlist
+from indicators.store.loader import LoadedWatchlist, files_signature, load_watchlist
 
 def data_root() -> Path:
     """The folder given to ``watchfloor serve`` (via the environment), else the bundled watchlist."""
@@ -86,7 +85,7 @@ def history(folder: Path, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _robustness(folder: str, signature: tuple, today: dt.date, targets: tuple, level, start: dt.date,
                 lead_window: int, scenario: str | None):
-    from indicators.robustness import leave_one_out
+    from indicators.engine.robustness import leave_one_out
 
     loaded = _load(folder, signature, today)
     return leave_one_out(loaded.watchlist, loaded.observations, list(targets), level, start, lead_window, scenario)

@@ -10,15 +10,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from indicators.changes import known_events, known_observations
-from indicators.feeds import feed_lines_as_of
-from indicators.loader import LoadedWatchlist
-from indicators.report import csv_download, definition_facts, value_for_row
-from indicators.timeseries import indicator_values_over_time
+from indicators.engine.changes import known_events, known_observations
+from indicators.engine.report import csv_download, definition_facts, value_for_row
+from indicators.engine.timeseries import indicator_values_over_time
+from indicators.feeds.query import feed_lines_as_of
+from indicators.store.loader import LoadedWatchlist
+from indicators.views.figures import build_timeline_figure, event_legend_html, numbered_events
+from indicators.views.render import level_badge, plain
 
 from . import data, forms
-from .figures import build_timeline_figure, event_legend_html, numbered_events
-from .render import level_badge, plain
 
 MAX_HISTORY_ROWS = 300  # shown on the page; the download has every row
 
@@ -129,7 +129,7 @@ def render_indicator_detail(folder: Path, loaded: LoadedWatchlist, as_of: dt.dat
     problems = loaded.problems_for(indicator_id)
     st.markdown(f"**Problems concerning this indicator**: {len(problems)}")
     if problems:
-        from .pages import render_problem_table
+        from dashboard.pages import render_problem_table
 
         render_problem_table(loaded, problems)
     return indicator_id
@@ -144,7 +144,7 @@ def render_chart(loaded: LoadedWatchlist, indicator, rows: pd.DataFrame, as_of: 
         end = max(as_of, rows["date"].max().date())
     events = loaded.events if show_later else known_events(loaded.events, as_of)
     daily = indicator_values_over_time(indicator, loaded.observations, start, end)
-    from .pages import chart_with_events
+    from dashboard.pages import chart_with_events
 
     chart_with_events(build_timeline_figure(indicator, rows, events, start, end, as_of, daily),
                       f"detail_{indicator.id}", loaded, as_of, indicator.id)

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from indicators.loader import LoadedWatchlist
-from indicators.models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES
-from indicators.report import format_value
-from indicators.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
-from indicators.judgments import CONFIDENCE_LEVELS, JUDGMENT_COLUMNS, JUDGMENTS_FILE, TERMS, term_for
-from indicators.writing import (RowRejected, WriteRefused, append_event, append_judgment, append_observation,
-                                edit_observation, identical_observations, preview_line)
+from indicators.engine.report import format_value
+from indicators.format.judgments import CONFIDENCE_LEVELS, JUDGMENT_COLUMNS, JUDGMENTS_FILE, TERMS, term_for
+from indicators.format.models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES
+from indicators.format.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
+from indicators.store.loader import LoadedWatchlist
+from indicators.store.writing import (RowRejected, WriteRefused, append_event, append_judgment, append_observation,
+                                      edit_observation, identical_observations, preview_line)
+from indicators.views.render import plain
 
 from . import auth
-from .render import plain
 
 # After a successful add each field goes back to its empty value. The value must be set, not the key
 # removed: a removed key lets the browser send back what was typed, and the next Add would repeat the row.

@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indicators.boundaries import region_of_points, regions
-from indicators.loader import LoadedWatchlist
-from indicators.mapdata import (MAX_MARKERS, View, aggregate_markers, fit_view, located_rows, region_changes,
-                                rows_known_on)
+from indicators.engine.boundaries import region_of_points, regions
+from indicators.engine.mapdata import (MAX_MARKERS, View, aggregate_markers, fit_view, located_rows, region_changes,
+                                       rows_known_on)
+from indicators.store.loader import LoadedWatchlist
+from indicators.views.map_figure import LAYERS, MAP_CONFIG, build_map_figure
+from indicators.views.render import plain
 
 from . import data
-from .map_figure import LAYERS, MAP_CONFIG, build_map_figure
-from .render import plain
 
 MAP_URL_KEYS = ("map_from", "map_day", "map_layers", "map_shade", "map_view")
 PERIOD_DAYS = 90
@@ -172,7 +172,6 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
         st.fragment(lambda: _draw(**settings), run_every=PLAY_SECONDS)()
     else:
         _draw(**settings)
-    day = state[DAY_KEY]
     view = View.parse(state.get("map_view"))
     state.update(map_layers=",".join(layer_choice), map_shade=shade or "")
     return {"map_from": state.get("map_from") or None, "map_day": state.get("map_day") or None,

@@ -10,24 +10,23 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from indicators.changes import (events_between, known_events, known_observations, level_changes,
-                                observations_between)
-from indicators.backtest import backtest, period_problem
-from indicators.feeds import feed_lines_as_of
-from indicators.judgments import known_judgments, score_judgments
-from indicators.loader import LoadedWatchlist
-from indicators.models import RAISED_LEVELS, Level
-from indicators.report import csv_download, false_alarm_sentence, robustness_sentence
-from indicators.timeseries import SCENARIO_PREFIX, indicator_values_over_time
+from indicators.engine.backtest import backtest, period_problem
+from indicators.engine.changes import (events_between, known_events, known_observations, level_changes,
+                                       observations_between)
+from indicators.engine.judging import known_judgments, score_judgments
+from indicators.engine.report import csv_download, false_alarm_sentence, robustness_sentence
+from indicators.engine.timeseries import SCENARIO_PREFIX, indicator_values_over_time
+from indicators.format.models import RAISED_LEVELS, Level
+from indicators.store.loader import LoadedWatchlist
+from indicators.views.board import judgment_extras, scenario_board, scenario_matrix
+from indicators.views.figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure,
+                                      event_legend_html, numbered_events, recent_scores)
+from indicators.views.judgment_figures import build_judgment_figure, build_reliability_figure
+from indicators.views.render import changes_list, plain, status_cards
+from indicators.views.situation import SITUATION_CSS, indicator_board, overall_strip, scenario_lines
 
 from . import data, forms
-from .figures import (build_index_figure, build_state_timeline_figure, build_timeline_figure, event_legend_html,
-                      numbered_events, recent_scores)
-from .board import judgment_extras, scenario_board, scenario_matrix
 from .detail import DETAIL_CSS, source_link
-from .judgment_figures import build_judgment_figure, build_reliability_figure
-from .render import changes_list, plain, status_cards
-from .situation import SITUATION_CSS, indicator_board, overall_strip, scenario_lines
 
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
 STRIP_DAYS = 90  # the level strips and the index strip of the Overview
@@ -52,8 +51,8 @@ def render_briefing_download(folder: Path, loaded: LoadedWatchlist, as_of: dt.da
 
     A briefing made for another view (watchlist, files, dates or format) is dropped, never offered:
     the file offered is always the view on screen, and its name says which."""
-    from .briefing import build_briefing_html, default_options
-    from .export import ExportError, render
+    from indicators.views.briefing import build_briefing_html, default_options
+    from indicators.views.export import ExportError, render
 
     columns = st.columns([1, 1, 3])
     fmt = columns[0].selectbox("Briefing format", ["png", "pdf", "html"], key="briefing_format",
@@ -253,7 +252,7 @@ def parse_targets(text: str) -> tuple[list[dt.date], list[str]]:
 
 def backtest_history(scores: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     """The daily overall level beside every indicator's level: what ``backtest`` reads (as
-    ``indicators.backtest.level_history`` builds it, here from the app's cached history)."""
+    ``indicators.engine.backtest.level_history`` builds it, here from the app's cached history)."""
     return pd.concat([index[["level"] + [c for c in index.columns if c.startswith(SCENARIO_PREFIX)]], scores], axis=1)
 
 
@@ -418,7 +417,7 @@ def render_robustness(folder: Path, loaded: LoadedWatchlist, result, dates: list
                       lead_window: int, scenario: str | None) -> None:
     """Per target: how much lead is left with any one row left out, and the rows it rests on, each
     linked to its indicator's history."""
-    from indicators.robustness import TooManyRows
+    from indicators.engine.robustness import TooManyRows
 
     try:
         weights = data.robustness(folder, tuple(dates), result.level, start, lead_window, scenario)
@@ -538,7 +537,7 @@ def render_update(folder: Path, loaded: LoadedWatchlist, visitor) -> None:
 def render_activity(folder: Path) -> None:
     """Who added, confirmed, disputed, retracted or fixed which row, and when; the previous versions of
     the files; and, in a git repository, the commits that touched them."""
-    from indicators.activity import entries, git_commits, previous_versions
+    from indicators.store.activity import entries, git_commits, previous_versions
 
     st.caption("Rows written from the app or the command line carry entered_by and entered_at (UTC); files "
                "without those columns gain them with: watchfloor upgrade DIR.")

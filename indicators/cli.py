@@ -29,7 +29,7 @@ def options(no_cache: bool = typer.Option(False, "--no-cache", help="Read every 
     if no_cache:
         import os
 
-        from .cache import NO_CACHE_VARIABLE
+        from .store.cache import NO_CACHE_VARIABLE
 
         os.environ[NO_CACHE_VARIABLE] = "1"  # for this process and the dashboard server it starts
 
@@ -43,7 +43,7 @@ def command_name() -> str:
 
 def echo(text: str, err: bool = False, nl: bool = True) -> None:
     """Print ``text`` with terminal control characters from data shown as escapes, never acted on."""
-    from .report import json_terminal_safe, terminal_safe
+    from .engine.report import json_terminal_safe, terminal_safe
 
     stripped = text.lstrip()
     safe = json_terminal_safe(text) if stripped.startswith(("{", "[")) else terminal_safe(text)
@@ -65,7 +65,7 @@ def parse_date_option(text: Optional[str], option: str) -> Optional[dt.date]:
 
 
 def load_or_fail(folder: Path):
-    from .loader import NotAWatchlist, load_watchlist
+    from .store.loader import NotAWatchlist, load_watchlist
 
     try:
         return load_watchlist(folder)
@@ -88,7 +88,7 @@ def loaded_watchlist_or_fail(folder: Path):
 def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
              as_json: bool = typer.Option(False, "--json", help="Print the problems as JSON.")) -> None:
     """Check a watchlist; print every problem as PATH:LINE: field: message."""
-    from .report import problems_summary
+    from .engine.report import problems_summary
 
     loaded = load_or_fail(folder)
     if as_json:
@@ -121,8 +121,8 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                                "(default: the watchlist's as_of, else today)."),
            as_json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
     """Print where every indicator stands as of a date, and the overall level."""
-    from .report import problems_summary, status_report, status_table
-    from .rules import evaluate_watchlist
+    from .engine.report import problems_summary, status_report, status_table
+    from .engine.rules import evaluate_watchlist
 
     date = parse_date_option(as_of, "--as-of")
     loaded = loaded_watchlist_or_fail(folder)
@@ -146,8 +146,8 @@ def feed(folder: Path = typer.Argument(..., help="Watchlist folder."),
          engine: Optional[str] = typer.Option(None, "--engine", help="Run the feeds on duckdb or spark, whatever "
                                               "watchlist.yaml says (to compare engines).")) -> None:
     """Show what each feed indicator's where matches: events, dates, examples; tune a where with it."""
-    from .feeds import weekly_matches
-    from .loader import load_watchlist
+    from .feeds.query import weekly_matches
+    from .store.loader import load_watchlist
 
     date = parse_date_option(as_of, "--as-of")
     if engine not in (None, "duckdb", "spark"):
@@ -195,7 +195,7 @@ def feed(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
 
 def _condition_text(condition) -> str:
-    from .models import Between, Contains
+    from .format.models import Between, Contains
 
     if isinstance(condition, Contains):
         return "contains " + " or ".join(f'"{text}"' for text in condition.contains)
@@ -217,7 +217,7 @@ def _shorten(text: str, width: int = 90) -> str:
 def init(folder: Path = typer.Argument(..., help="New watchlist folder."),
          title: str = typer.Option(..., "--title", help="The watchlist's title.")) -> None:
     """Create a new watchlist: a commented watchlist.yaml and header-only CSVs."""
-    from .skeleton import FolderNotEmpty, create_watchlist
+    from .store.skeleton import FolderNotEmpty, create_watchlist
 
     try:
         written = create_watchlist(folder, title)
@@ -231,7 +231,7 @@ def init(folder: Path = typer.Argument(..., help="New watchlist folder."),
 
 
 def write_or_fail(write, folder: Path) -> None:
-    from .writing import RowRejected, WriteRefused
+    from .store.writing import RowRejected, WriteRefused
 
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
@@ -275,7 +275,7 @@ def add(folder: Path = typer.Argument(..., help="Watchlist folder."),
         by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: git's "
                                          "user.email).")) -> None:
     """Append one observation to observations.csv (checked first; nothing written when bad)."""
-    from .writing import append_observation
+    from .store.writing import append_observation
 
     values = {"date": date, "indicator": indicator, "value": value, "source": source, "url": url,
               "reliability": reliability, "credibility": credibility, "status": status, "reported": reported,
@@ -296,7 +296,7 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
               by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: "
                                                "git's user.email).")) -> None:
     """Append one event to events.csv (created when missing)."""
-    from .writing import append_event
+    from .store.writing import append_event
 
     values = {"date": date, "title": title, "category": category, "description": description, "source": source,
               "url": url, "end_date": end_date, "place": place, "lat": lat, "lon": lon}
@@ -319,7 +319,7 @@ def judge(folder: Path = typer.Argument(..., help="Watchlist folder."),
           by: Optional[str] = typer.Option(None, "--by", help="Who enters the row, for entered_by (default: git's "
                                            "user.email).")) -> None:
     """Record an estimative judgment: how likely a scenario is, in ICD 203 words (checked first)."""
-    from .writing import append_judgment
+    from .store.writing import append_judgment
 
     values = {"date": date or dt.date.today().isoformat(), "scenario": scenario, "likelihood": likelihood,
               "confidence": confidence, "rationale": rationale, "source": source, "url": url, "analyst": analyst,
@@ -336,8 +336,8 @@ def score(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                               "watchlist's as_of, else today)."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Score the estimative judgments against what happened: Brier, reference, skill, reliability."""
-    from .judgments import score_judgments
-    from .report import problems_summary, scores_table
+    from .engine.judging import score_judgments
+    from .engine.report import problems_summary, scores_table
 
     date = parse_date_option(as_of, "--as-of")
     loaded = loaded_watchlist_or_fail(folder)
@@ -355,9 +355,9 @@ def score(folder: Path = typer.Argument(..., help="Watchlist folder."),
 @app.command()
 def upgrade(folder: Path = typer.Argument(..., help="Watchlist folder.")) -> None:
     """Add the entered_by and entered_at columns to observations.csv, events.csv and judgments.csv (once)."""
-    from .judgments import JUDGMENT_COLUMNS, JUDGMENTS_FILE
-    from .validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE
-    from .writing import upgrade_file
+    from .format.judgments import JUDGMENT_COLUMNS, JUDGMENTS_FILE
+    from .format.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE
+    from .store.writing import upgrade_file
 
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
@@ -371,13 +371,13 @@ def upgrade(folder: Path = typer.Argument(..., help="Watchlist folder.")) -> Non
 
 def entered_by(folder: Path, given: Optional[str]) -> str:
     """Who enters a row from the command line: --by, else git's user.email where the folder is."""
-    from .activity import git_user_email
+    from .store.activity import git_user_email
 
     return given if given is not None else git_user_email(folder)
 
 
-def parse_level_option(text: str) -> "Level":
-    from .models import RAISED_LEVELS, Level
+def parse_level_option(text: str):
+    from .format.models import RAISED_LEVELS, Level
 
     if text not in RAISED_LEVELS:
         fail_usage(f'--level "{text}": use elevated, high or critical')
@@ -392,7 +392,7 @@ def history(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                               "else today)."),
             as_csv: bool = typer.Option(False, "--csv", help="Print CSV instead of JSON.")) -> None:
     """The overall level, index and every indicator's level for every day, as known that day."""
-    from .backtest import history_csv, history_records, level_history, period_problem
+    from .engine.backtest import history_csv, history_records, level_history, period_problem
 
     first, last = parse_date_option(start, "--from"), parse_date_option(end, "--to")
     if first and last and first <= last and (problem := period_problem(first, last, "the history")):
@@ -431,9 +431,9 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
              as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """How early the watchlist (or a scenario) warned before known events, its false alarms, and
     which rows the warning rests on."""
-    from .backtest import backtest as run_backtest
-    from .backtest import level_history, period_problem
-    from .report import backtest_table
+    from .engine.backtest import backtest as run_backtest
+    from .engine.backtest import level_history, period_problem
+    from .engine.report import backtest_table
 
     wanted = parse_level_option(level)
     dates = [parse_date_option(text, "--target") for text in targets]
@@ -468,7 +468,7 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
     ids = [indicator.id for indicator in watchlist.indicators]
     result = run_backtest(frame, ids, dates, wanted, first, last, lead_window, after_window, scenario)
     if robustness:
-        from .robustness import TooManyRows, leave_one_out
+        from .engine.robustness import TooManyRows, leave_one_out
 
         try:
             weights = leave_one_out(watchlist, loaded.observations, dates, wanted, span_start, lead_window, scenario)
@@ -493,7 +493,7 @@ def watch(folder: Path = typer.Argument(..., help="Watchlist folder."),
           send_timeout: float = typer.Option(30, "--send-timeout", min=1, max=3600, help="Give up a send after "
                                              "this many seconds in all (it stays pending).")) -> None:
     """Tell the watch officer when a level changes: record each alert, then send it through Apprise."""
-    from .watching import WatchError, parse_every, watch as run_watch
+    from .service.watching import WatchError, parse_every, watch as run_watch
 
     day = parse_date_option(as_of, "--as-of")
     if not folder.is_dir():
@@ -521,7 +521,7 @@ def acting_person(folder: Path, given: Optional[str]) -> str:
 
 def act_or_fail(action):
     """Run an acknowledgement or a silence; a refusal exits 1 (2 for an id the record lacks)."""
-    from .alertactions import AlertActionRefused, UnknownInRecord
+    from .service.alertactions import AlertActionRefused, UnknownInRecord
 
     try:
         return action()
@@ -545,14 +545,14 @@ def alerts(folder: Path = typer.Argument(..., help="Watchlist folder."),
                                             "user.email, else the login name)."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """The alerts recorded by watch, with the state and delivery of each; --ack acknowledges one."""
-    from .alertstates import read_history
-    from .report import alerts_table
+    from .engine.report import alerts_table
+    from .service.alertstates import read_history
 
     first = parse_date_option(since, "--since")
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
     if ack is not None:
-        from .alertactions import acknowledge
+        from .service.alertactions import acknowledge
 
         if comment is None:
             fail_usage('--ack needs --comment "..." (what you saw, or what you are doing about it)')
@@ -579,7 +579,7 @@ def alerts(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
 def _subject_names(folder: Path) -> dict[str, str]:
     """Subject -> name ("indicator:troops" -> "Troops") from watchlist.yaml alone; empty when it cannot be read."""
-    from .definitions import load_definitions
+    from .format.definitions import load_definitions
 
     try:
         watchlist = load_definitions(folder).watchlist
@@ -605,8 +605,8 @@ def silence(folder: Path = typer.Argument(..., help="Watchlist folder."),
             expire: Optional[str] = typer.Option(None, "--expire", help="End this silence now (its id)."),
             as_json: bool = typer.Option(False, "--json", help="With --list: print JSON.")) -> None:
     """Mute an indicator, a scenario or the overall level until a day: alerts are recorded, not sent."""
-    from .alertactions import add_silence, expire_silence, subject_for
-    from .alertstates import read_history
+    from .service.alertactions import add_silence, expire_silence, subject_for
+    from .service.alertstates import read_history
 
     if not folder.is_dir():
         fail_usage(f"{folder} is not a folder; give the path of a watchlist folder")
@@ -643,7 +643,7 @@ def silence(folder: Path = typer.Argument(..., help="Watchlist folder."),
     subject = act_or_fail(lambda: subject_for(indicator, scenario, overall, loaded.watchlist))
     silence_id, _ = act_or_fail(lambda: add_silence(folder, subject, day, who, comment))
     names = _subject_names(folder)
-    from .alertstates import subject_name
+    from .service.alertstates import subject_name
 
     echo(f"silence {silence_id}: alerts on {subject_name(subject, names)} are recorded but not sent through "
          f"{day.isoformat()} (expire it early with: {command_name()} silence {folder} --expire {silence_id})")
@@ -684,7 +684,7 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
     def make_page() -> str:
         loaded = loaded_watchlist_or_fail(folder)
-        from dashboard.briefing import build_briefing_html, default_options
+        from .views.briefing import build_briefing_html, default_options
 
         ids = tuple(part.strip() for part in indicators.split(",") if part.strip()) if indicators else ()
         made["loaded"] = loaded
@@ -695,7 +695,7 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
         if fmt == "html":
             files = [make_page().encode("utf-8")]
         else:  # the browser starts while the watchlist is read and the page is built
-            from dashboard.export import ExportError, render
+            from .views.export import ExportError, render
 
             try:
                 files = render(make_page, fmt, size, timeout, lambda: made["loaded"].watchlist.marking)
@@ -705,7 +705,7 @@ def snapshot(folder: Path = typer.Argument(..., help="Watchlist folder."),
     except KeyError as error:
         fail_usage(f"--indicators: {error.args[0]}")
     loaded, options = made["loaded"], made["options"]
-    from .writing import replace_atomically
+    from .store.writing import replace_atomically
 
     paths = numbered_paths(out, len(files))
     try:
@@ -744,8 +744,8 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
                                                "without sign-in: anyone who reaches the address can read and "
                                                "write.")) -> None:
     """Start the dashboard on a watchlist (http://localhost:8501 by default); never asks anything."""
-    from .bundled import default_watchlist
-    from .serving import ServeError, check_exposure, run_server
+    from .service.serving import ServeError, check_exposure, run_server
+    from .store.bundled import default_watchlist
 
     folder = folder or default_watchlist()
     if not folder.is_dir():
@@ -763,7 +763,7 @@ def cache_command(info: bool = typer.Option(False, "--info", help="Where the cac
                   clear: bool = typer.Option(False, "--clear", help="Remove every entry (they are made again when "
                                              "needed).")) -> None:
     """The derived cache of typed rows and feed results (never inside a watchlist folder)."""
-    from . import cache
+    from .store import cache
 
     if info == clear:
         fail_usage("give --info or --clear")
@@ -784,7 +784,7 @@ def cache_command(info: bool = typer.Option(False, "--info", help="Where the cac
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of watchlist.yaml (for editors that complete and check YAML)."""
-    from .skeleton import watchlist_schema_json
+    from .store.skeleton import watchlist_schema_json
 
     echo(watchlist_schema_json(), nl=False)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.export import CHROMIUM_ARGS
+from indicators.views.export import CHROMIUM_ARGS
 
 CHROMIUM = os.environ.get("WATCHFLOOR_CHROMIUM", "/usr/bin/chromium")
 

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from indicators.feedlayouts import ACLED_COLUMNS, GDELT_COLUMNS  # noqa: E402
+from indicators.format.feed_layouts import ACLED_COLUMNS, GDELT_COLUMNS  # noqa: E402
 
 
 def unix(day: str, hour: int = 12) -> int:

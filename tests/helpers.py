@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from indicators.evaluate import evaluate_statuses
-from indicators.loader import load_watchlist
+from indicators.engine.evaluate import evaluate_statuses
+from indicators.store.loader import load_watchlist
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WATCHLIST = REPO / "data" / "belarus-2022"
@@ -47,7 +47,7 @@ def statuses_of(folder: Path, as_of: dt.date) -> dict:
 
 
 def shown(markdown: str) -> str:
-    """What Streamlit shows for a message whose data was escaped with ``dashboard.render.plain``."""
+    """What Streamlit shows for a message whose data was escaped with ``indicators.views.render.plain``."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 

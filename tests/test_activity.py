@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 
 from helpers import indicator, write_watchlist
-from indicators.activity import git_commits
+from indicators.store.activity import git_commits
 
 
 def git(folder, *args):

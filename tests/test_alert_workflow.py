@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from browser import require_chromium
 from helpers import indicator, shown, write_watchlist
-from indicators.alertstates import read_history
 from indicators.cli import app
+from indicators.service.alertstates import read_history
 from test_alerts import MARKING, Webhook, add_rows, alert_rows, watch_once
 
 RECORD = Path(".watchfloor") / "alerts.jsonl"
@@ -135,7 +135,7 @@ def test_a_silence_records_but_does_not_send_and_its_end_sends_once(tmp_path):
 
 
 def test_a_silence_that_runs_out_with_the_alert_still_on_sends_once(tmp_path):
-    from indicators.watching import run_cycle
+    from indicators.service.watching import run_cycle
 
     folder = write_watchlist(tmp_path / "w", [indicator(unit="troops")], "2022-10-01,troops,5,MoD,,,,,,\n",
                              alerts={"overall_at": "critical", "indicators_at": "high"})
@@ -417,7 +417,7 @@ def test_an_acknowledgement_waits_for_the_records_lock_and_records_nothing_witho
     from filelock import FileLock
 
     folder, alert_id = raised_alert(tmp_path)
-    monkeypatch.setattr("indicators.writing.LOCK_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr("indicators.store.writing.LOCK_TIMEOUT_SECONDS", 1)
     before = (folder / RECORD).read_bytes()
     with FileLock(str(folder / ".watchfloor" / ".alerts.jsonl.lock")):  # another writer holds the record
         held = cli("alerts", folder, "--ack", alert_id, "--comment", "seen")

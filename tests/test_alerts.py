@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from browser import free_port
 from helpers import REPO, indicator, shown, write_watchlist
-from indicators.alertstates import read_history
 from indicators.cli import app
+from indicators.service.alertstates import read_history
 
 MARKING = "TEST // NOT FOR RELEASE"
 
@@ -446,7 +446,7 @@ def test_targets_are_named_by_a_hash_keyed_with_the_folders_secret(tmp_path):
 
 
 def test_an_alert_recorded_before_targets_were_salted_is_still_delivered(tmp_path):
-    from indicators.alerts import append_record, unsalted_target_key
+    from indicators.service.alerts import append_record, unsalted_target_key
 
     folder = troops_watchlist(tmp_path)
     assert watch_once(folder, "2022-10-01").exit_code == 0

@@ -8,10 +8,10 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.theme import STALE_COLOUR
+from indicators.views.theme import STALE_COLOUR
 from helpers import DEFAULT_WATCHLIST, indicator, open_page, run_app, shown, write_watchlist
-from indicators.evaluate import evaluate_statuses
-from indicators.loader import load_watchlist
+from indicators.engine.evaluate import evaluate_statuses
+from indicators.store.loader import load_watchlist
 
 PAGES = ["overview", "scenarios", "timelines", "map", "indicator", "events", "backtest", "alerts", "data-quality",
          "add-data", "activity"]

@@ -10,7 +10,7 @@ import re
 import pandas as pd
 
 from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
-from indicators.loader import load_watchlist
+from indicators.store.loader import load_watchlist
 from test_app import card_levels, html_of, run_app
 
 EARLY = dt.date(2022, 3, 1)

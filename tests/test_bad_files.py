@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import FIXED_TODAY
-from indicators.loader import load_watchlist
+from indicators.store.loader import load_watchlist
 
 CORPUS = Path(__file__).parent / "bad_files"
 CASES = sorted(path.name for path in CORPUS.iterdir() if path.is_dir())

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from helpers import DEFAULT_WATCHLIST, run_app, shown
 from indicators.cli import app
-from indicators.loader import load_watchlist
+from indicators.store.loader import load_watchlist
 
 FIRST = load_watchlist(DEFAULT_WATCHLIST).first_observation_date(dt.date.today())  # of the bundled watchlist
 

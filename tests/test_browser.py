@@ -9,7 +9,7 @@ import pytest
 
 from browser import chromium_page, require_chromium, served_dashboard, wait_for_app
 from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
-from indicators.loader import load_watchlist
+from indicators.store.loader import load_watchlist
 
 pytestmark = pytest.mark.browser
 

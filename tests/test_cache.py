@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from feed_fixtures import acled_row, write_acled, write_fixture_watchlist
 from helpers import DEFAULT_WATCHLIST
-from indicators import cache
 from indicators.cli import app
+from indicators.store import cache
 
 runner = CliRunner()
 PINNED = "2026-01-02T03:04:05"
@@ -33,7 +33,7 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
 def answers(folder: Path, as_of: str) -> dict[str, str]:
     """Everything a user reads about the watchlist, each command run as by a fresh process: nothing
     kept in this process's memory from one to the next (only the derived cache on disk)."""
-    from indicators import feeds
+    from indicators.feeds import query as feeds
     commands = {"status": ["status", folder, "--as-of", as_of, "--json"],
                 "history": ["history", folder, "--to", as_of, "--csv"],
                 "validate": ["validate", folder, "--json"],
@@ -194,8 +194,8 @@ def test_cache_info_and_clear(cache_dir, tmp_path):
 
 
 def test_an_export_dropped_beside_the_others_is_the_only_file_read_again(cache_dir, tmp_path, monkeypatch):
-    from indicators import feeds
-    from indicators.loader import load_watchlist
+    from indicators.feeds import query as feeds
+    from indicators.store.loader import load_watchlist
 
     folder = write_fixture_watchlist(tmp_path / "fed")
     load_watchlist(folder)  # fill the cache

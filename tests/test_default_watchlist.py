@@ -10,13 +10,13 @@ import re
 import pytest
 
 from helpers import DEFAULT_WATCHLIST
-from indicators.backtest import backtest, level_history
-from indicators.evaluate import evaluate_statuses
-from indicators.judgments import score_judgments
-from indicators.loader import load_watchlist
-from indicators.models import Level
-from indicators.robustness import leave_one_out
-from indicators.rules import evaluate_watchlist
+from indicators.engine.backtest import backtest, level_history
+from indicators.engine.evaluate import evaluate_statuses
+from indicators.engine.judging import score_judgments
+from indicators.engine.robustness import leave_one_out
+from indicators.engine.rules import evaluate_watchlist
+from indicators.format.models import Level
+from indicators.store.loader import load_watchlist
 
 REQUIRED_IDS = {"russian_troops_in_belarus", "joint_regional_grouping", "belarus_threat_level",
                 "mobilization_reports", "arms_shipments_to_russia", "rail_sabotage_incidents",

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from helpers import indicator, statuses_of, write_watchlist
-from indicators.evaluate import IndicatorStatus, overall_status
-from indicators.models import Indicator, Level
+from indicators.engine.evaluate import IndicatorStatus, overall_status
+from indicators.format.models import Indicator, Level
 
 D = dt.date
 
@@ -161,7 +161,7 @@ def make(direction, thresholds):
 @pytest.mark.parametrize("value, level", [(9.99, Level.NORMAL), (10, Level.ELEVATED), (29.9, Level.ELEVATED),
                                           (30, Level.CRITICAL), (1000, Level.CRITICAL)])
 def test_up_levels_skip_absent_keys(value, level):
-    from indicators.evaluate import level_for_value
+    from indicators.engine.evaluate import level_for_value
 
     assert level_for_value(make("up", {"elevated": 10, "critical": 30}), value) is level
 
@@ -169,7 +169,7 @@ def test_up_levels_skip_absent_keys(value, level):
 @pytest.mark.parametrize("value, level", [(51, Level.NORMAL), (50, Level.HIGH), (20.1, Level.HIGH),
                                           (20, Level.CRITICAL), (-5, Level.CRITICAL)])
 def test_down_levels_skip_absent_keys(value, level):
-    from indicators.evaluate import level_for_value
+    from indicators.engine.evaluate import level_for_value
 
     assert level_for_value(make("down", {"high": 50, "critical": 20}), value) is level
 

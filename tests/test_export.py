@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from browser import chromium_page, require_chromium
 from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
 from indicators.cli import app
-from indicators.loader import load_watchlist, watchlist_fingerprint
-from indicators.report import neutralise_formulas
+from indicators.engine.report import neutralise_formulas
+from indicators.store.loader import load_watchlist, watchlist_fingerprint
 
 runner = CliRunner()
 PINNED = "2026-01-02T03:04:05"
@@ -169,7 +169,7 @@ def test_export_never_hangs_past_its_time_limit(tmp_path):
 
 
 def test_briefing_charts_show_the_last_90_days_or_from_since_when_earlier(tmp_path):
-    from dashboard.briefing import build_briefing_html, default_options
+    from indicators.views.briefing import build_briefing_html, default_options
 
     loaded = load_watchlist(DEFAULT_WATCHLIST)
     html = build_briefing_html(loaded, default_options(loaded), plotly_js="")

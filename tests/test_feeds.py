@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from feed_fixtures import acled_row, gdelt_row, unix, write_acled, write_fixture_watchlist, write_parquet
 from helpers import run_app
 from indicators.cli import app
-from indicators.evaluate import evaluate_statuses
-from indicators.loader import load_watchlist
-from indicators.timeseries import level_scores_over_time
-from indicators.writing import RowRejected, append_observation
+from indicators.engine.evaluate import evaluate_statuses
+from indicators.engine.timeseries import level_scores_over_time
+from indicators.store.loader import load_watchlist
+from indicators.store.writing import RowRejected, append_observation
 
 TODAY = dt.date(2022, 4, 1)
 runner = CliRunner()
@@ -261,7 +261,7 @@ def test_the_update_page_offers_only_indicators_fed_by_hand(monkeypatch, tmp_pat
 
 
 def test_a_briefing_footer_names_each_feed_as_known_on_its_date(fed):
-    from dashboard.briefing import build_briefing_html, default_options
+    from indicators.views.briefing import build_briefing_html, default_options
 
     loaded = load_watchlist(fed, today=TODAY)
     html = build_briefing_html(loaded, default_options(loaded, as_of=dt.date(2022, 3, 6)), plotly_js="")
@@ -275,8 +275,8 @@ def test_a_briefing_footer_names_each_feed_as_known_on_its_date(fed):
 
 @spark_needed
 def test_a_spark_catalog_table_gives_the_same_rows_as_the_files(tmp_path, fed):
-    from indicators.feeds import connect
-    from indicators.feedlayouts import GDELT_COLUMNS
+    from indicators.feeds.query import connect
+    from indicators.format.feed_layouts import GDELT_COLUMNS
 
     session = connect("spark")._session
     schema = ", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS)
@@ -318,7 +318,7 @@ def test_the_synthetic_acled_example_is_clean_marked_and_follows_revisions_and_d
     assert (rows["note"].str.startswith("SYNTHETIC EXAMPLE:")).all()
 
     def counted(day: str) -> set[str]:
-        from indicators.changes import known_observations
+        from indicators.engine.changes import known_observations
 
         return set(known_observations(rows, dt.date.fromisoformat(day))["event_id"])
 
@@ -339,7 +339,7 @@ def test_a_broken_zip_or_gzip_is_named_and_the_other_files_still_count(tmp_path)
 def test_spark_missing_is_a_problem_with_the_install_line_not_a_crash(tmp_path, monkeypatch):
     import sys
 
-    from indicators import feeds
+    from indicators.feeds import query as feeds
 
     folder = write_fixture_watchlist(tmp_path / "fed")
     text = (folder / "watchlist.yaml").read_text().replace("    format: csv\n", "    format: csv\n    engine: spark\n")
@@ -524,7 +524,7 @@ def test_thousands_of_files_are_each_read_once_with_the_right_count(tmp_path):
 
 
 def test_a_zip_that_unpacks_too_far_is_refused_by_ratio_or_size_with_the_file_named(tmp_path, monkeypatch):
-    from indicators.feedfiles import scratch_folder
+    from indicators.feeds.files import scratch_folder
 
     folder = write_fixture_watchlist(tmp_path / "fed")
     bomb = folder / "feeds" / "gdelt" / "20220305000000.export.CSV.zip"

@@ -9,14 +9,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.figures import (band_of, build_index_figure, build_state_timeline_figure, build_timeline_figure,
-                               sparkline_html, threshold_bands, values_are_integral)
-from dashboard.theme import LEVEL_COLOURS, STALE_COLOUR
+from indicators.views.figures import (band_of, build_index_figure, build_state_timeline_figure, build_timeline_figure,
+                                      sparkline_html, threshold_bands, values_are_integral)
+from indicators.views.theme import LEVEL_COLOURS, STALE_COLOUR
 from helpers import DEFAULT_WATCHLIST
-from indicators.loader import load_watchlist
-from indicators.models import Indicator, Level
-from indicators.evaluate import level_for_value
-from indicators.timeseries import composite_index_over_time, indicator_values_over_time, level_scores_over_time
+from indicators.engine.evaluate import level_for_value
+from indicators.engine.timeseries import composite_index_over_time, indicator_values_over_time, level_scores_over_time
+from indicators.format.models import Indicator, Level
+from indicators.store.loader import load_watchlist
 
 LOADED = load_watchlist(DEFAULT_WATCHLIST)
 TROOPS = LOADED.watchlist.indicator("russian_troops_in_belarus")
@@ -165,7 +165,7 @@ def test_an_ordinal_scale_is_labelled_on_its_axis():
 def test_events_close_together_are_stacked_in_the_lane_and_numbered_in_the_legend():
     import pandas as pd
 
-    from dashboard.figures import event_legend_html, lane_marks, numbered_events
+    from indicators.views.figures import event_legend_html, lane_marks, numbered_events
 
     events = pd.DataFrame({"date": pd.to_datetime(["2022-02-10", "2022-02-10", "2022-02-11", "2022-03-20"]),
                            "end_date": pd.to_datetime([None, "2022-02-20", None, None]),

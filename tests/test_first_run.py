@@ -12,15 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from browser import free_port
 from helpers import DEFAULT_WATCHLIST, REPO, indicator, write_watchlist
 from indicators.cli import app
-from indicators.models import Watchlist
-from indicators.serving import is_healthy
-from indicators.skeleton import SCHEMA_LINE, watchlist_schema
+from indicators.format.models import Watchlist
+from indicators.service.serving import is_healthy
+from indicators.store.skeleton import SCHEMA_LINE, watchlist_schema
 
 runner = CliRunner()
 
@@ -114,7 +113,7 @@ def test_the_installed_package_serves_its_bundled_watchlist_from_any_folder(tmp_
     elsewhere = tmp_path / "somewhere"
     elsewhere.mkdir()
     environment = {**os.environ, "PYTHONPATH": str(target), "HOME": str(tmp_path)}
-    located = subprocess.run([sys.executable, "-c", "import indicators.bundled as b; print(b.default_watchlist())"],
+    located = subprocess.run([sys.executable, "-c", "import indicators.store.bundled as b; print(b.default_watchlist())"],
                              cwd=elsewhere, env=environment, capture_output=True, text=True, check=True)
     assert located.stdout.strip() == str(target / "watchfloor_bundled" / "belarus-2022")
     port = free_port()

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 from helpers import FIXED_TODAY, REPO, indicator, open_page, run_app, write_watchlist
 from indicators.cli import app
-from indicators.judgments import TERMS, judgment_tension, score_judgments, standing_judgments, term_for
-from indicators.loader import load_watchlist
-from indicators.models import Level
+from indicators.engine.judging import judgment_tension, score_judgments, standing_judgments
+from indicators.format.judgments import TERMS, term_for
+from indicators.format.models import Level
+from indicators.store.loader import load_watchlist
 
 D = dt.date
 runner = CliRunner()
@@ -158,7 +159,7 @@ def test_judge_refuses_bad_input_and_writes_nothing(tmp_path, args, message):
 APPEND_JUDGMENT = """
 import sys
 from pathlib import Path
-from indicators.writing import append_judgment
+from indicators.store.writing import append_judgment
 append_judgment(Path(sys.argv[1]), {"date": "2022-02-01", "scenario": "offensive", "likelihood": "likely"})
 """
 
@@ -217,7 +218,7 @@ def test_the_board_shows_the_standing_judgment_with_its_words_and_range(monkeypa
 
 
 def test_briefings_carry_the_standing_judgments_in_words(tmp_path):
-    from dashboard.briefing import build_briefing_html, default_options
+    from indicators.views.briefing import build_briefing_html, default_options
 
     folder = folder_with(tmp_path, "2022-01-10,offensive,very likely,high,,,,NATO,\n",
                          observations="2022-02-01,troops,5000,,,,,,,\n", as_of="2022-02-05")

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from helpers import FIXED_TODAY, indicator, run_app, write_watchlist
-from indicators.boundaries import countries, region_of_points, regions
-from indicators.loader import load_watchlist
-from indicators.mapdata import (View, aggregate_markers, fit_view, located_rows, mercator_y, region_changes,
-                                rows_known_on)
-from indicators.timeseries import level_scores_over_time
+from indicators.engine.boundaries import countries, region_of_points, regions
+from indicators.engine.mapdata import (View, aggregate_markers, fit_view, located_rows, mercator_y, region_changes,
+                                       rows_known_on)
+from indicators.engine.timeseries import level_scores_over_time
+from indicators.store.loader import load_watchlist
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "acled-rail-sabotage"
 HEADER = "date,indicator,value,source,url,reliability,credibility,status,reported,note,place,lat,lon\n"
@@ -136,7 +135,7 @@ def test_the_view_round_trips_through_the_url_and_fits_its_points():
 
 
 def figure_of(tmp_path, rows: str, events: str = "", layers=None):
-    from dashboard.map_figure import LAYERS, build_map_figure
+    from indicators.views.map_figure import LAYERS, build_map_figure
 
     folder = placed_folder(tmp_path, rows, events)
     shown = map_rows(folder, "2022-10-20", later=True)
@@ -218,7 +217,7 @@ def test_a_watchlist_without_places_says_how_to_give_rows_one(monkeypatch, tmp_p
 def test_a_briefing_carries_the_map_of_its_as_of_date_only_when_the_watchlist_has_places(tmp_path):
     import re
 
-    from dashboard.briefing import build_briefing_html, default_options
+    from indicators.views.briefing import build_briefing_html, default_options
 
     loaded = load_watchlist(EXAMPLE)
     html = build_briefing_html(loaded, default_options(loaded))

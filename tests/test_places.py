@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from helpers import FIXED_TODAY, indicator, statuses_of, write_watchlist
 from indicators.cli import app
-from indicators.loader import load_watchlist, watchlist_fingerprint, files_signature
-from indicators.places import gazetteer
-from indicators.writing import RowRejected, WriteRefused, append_event, append_observation
+from indicators.format.places import gazetteer
+from indicators.store.loader import load_watchlist, watchlist_fingerprint, files_signature
+from indicators.store.writing import RowRejected, WriteRefused, append_event, append_observation
 
 PLACED_HEADER = "date,indicator,value,source,url,reliability,credibility,status,reported,note,place,lat,lon\n"
 runner = CliRunner()
@@ -65,7 +65,7 @@ def test_a_place_problem_leaves_the_row_counting_and_off_the_map(tmp_path):
     (folder / "places.csv").write_text("place,lat,lon,country,admin1\nBrest,52.0976,23.7341,BY,Brest\n")
     assert load_watchlist(folder, today=FIXED_TODAY).problems == []  # the watchlist says which Brest
     # the level is the same either way: a place never changes a level
-    from indicators.evaluate import evaluate_statuses
+    from indicators.engine.evaluate import evaluate_statuses
 
     status = evaluate_statuses(loaded.watchlist, loaded.observations, dt.date(2022, 10, 1))[0]
     assert status.level.value == "high"

@@ -9,11 +9,11 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indicators.evaluate import evaluate_statuses, overall_status
-from indicators.models import (Change, Cutoffs, Floor, Indicator, Overall, Scenario, ScenarioLevels, Sign, SignsNeeded,
-                               Watchlist)
-from indicators.rules import evaluate_watchlist
-from indicators.timeseries import composite_index_over_time, level_scores_over_time
+from indicators.engine.evaluate import evaluate_statuses, overall_status
+from indicators.engine.rules import evaluate_watchlist
+from indicators.engine.timeseries import composite_index_over_time, level_scores_over_time
+from indicators.format.models import (Change, Cutoffs, Floor, Indicator, Overall, Scenario, ScenarioLevels, Sign,
+                                      SignsNeeded, Watchlist)
 
 START = dt.date(2022, 1, 1)
 INDICATORS = [
@@ -183,7 +183,7 @@ cells = st.sampled_from(["2022-10-16", "troops", "5", "", " x ", "9,000", "retra
 def test_every_row_is_either_loaded_or_reported(tmp_path_factory, rows):
     """Never a silently dropped row: each non-blank line is a valid observation or has a problem."""
     from helpers import FIXED_TODAY, indicator, write_watchlist
-    from indicators.loader import load_watchlist
+    from indicators.store.loader import load_watchlist
 
     folder = write_watchlist(tmp_path_factory.mktemp("w"), [indicator()])
     lines = [",".join(row) for row in rows]
@@ -209,7 +209,7 @@ def test_any_indicator_definition_loads_without_raising(tmp_path_factory, defini
     import yaml
 
     from helpers import FIXED_TODAY
-    from indicators.loader import load_watchlist
+    from indicators.store.loader import load_watchlist
 
     folder = tmp_path_factory.mktemp("w")
     (folder / "watchlist.yaml").write_text(yaml.safe_dump({"title": "T", "indicators": [definition]}))

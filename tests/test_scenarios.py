@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from helpers import FIXED_TODAY, indicator, write_watchlist
-from indicators.backtest import backtest, level_history
 from indicators.cli import app
-from indicators.loader import load_watchlist
-from indicators.models import Level, Scenario, ScenarioLevels, Sign, SignsNeeded
-from indicators.robustness import MAX_ROBUSTNESS_ROWS, leave_one_out
-from indicators.rules import evaluate_watchlist
-from indicators.scenarios import SEEN, UNKNOWN, UNSEEN, evaluate_scenario, level_score_for_counts
+from indicators.engine.backtest import backtest, level_history
+from indicators.engine.robustness import MAX_ROBUSTNESS_ROWS, leave_one_out
+from indicators.engine.rules import evaluate_watchlist
+from indicators.engine.scenarios import SEEN, UNKNOWN, UNSEEN, evaluate_scenario, level_score_for_counts
+from indicators.format.models import Level, Scenario, ScenarioLevels, Sign, SignsNeeded
+from indicators.store.loader import load_watchlist
 
 D = dt.date
 runner = CliRunner()
@@ -334,7 +334,7 @@ def test_the_backtest_page_judges_a_scenario_against_its_happened_date_and_shows
 
 
 def test_briefings_carry_the_scenario_board(tmp_path):
-    from dashboard.briefing import build_briefing_html, default_options
+    from indicators.views.briefing import build_briefing_html, default_options
 
     folder = watchlist_with(tmp_path, ROWS, as_of="2022-02-05")
     loaded = load_watchlist(folder, today=FIXED_TODAY)

@@ -159,7 +159,7 @@ def _viewer_forges_a_write() -> None:
     import streamlit as st
 
     from dashboard import auth, forms
-    from indicators.writing import append_observation
+    from indicators.store.writing import append_observation
 
     folder = Path(st.session_state["folder"])
     st.session_state[auth.VISITOR_KEY] = auth.Visitor("vic@example.org", "viewer", True)
@@ -342,13 +342,13 @@ def test_upgrade_adds_the_columns_once_and_keeps_the_previous_file(tmp_path):
     again = runner.invoke(app, ["upgrade", str(folder)])
     assert again.stdout.splitlines()[0] == f"{folder}/observations.csv: already has entered_by and entered_at"
     assert len(list((folder / ".history").iterdir())) == 1
-    from indicators.loader import load_watchlist
+    from indicators.store.loader import load_watchlist
 
     assert load_watchlist(folder, today=FIXED_TODAY).problems == []
 
 
 def test_the_activity_page_lists_who_did_what_and_the_previous_versions(monkeypatch, tmp_path):
-    from indicators.writing import append_observation, edit_observation
+    from indicators.store.writing import append_observation, edit_observation
     from test_app import run_app
 
     folder = team_watchlist(tmp_path)

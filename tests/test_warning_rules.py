@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import DEFAULT_WATCHLIST, FIXED_TODAY, indicator, open_page, shown, write_watchlist
-from indicators.backtest import backtest, level_history
 from indicators.cli import app
-from indicators.loader import load_watchlist
-from indicators.models import Level
-from indicators.report import status_report
-from indicators.rules import evaluate_watchlist
+from indicators.engine.backtest import backtest, level_history
+from indicators.engine.report import status_report
+from indicators.engine.rules import evaluate_watchlist
+from indicators.format.models import Level
+from indicators.store.loader import load_watchlist
 
 D = dt.date
 runner = CliRunner()
@@ -234,7 +234,7 @@ def test_overview_shows_why_the_overall_level_is_what_it_is(monkeypatch, tmp_pat
 
 
 def test_held_periods_show_on_the_state_timeline():
-    from dashboard.figures import build_state_timeline_figure
+    from indicators.views.figures import build_state_timeline_figure
     import pandas as pd
 
     days = pd.date_range("2022-01-01", periods=4)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -18,9 +16,9 @@ from typer.testing import CliRunner
 
 from helpers import FIXED_TODAY, OBSERVATION_HEADER, REPO, indicator, write_watchlist
 from indicators.cli import app
-from indicators.loader import load_watchlist
-from indicators.snapshot import FileSnapshot
-from indicators.writing import RowRejected, WriteRefused, append_event, append_observation, edit_observation
+from indicators.store.loader import load_watchlist
+from indicators.store.snapshot import FileSnapshot
+from indicators.store.writing import RowRejected, WriteRefused, append_event, append_observation, edit_observation
 
 ROW = {"date": "2022-10-16", "indicator": "troops", "value": "12", "source": "MoD"}
 
@@ -131,23 +129,27 @@ def test_append_event_creates_the_file_with_its_header(tmp_path):
                                                    '2099-01-01,"Summit, planned",,,,,\n')
 
 
-def _append_many(folder: str, worker: int, count: int) -> None:
-    for number in range(count):
-        append_observation(Path(folder), {"date": "2022-10-16", "indicator": "n", "value": "",
-                                          "source": f"worker {worker}", "note": f"row {worker}-{number}"},
-                           today=FIXED_TODAY)
+APPEND_MANY = """
+import datetime as dt, sys
+from pathlib import Path
+from indicators.store.writing import append_observation
+folder, worker, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+for number in range(count):
+    append_observation(folder, {"date": "2022-10-16", "indicator": "n", "value": "", "source": f"worker {worker}",
+                                "note": f"row {worker}-{number}"}, today=dt.date.fromisoformat(sys.argv[4]))
+"""
 
 
 def test_four_processes_appending_250_rows_each_lose_nothing(tmp_path):
     folder = watchlist(tmp_path)
     before = (folder / "observations.csv").read_bytes()
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_append_many, args=(str(folder), worker, 250)) for worker in range(4)]
+    # four separate Python processes, each appending in a loop (no fork: nothing shared but the file)
+    workers = [subprocess.Popen([sys.executable, "-c", APPEND_MANY, str(folder), str(worker), "250",
+                                 FIXED_TODAY.isoformat()], cwd=REPO, stderr=subprocess.PIPE, text=True)
+               for worker in range(4)]
     for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=600)
-        assert process.exitcode == 0
+        _, errors = process.communicate(timeout=600)
+        assert process.returncode == 0, errors
     after = (folder / "observations.csv").read_bytes()
     assert after.startswith(before)
     added = after[len(before):].decode().splitlines()
@@ -269,7 +271,7 @@ def test_a_writer_waits_while_another_holds_the_lock(tmp_path):
 APPEND_ONE = """
 import sys
 from pathlib import Path
-from indicators.writing import append_observation
+from indicators.store.writing import append_observation
 append_observation(Path(sys.argv[1]), {"date": "2022-10-16", "indicator": "troops", "value": "12"})
 """
 
@@ -300,7 +302,7 @@ class HalfThenPause:
 
 
 os.fdopen = lambda *args, **kwargs: HalfThenPause(real_fdopen(*args, **kwargs))
-from indicators.writing import edit_observation
+from indicators.store.writing import edit_observation
 edit_observation(Path(sys.argv[1]), 2, {"value": "12345"})
 """
 
@@ -358,7 +360,7 @@ def test_a_symlinked_file_is_edited_through_the_link(tmp_path):
 
 
 def test_the_file_signature_sees_a_same_size_edit_with_its_modification_time_put_back(tmp_path):
-    from indicators.loader import files_signature
+    from indicators.store.loader import files_signature
 
     folder = watchlist(tmp_path)
     path = folder / "observations.csv"
@@ -374,7 +376,7 @@ def test_the_file_signature_sees_a_same_size_edit_with_its_modification_time_put
 EDIT_IN_A_FRESH_PROCESS = """
 import datetime as dt, sys
 from pathlib import Path
-from indicators.writing import edit_observation
+from indicators.store.writing import edit_observation
 edit_observation(Path(sys.argv[1]), 2, {"status": "disputed"}, today=dt.date(2026, 1, 1))
 """
 

@@ -1,0 +1,783 @@
+"""Observations derived from event feeds (ACLED, GDELT, any table with a header), read in place.
+
+The matching query is written once with ibis and runs on embedded DuckDB (the default) or on Apache
+Spark (``engine: spark``). Only the rows that match an indicator's ``where`` leave the engine; the
+small result is then typed (``feedrows``), with a problem (file, line, field) for every row left out.
+
+ACLED is a living dataset: rows sharing an ``event_id_cnty`` are versions of one event. Each version
+is visible from the UTC date of its ``timestamp`` until the date the next version (or a deletion)
+appeared, its ``until``: as of D only the newest version uploaded on or before D counts.
+
+On DuckDB the files are read in batches (at most ``BATCH_FILES``, of one layout), each on a fresh
+connection that ends with the batch: a file the engine chokes on can never poison the process, and
+a batch that fails is read again file by file, so only the bad file is left out. Each batch is cut
+down to its matching rows and its (event, upload) keys before anything is combined, so that many
+overlapping exports cost what one does; the version window then runs over the distinct keys alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+import pandas as pd
+
+from ..engine.changes import known_observations
+from ..format.csvfile import FIELD_SIZE_LIMIT  # noqa: F401  (raises the csv module's field limit once)
+from ..format.feed_layouts import FIXED_COLUMNS, GDELT_COLUMNS, GEO_COLUMNS, roles_of
+from ..format.models import Between, Contains, Feed, Indicator, Watchlist
+from ..format.problems import Problem
+from .files import (TABLE_REFRESH_SECONDS, FeedFile, FileLeftOut, Prepared, UnpackLimits, engine_link, feed_files,
+                    first_line_fields, header_of, prepare_file, run_folder, scratch_folder,
+                    unpack_limits)
+from .rows import (bad_row_problems, distinct_events, empty_feed_rows, has_versions, read_deletions, record_start_lines,
+                   reported_days, typed_feed_rows)
+
+DUCKDB_MEMORY_LIMIT = os.environ.get("WATCHFLOOR_DUCKDB_MEMORY", "512MB")
+ENGINE_ERRORS = (duckdb.Error, OSError)  # what the engine raises about a file; anything else is a bug
+BATCH_FILES = 256  # files read by one DuckDB connection
+FEED_ROW_COLUMNS = ("feed", "event_id", "feed_file", "until")
+
+
+class FeedEngineMissing(Exception):
+    """The engine a feed asks for is not installed (``pip install "watchfloor[spark]"``)."""
+
+
+@dataclass
+class FeedSummary:
+    """What a feed contributed: its files, newest upload, matching events per indicator, rows and
+    files left out, and why the feed could not be read at all (``failed``)."""
+
+    name: str
+    source: str
+    engine: str
+    files: list[FeedFile]
+    newest_upload: dt.date | None = None
+    matching: dict[str, int] = field(default_factory=dict)  # indicator id -> events with a matching version
+    left_out: int = 0
+    files_left_out: list[str] = field(default_factory=list)  # labels of files that could not be read
+    failed: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The feed's name, with its source when that differs: "acled (ACLED)", "tally"."""
+        return self.name if self.source == self.name else f"{self.name} ({self.source})"
+
+    @property
+    def complete(self) -> bool:
+        """Every file was read: the counts are the whole feed's."""
+        return self.failed is None and not self.files_left_out
+
+    def describe(self) -> str:
+        """One line: "Feed acled (ACLED): 2 files (feeds/acled-2022.csv, ...), newest upload 2022-03-01,
+        41 matching events" (over all the files, whatever the as-of date; see ``feed_lines_as_of``)."""
+        names = ", ".join(file.label for file in self.files[:3]) + (", ..." if len(self.files) > 3 else "")
+        newest = self.newest_upload.isoformat() if self.newest_upload else "none"
+        files = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
+        left = f", {len(self.files_left_out)} of them left out (cannot be read)" if self.files_left_out else ""
+        total = sum(self.matching.values())
+        if self.failed:
+            return f"Feed {self.label}: {self.failed}; its indicators have no data"
+        return (f"Feed {self.label}: {files} ({names or 'none'}){left}, newest upload {newest}, "
+                f"{total} matching event{'' if total == 1 else 's'}")
+
+
+@dataclass
+class FeedRows:
+    frame: pd.DataFrame  # observation-like rows, one per indicator and matching event version
+    summaries: dict[str, FeedSummary]
+    problems: list[Problem]
+
+
+# ---------------------------------------------------------------- the query (engine-neutral, ibis)
+
+
+def _trim(cell):
+    """The engine's own ``trim`` (spaces), by name: DuckDB and Spark both have it, and it is several
+    times cheaper than a trim of a given set of characters."""
+    import ibis
+
+    @ibis.udf.scalar.builtin(name="trim")
+    def trim(text: str) -> str: ...
+
+    return trim(cell)
+
+
+def _text(table, column: str):
+    return _trim(table[column].cast("string"))
+
+
+def _equals_trimmed(cell, values: list[str]):
+    """The cell, spaces around it ignored, is one of the values. Only a cell that starts or ends with
+    a space is trimmed: trimming every cell of a 10-million-row file costs more than reading it."""
+    exact = cell == values[0] if len(values) == 1 else cell.isin(values)
+    trimmed = _trim(cell)
+    return exact | ((cell.like(" %") | cell.like("% ")) & (trimmed == values[0] if len(values) == 1
+                                                           else trimmed.isin(values)))
+
+
+def condition_expression(table, column: str, condition):
+    """One ``where`` condition as an ibis boolean (NULL for an empty cell: it never matches)."""
+    import ibis
+
+    cell = table[column].cast("string")
+    if isinstance(condition, Contains):
+        lowered = cell.lower()
+        return ibis.or_(*[lowered.contains(text.lower()) for text in condition.contains])
+    if isinstance(condition, Between):
+        number = cell.try_cast("float64")
+        parts = []
+        if condition.at_least is not None:
+            parts.append(number >= condition.at_least)
+        if condition.at_most is not None:
+            parts.append(number <= condition.at_most)
+        return ibis.and_(*parts)
+    return _equals_trimmed(cell, condition if isinstance(condition, list) else [condition])
+
+
+def flagged_rows(table, feed: Feed, queries: list[tuple[str, Indicator]]):
+    """The rows that match at least one indicator's ``where``: a flag per indicator, the id, dates,
+    source, note, url and value cells as text, ``source_file``, and for a feed with versions the
+    ``event_key`` and ``version_key`` of the row. Returns the expression and the value columns."""
+    import ibis
+
+    roles = roles_of(feed)
+    flags = {f"match_{number}": ibis.and_(*[condition_expression(table, column, condition)
+                                             for column, condition in indicator.feed.conditions()])
+             for number, (_, indicator) in enumerate(queries)}
+    any_match = ibis.or_(*flags.values())
+    null = ibis.null("string")
+    picked = {f"cell_{role}": ibis.ifelse(any_match, _text(table, column), null)
+              for role, column in roles.items() if column and role != "id"}
+    picked.update({f"geo_{role}": ibis.ifelse(any_match, _text(table, column), null)
+                   for role, column in GEO_COLUMNS.get(feed.format, {}).items() if column in table.columns})
+    value_columns = sorted({indicator.feed.value for _, indicator in queries if indicator.feed.value})
+    picked.update({f"value_{position}": ibis.ifelse(any_match, _text(table, column), null)
+                   for position, column in enumerate(value_columns)})
+    columns = {**flags, "any_match": any_match,
+               "cell_id": ibis.ifelse(any_match, _text(table, roles["id"]), null) if roles["id"] else null,
+               "source_file": table["source_file"].cast("string"), **picked}
+    if has_versions(feed):
+        columns.update(_version_columns(table, feed))
+    return table.mutate(**columns).filter(ibis._.any_match).select(*columns).drop("any_match"), value_columns
+
+
+def _version_columns(table, feed: Feed) -> dict:
+    roles = roles_of(feed)
+    key = _text(table, roles["reported"])
+    return {"event_key": _text(table, roles["id"]),
+            "version_key": key.try_cast("int64") if feed.format == "acled" else key}
+
+
+def version_keys(table, feed: Feed):
+    """The distinct (file, event, upload) keys of every row, matching or not: a version that no longer
+    matches still ends the one before it."""
+    return table.select(source_file=table["source_file"].cast("string"), **_version_columns(table, feed)).distinct()
+
+
+def with_next_versions(matches, keys, feed: Feed):
+    """The matching rows with, for a feed with versions, the upload key of each event's next version
+    (``next_version``). The window runs over the distinct keys only, and a version seen in several
+    overlapping exports is one row (the first file's)."""
+    import ibis
+
+    if not has_versions(feed):
+        return matches
+    keys = keys.select("event_key", "version_key").distinct()
+    keys = keys.mutate(next_version=keys.version_key.lead().over(
+        ibis.window(group_by=keys.event_key, order_by=keys.version_key)).cast("string"))
+    ranked = matches.mutate(copy=ibis.row_number().over(
+        ibis.window(group_by=[matches.event_key, matches.version_key], order_by=matches.source_file)))
+    matches = ranked.filter((ranked.copy == 0) | ranked.version_key.isnull()).drop("copy")
+    joined = matches.left_join(keys, [matches.event_key == keys.event_key, matches.version_key == keys.version_key])
+    return joined.select(*[matches[column] for column in matches.columns], keys.next_version)
+
+
+# ---------------------------------------------------------------- engines
+
+
+_connections: dict[str, object] = {}
+
+
+def duckdb_connection():
+    """A new in-process DuckDB: one per batch, so an error that ends a connection ends only that batch.
+    Order does not matter to the feed query; a bounded memory makes large windows and joins spill to a
+    private scratch folder instead of growing the process past a gigabyte."""
+    import ibis
+
+    connection = ibis.duckdb.connect()
+    connection.raw_sql("SET preserve_insertion_order = false")
+    connection.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    connection.raw_sql(f"SET temp_directory = '{scratch_folder() / 'duckdb'}'")
+    return connection
+
+
+def connect(engine: str):
+    """An ibis connection: a new DuckDB, or the process's Spark session (local mode, or Spark Connect
+    when ``SPARK_REMOTE`` is set), made once."""
+    if engine == "duckdb":
+        return duckdb_connection()
+    if engine in _connections:
+        return _connections[engine]
+    import ibis
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise FeedEngineMissing('engine spark needs the spark extra: pip install "watchfloor[spark]" '
+                                "(and Java 17 or later for local mode)") from None
+    builder = (SparkSession.builder.appName("watchfloor")
+               .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false"))
+    if not os.environ.get("SPARK_REMOTE"):
+        builder = builder.master(os.environ.get("WATCHFLOOR_SPARK_MASTER", "local[*]"))
+    session = builder.getOrCreate()
+    if hasattr(session, "sparkContext"):  # not with Spark Connect
+        session.sparkContext.setLogLevel("ERROR")
+    connection = ibis.pyspark.connect(session)
+    _connections[engine] = connection
+    return connection
+
+
+def _read_batch(connection, engine: str, feed: Feed, layout: tuple, paths: list[str], columns: list[str],
+                label: str | None = None, rejects: bool = True):
+    """Files of one layout, ``(kind, gzipped, header)``, as an ibis table of text columns plus
+    ``source_file`` (the path read, or ``label``) and the layout's place columns (NULL where the files
+    lack them: places are optional). DuckDB keeps the lines it cannot split in its ``reject_errors``
+    and ``reject_scans``."""
+    import ibis
+
+    kind, header = layout[0], layout[-1]
+    duck = engine == "duckdb"
+    rejects = {"store_rejects": True, "rejects_table": "reject_errors", "rejects_scan": "reject_scans"} \
+        if rejects else {"ignore_errors": True}
+    if kind == "parquet":
+        table = connection.read_parquet(paths, filename=True) if duck else connection.read_parquet(paths[0])
+    elif feed.format == "gdelt":
+        if duck:
+            table = connection.read_csv(paths, header=False, delim="\t", quote="", escape="", filename=True,
+                                        columns={name: "VARCHAR" for name in GDELT_COLUMNS}, **rejects)
+        else:
+            table = connection.read_csv(paths[0], header=False, sep="\t", quote="",
+                                        schema=", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS))
+    else:
+        delimiter = "\t" if kind == "tsv" else ","
+        if duck:
+            table = connection.read_csv(paths, header=True, delim=delimiter, quote='"', escape='"',
+                                        all_varchar=True, filename=True, **rejects)
+        else:
+            table = connection.read_csv(paths[0], header=True, sep=delimiter, quote='"', escape='"',
+                                        inferSchema=False, multiLine=True)
+    source = table["filename"].cast("string") if duck else ibis.literal(label)
+    places = {column: table[column].cast("string") if column in header else ibis.null("string")
+              for column in GEO_COLUMNS.get(feed.format, {}).values() if column not in columns}
+    return table.select(*[table[column].cast("string").name(column) for column in columns],
+                        source_file=source, **places)
+
+
+def _duckdb_rejects(connection, read: dict[str, Prepared], encoding: str | None) -> list[Problem]:
+    """Lines DuckDB could not split into the header's columns (too many or too few cells) in this batch."""
+    try:
+        frame = connection.con.execute(
+            "SELECT s.file_path, e.line, first(e.error_message ORDER BY e.byte_position) AS error_message "
+            "FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) GROUP BY 1, 2 ORDER BY 1, 2").df()
+    except Exception:  # no scan stored rejects
+        return []
+    found = []
+    for path, lines in frame.groupby("file_path", sort=True):
+        prepared = read.get(str(path))
+        if prepared is None:
+            continue
+        starts = record_start_lines(prepared.file, encoding, set(lines["line"].astype(int)))  # a note may span lines
+        for row in lines.itertuples(index=False):
+            why = ("cannot be split into the header's columns" if prepared.file.outside
+                   else f"cannot be read: {str(row.error_message).rstrip('.')}")
+            found.append(Problem(prepared.file.label, starts.get(int(row.line), int(row.line)), "file",
+                                 "feed_bad_line", f"{why}; the row is left out (check quotes and delimiters on "
+                                                  "this line)"))
+    return found
+
+
+def _engine_sentence(error: Exception, file: FeedFile | None, names: dict[str, str]) -> str:
+    """The engine's first line about a failure, the paths it read shown as the files' labels; nothing
+    from a file outside the watchlist folder (the engine may quote a line)."""
+    if file is not None and file.outside:
+        return "the engine cannot read it"
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    for path, label in names.items():
+        text = text.replace(path, label)
+    text = "".join(character if character.isprintable() else "?" for character in text[:300])  # raw bytes of a file
+    return f"the engine cannot read it: {text.rstrip('.: ')}"
+
+
+# ---------------------------------------------------------------- running a feed
+
+
+class CacheEntry(Protocol):
+    frame: pd.DataFrame
+    extra: dict
+
+
+class DerivedCache(Protocol):
+    """What the feeds need of a derived cache (``indicators.store.cache`` is one; the feeds do not
+    import the store, which sits above them): entries of a kind, made for a key, keyed on files."""
+
+    def load(self, folder: Path, kind: str, key: dict) -> CacheEntry | None: ...
+
+    def store(self, folder: Path, kind: str, key: dict, frame: pd.DataFrame, extra: dict) -> None: ...
+
+    def file_key(self, path: Path) -> list: ...
+
+    def code_version(self) -> str: ...
+
+
+_results: dict[tuple, tuple[pd.DataFrame, FeedSummary, list[Problem]]] = {}
+_results_lock = threading.Lock()
+_engine_lock = threading.Lock()
+
+
+def _result_key(folder: Path, name: str, feed: Feed, queries, files, deletion_files, today) -> tuple:
+    refresh = int(time.time() // TABLE_REFRESH_SECONDS) if feed.table is not None else 0
+    return (str(folder), name, feed.model_dump_json(), tuple(q.model_dump_json() for _, q in queries),
+            tuple((f.label, f.size, f.mtime_ns) for f in files + deletion_files), today, refresh,
+            tuple(os.environ.get(name, "") for name in ("WATCHFLOOR_UNPACK_RATIO", "WATCHFLOOR_UNPACK_LIMIT")))
+
+
+def run_feed(folder: Path, name: str, feed: Feed, queries: list[tuple[str, Indicator]], today: dt.date,
+             engine: str | None = None, cache: DerivedCache | None = None
+             ) -> tuple[pd.DataFrame, FeedSummary, list[Problem]]:
+    """The observation rows one feed gives its indicators, its summary and every problem found.
+
+    Kept in the process on the files' size and modification time: a new export shows on the next
+    call; and in ``cache`` (the derived cache the store passes in), if given, between processes."""
+    engine = engine or feed.engine
+    files, problems = feed_files(folder, name, feed)
+    deletions, deletion_problems, deletion_files = read_deletions(folder, name, feed)
+    problems += deletion_problems
+    summary = FeedSummary(name, feed.source_label or name, engine, files)
+    if feed.path is not None and not files:  # an export folder that is gone is not "no events"
+        summary.failed = f'its path "{feed.path}" matches no file'
+    key = _result_key(folder, name, feed, queries, files, deletion_files, today) + (engine,)
+    with _results_lock:
+        if key in _results:
+            return _results[key]
+    known_before = len(problems)  # found afresh on every call: the files and the deletions
+    stored_key = _stored_key(cache, key, files + deletion_files) if feed.path is not None and cache else None
+    result = _from_cache(cache, folder, name, stored_key, summary, problems) if stored_key else None
+    if result is None:
+        with _engine_lock:  # one feed query at a time per process (app sessions run in threads)
+            scratch = run_folder()
+            try:
+                result = _run_feed_query(folder, name, feed, queries, today, engine, files, problems, deletions,
+                                         summary, scratch, cache)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        if stored_key:
+            _to_cache(cache, folder, name, stored_key, result, known_before)
+    with _results_lock:
+        if len(_results) > 16:
+            _results.pop(next(iter(_results)))
+        _results[key] = result
+    return result
+
+
+SUMMARY_FIELDS = ("newest_upload", "matching", "left_out", "files_left_out", "failed")
+
+
+def _stored_key(cache: DerivedCache, key: tuple, files: list[FeedFile]) -> dict:
+    """The derived cache's key of a feed's result: everything the in-process key holds, each file by
+    its content key too (a same-size rewrite with its time put back is another file), and the code."""
+    return {"run": repr(key), "files": [[file.label, cache.file_key(file.path)] for file in files],
+            "code": cache.code_version()}
+
+
+def _from_cache(cache: DerivedCache, folder: Path, name: str, key: dict, summary: FeedSummary,
+                problems: list[Problem]):
+    entry = cache.load(folder, f"feed-{name}", key)
+    if entry is None:
+        return None
+    stored = entry.extra
+    summary.newest_upload = dt.date.fromisoformat(stored["newest_upload"]) if stored["newest_upload"] else None
+    summary.matching, summary.left_out = stored["matching"], stored["left_out"]
+    summary.files_left_out, summary.failed = stored["files_left_out"], stored["failed"]
+    return entry.frame, summary, problems + [Problem(**problem) for problem in stored["problems"]]
+
+
+def _to_cache(cache: DerivedCache, folder: Path, name: str, key: dict, result, known_before: int) -> None:
+    """Store a feed's rows, its summary and the problems its query found (not those of finding its files)."""
+    rows, summary, problems = result
+    extra = {field_name: getattr(summary, field_name) for field_name in SUMMARY_FIELDS}
+    extra["newest_upload"] = summary.newest_upload.isoformat() if summary.newest_upload else None
+    extra["problems"] = [problem.as_dict() for problem in problems[known_before:]]
+    cache.store(folder, f"feed-{name}", key, rows, extra)
+
+
+class StageCache:
+    """Each feed file's staged rows (its matching rows, and its version keys) in the derived cache,
+    keyed on the file's content, the feed's definition and the indicators' where: an export dropped
+    beside the others is the only file read; an edited where reads every file again."""
+
+    def __init__(self, cache: DerivedCache, folder: Path, name: str, feed: Feed, queries, needed: list[str]):
+        self.cache, self.folder, self.name, self.feed = cache, folder, name, feed
+        self.common = {"feed": feed.model_dump_json(), "queries": [q.model_dump_json() for _, q in queries],
+                       "needed": needed, "code": cache.code_version()}
+        self.loaded: list[tuple[FeedFile, CacheEntry, CacheEntry | None]] = []
+
+    def _kinds(self, file: FeedFile) -> tuple[str, str]:
+        digest = hashlib.sha256(file.label.encode()).hexdigest()[:12]  # a kind per file: each keeps its own
+        return f"stage-{self.name}-{digest}", f"stagekeys-{self.name}-{digest}"
+
+    def _key(self, file: FeedFile) -> dict:
+        return {"file": [file.label, self.cache.file_key(file.path)], **self.common}
+
+    def load(self, file: FeedFile) -> bool:
+        """Whether the file's staged rows are in the cache (then kept to be written to scratch)."""
+        rows_kind, keys_kind = self._kinds(file)
+        key = self._key(file)
+        rows = self.cache.load(self.folder, rows_kind, key)
+        keys = self.cache.load(self.folder, keys_kind, key) if rows is not None and has_versions(self.feed) else None
+        if rows is None or (has_versions(self.feed) and keys is None):
+            return False
+        self.loaded.append((file, rows, keys))
+        return True
+
+    def write_loaded(self, scratch: Path, problems: list[Problem]) -> list[Path]:
+        """The cached files' staged rows as Parquet files in scratch (as a read would leave them)."""
+        import pyarrow
+        import pyarrow.parquet as pq
+
+        staged = []
+        for number, (file, rows, keys) in enumerate(self.loaded):
+            out = scratch / f"cached-{number}.parquet"
+            pq.write_table(pyarrow.Table.from_pandas(rows.frame, preserve_index=False), out)
+            if keys is not None:
+                pq.write_table(pyarrow.Table.from_pandas(keys.frame, preserve_index=False),
+                               out.with_suffix(".keys.parquet"))
+            problems.extend(Problem(**problem) for problem in rows.extra["problems"])
+            staged.append(out)
+        return staged
+
+    def store(self, files: list[FeedFile], out: Path, keys_out: Path, links: dict, problems: list[Problem]) -> None:
+        """Split a batch's staged rows (and keys) by file and store each file's share."""
+        import pyarrow.parquet as pq
+
+        label_of = {path: item.file.label for path, item in links.items()}
+        rows = pq.read_table(out).to_pandas()
+        rows["source_file"] = rows["source_file"].map(lambda path: label_of.get(path, path))
+        keys = None
+        if has_versions(self.feed):
+            keys = pq.read_table(keys_out).to_pandas()
+            keys["source_file"] = keys["source_file"].map(lambda path: label_of.get(path, path))
+        for file in files:
+            rows_kind, keys_kind = self._kinds(file)
+            key = self._key(file)
+            mine = [problem.as_dict() for problem in problems if problem.file == file.label]
+            self.cache.store(self.folder, rows_kind, key, rows[rows["source_file"] == file.label], {"problems": mine})
+            if keys is not None:
+                self.cache.store(self.folder, keys_kind, key, keys[keys["source_file"] == file.label], {})
+
+
+def _needed_columns(feed: Feed, queries) -> list[str]:
+    roles = roles_of(feed)
+    return list(dict.fromkeys(
+        [column for column in roles.values() if column]
+        + [column for _, indicator in queries for column, _ in indicator.feed.conditions()]
+        + [indicator.feed.value for _, indicator in queries if indicator.feed.value]))
+
+
+def _prepared_files(files: list[FeedFile], feed: Feed, needed: list[str], scratch: Path, limits: UnpackLimits,
+                    problems: list[Problem], summary: FeedSummary):
+    """(layout, prepared file) for each file that can be read; each that cannot is named and left out."""
+    for number, file in enumerate(files):
+        try:
+            prepared = prepare_file(file, feed.encoding, scratch, number, limits)
+        except FileLeftOut as error:
+            _leave_out(file, str(error), problems, summary)
+            continue
+        except OSError as error:
+            _leave_out(file, f"cannot be read ({(error.strerror or str(error)).lower()}); the file is left out",
+                       problems, summary)
+            continue
+        problems.extend(prepared.problems)
+        if feed.format == "gdelt" and file.kind != "parquet":
+            fields = first_line_fields(prepared)
+            if fields != len(GDELT_COLUMNS):
+                prepared.release()
+                _leave_out(file, f"has {fields} tab-separated columns; a GDELT 2.0 events file has "
+                                 f"{len(GDELT_COLUMNS)} (is it a mentions or GKG file?); the file is left out",
+                           problems, summary, "feed_missing_columns", 1)
+                continue
+            yield ("gdelt", prepared.gzipped, GDELT_COLUMNS), prepared
+            continue
+        kind = "parquet" if file.kind == "parquet" else ("tsv" if file.kind == "tsv" else "csv")
+        header = [column.strip() for column in header_of(prepared, "\t" if kind == "tsv" else ",")]
+        missing = [column for column in needed if column not in header]
+        if missing:
+            prepared.release()
+            layout = FIXED_COLUMNS.get(feed.format)
+            hint = (f"an {feed.format.upper()} export has {len(layout)} columns from {layout[0]} to {layout[-1]}"
+                    if layout else "check feed columns and where in watchlist.yaml")
+            _leave_out(file, f"lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; {hint}; "
+                             "the file is left out", problems, summary, "feed_missing_columns", 1)
+            continue
+        # files with the same header in the same order can be read together (DuckDB binds by position)
+        yield (kind, prepared.gzipped, tuple(header)), prepared
+
+
+def _leave_out(file: FeedFile, message: str, problems: list[Problem], summary: FeedSummary,
+               code: str = "feed_file_unreadable", line: int | None = None) -> None:
+    problems.append(Problem(file.label, line, "file", code, message))
+    summary.files_left_out.append(file.label)
+
+
+def _run_feed_query(folder, name, feed, queries, today, engine, files, problems, deletions, summary, scratch,
+                    cache: DerivedCache | None = None):
+    """``run_feed``'s work: prepare the files, run the query, type the result."""
+    limits, setting_problems = unpack_limits()
+    problems += setting_problems
+    needed = _needed_columns(feed, queries)
+    stages = StageCache(cache, folder, name, feed, queries, needed) if engine == "duckdb" and cache else None
+    unread = [file for file in files if stages is None or not stages.load(file)]
+    prepared = _prepared_files(unread, feed, needed, scratch, limits, problems, summary)
+    try:
+        if engine == "duckdb":
+            raw, value_columns = _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary,
+                                                  stages)
+        else:
+            raw, value_columns = _query_on_spark(name, feed, queries, needed, prepared, scratch, problems, summary)
+    except FeedEngineMissing:
+        raise
+    except Exception as error:  # the engine gave up on the whole feed: say so, the other feeds go on
+        summary.failed = _engine_sentence(error, None, {str(scratch) + "/": ""})
+        problems.append(Problem(f"feeds.{name}", None, "file", "feed_unreadable",
+                                f"the {engine} engine could not read feed {name}: {summary.failed}; its indicators "
+                                "have no data until it can"))
+        raw = None
+    if raw is None:
+        summary.matching = {indicator_id: 0 for indicator_id, _ in queries}
+        return empty_feed_rows(), summary, problems
+    for column in raw.columns:
+        if column.startswith(("cell_", "value_", "next_version", "geo_")) or column == "source_file":
+            raw[column] = raw[column].astype(object).where(raw[column].notna(), None)
+    # the engine returns rows in any order (it reads in parallel): one fixed order makes every result,
+    # and which copy of a repeated event is kept, the same on every run
+    order = raw.astype(str).sort_values(list(raw.columns), kind="stable").index
+    raw = raw.loc[order].reset_index(drop=True)
+    rows, bad = typed_feed_rows(name, feed, queries, raw, value_columns, deletions, today)
+    problems += bad_row_problems(bad, files, feed)
+    summary.left_out = len(bad)
+    roles = roles_of(feed)
+    if len(raw) and roles["reported"]:
+        newest = reported_days(feed, raw["cell_reported"]).max()
+        summary.newest_upload = newest.date() if pd.notna(newest) else None
+    summary.matching = {indicator_id: distinct_events(rows[rows["indicator"] == indicator_id])
+                        for indicator_id, _ in queries}
+    return rows, summary, problems
+
+
+def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary, stages=None):
+    """Each batch of files cut down on its own connection (to a Parquet file in scratch), then the
+    staged results combined on another. Files whose staged rows the derived cache holds (``stages``)
+    are not read again: an appended export costs only itself. Returns the matching rows as text, and
+    the value columns."""
+    staged: list[Path] = []
+    labels: dict[str, str] = {}
+    numbers = itertools.count()
+    if stages is not None:
+        staged += stages.write_loaded(scratch, problems)
+
+    def stage(layout, batch: list[Prepared]) -> None:
+        out = scratch / f"stage-{next(numbers)}.parquet"
+        links = {str(engine_link(item, scratch, next(numbers))): item for item in batch}
+        labels.update({path: item.file.label for path, item in links.items()})
+        keys_out = out.with_suffix(".keys.parquet")
+        connection = duckdb_connection()
+        try:
+            table = _read_batch(connection, "duckdb", feed, layout, list(links), needed)
+            connection.to_parquet(flagged_rows(table, feed, queries)[0], out)
+            rejected = _duckdb_rejects(connection, links, feed.encoding)
+            if has_versions(feed):  # a second, narrow scan: the keys, distinct within the batch
+                table = _read_batch(connection, "duckdb", feed, layout, list(links), needed, rejects=False)
+                connection.to_parquet(version_keys(table, feed), keys_out)
+            problems.extend(rejected)
+            staged.append(out)
+            if stages is not None:
+                stages.store([item.file for item in batch], out, keys_out, links, problems)
+        except ENGINE_ERRORS as error:
+            out.unlink(missing_ok=True)
+            keys_out.unlink(missing_ok=True)
+            if len(batch) == 1:
+                _leave_out(batch[0].file, _engine_sentence(error, batch[0].file, {path: item.file.label for path, item
+                                                                                   in links.items()})
+                           + "; the file is left out", problems, summary)
+            else:  # read again one by one: only the file the engine chokes on is left out
+                for item in batch:
+                    stage(layout, [item])
+        finally:
+            connection.disconnect()
+            for link in links:
+                Path(link).unlink(missing_ok=True)
+
+    pending: dict[tuple, list[Prepared]] = {}
+    pending_bytes = 0
+
+    def flush(layout) -> None:
+        nonlocal pending_bytes
+        batch = pending.pop(layout)
+        try:
+            stage(layout, batch)
+        finally:
+            for item in batch:
+                if item.temporary:
+                    pending_bytes -= item.readable.stat().st_size if item.readable.exists() else 0
+                item.release()
+
+    for layout, item in prepared:
+        pending.setdefault(layout, []).append(item)
+        pending_bytes += item.readable.stat().st_size if item.temporary else 0
+        if len(pending[layout]) >= BATCH_FILES:
+            flush(layout)
+        elif pending_bytes > limits.limit:  # unpacked copies waiting in scratch: read them before unpacking more
+            for waiting in list(pending):
+                flush(waiting)
+    for layout in list(pending):
+        flush(layout)
+    if not staged:
+        return _no_rows(feed, queries), _value_columns(queries)
+    connection = duckdb_connection()
+    try:
+        matches = connection.read_parquet([str(path) for path in staged])
+        keys = connection.read_parquet([str(path.with_suffix(".keys.parquet")) for path in staged]) \
+            if has_versions(feed) else None
+        raw = with_next_versions(matches, keys, feed).to_pandas()
+    finally:
+        connection.disconnect()
+    raw["source_file"] = raw["source_file"].map(lambda path: labels.get(path, path))
+    return raw, _value_columns(queries)
+
+
+def _value_columns(queries) -> list[str]:
+    return sorted({indicator.feed.value for _, indicator in queries if indicator.feed.value})
+
+
+def _no_rows(feed: Feed, queries) -> pd.DataFrame:
+    """The engine's result when no file could be staged: the columns, no row."""
+    roles = roles_of(feed)
+    columns = ([f"match_{number}" for number in range(len(queries))] + ["cell_id", "source_file"]
+               + [f"cell_{role}" for role, column in roles.items() if column and role != "id"]
+               + [f"value_{position}" for position in range(len(_value_columns(queries)))]
+               + (["next_version"] if has_versions(feed) else []))
+    return pd.DataFrame({column: pd.Series([], dtype=object) for column in columns})
+
+
+def _query_on_spark(name, feed, queries, needed, prepared, scratch, problems, summary):
+    """The same query on Spark: the prepared files (and a catalog table) as one union."""
+    import ibis
+
+    connection = connect("spark")
+    kept: list[Prepared] = []
+    tables = []
+    try:
+        for number, (layout, item) in enumerate(prepared):
+            kept.append(item)
+            link = engine_link(item, scratch, number)
+            tables.append(_read_batch(connection, "spark", feed, layout, [str(link)], needed, item.file.label))
+        if feed.table is not None:
+            try:
+                table = connection.table(feed.table)
+                table = table.select(*[table[column].cast("string").name(column) for column in needed])
+                tables.append(table.mutate(source_file=ibis.literal(feed.table)))
+            except Exception as error:  # the engine names what is wrong: no such table, no such column
+                problems.append(Problem("watchlist.yaml", None, f"feeds.{name}.table", "feed_table",
+                                        f"cannot be read from the spark engine: {str(error).splitlines()[0]}"))
+                summary.failed = "its table cannot be read"
+        if not tables:
+            return _no_rows(feed, queries), _value_columns(queries)
+        table = tables[0] if len(tables) == 1 else ibis.union(*tables, distinct=False)
+        expression, value_columns = flagged_rows(table, feed, queries)
+        keys = version_keys(table, feed) if has_versions(feed) else None
+        return with_next_versions(expression, keys, feed).to_pandas(), value_columns
+    finally:
+        for item in kept:
+            item.release()
+
+
+def feed_indicators(watchlist: Watchlist) -> dict[str, list[tuple[str, Indicator]]]:
+    """{feed name: [(indicator id, indicator)]} for the indicators that take their rows from a feed."""
+    grouped: dict[str, list[tuple[str, Indicator]]] = {}
+    for indicator in watchlist.indicators:
+        if indicator.feed is not None and indicator.feed.name in watchlist.feeds:
+            grouped.setdefault(indicator.feed.name, []).append((indicator.id, indicator))
+    return grouped
+
+
+def load_feeds(folder: Path, watchlist: Watchlist, today: dt.date, engine: str | None = None,
+               cache: DerivedCache | None = None) -> FeedRows:
+    """Every feed of the watchlist, run for the indicators that use it; ``cache``: the derived cache
+    (``indicators.store.cache``, passed in by the store) that keeps results between processes."""
+    frames, summaries, problems = [], {}, []
+    grouped = feed_indicators(watchlist)
+    for name, feed in watchlist.feeds.items():
+        queries = grouped.get(name, [])
+        if not queries:
+            files, file_problems = feed_files(folder, name, feed)
+            summaries[name] = FeedSummary(name, feed.source_label or name, engine or feed.engine, files)
+            problems += file_problems
+            continue
+        try:
+            rows, summary, feed_problems = run_feed(folder, name, feed, queries, today, engine, cache)
+        except FeedEngineMissing as error:
+            problems.append(Problem("watchlist.yaml", None, f"feeds.{name}.engine", "feed_engine_missing",
+                                    str(error)))
+            summaries[name] = FeedSummary(name, feed.source_label or name, engine or feed.engine, [],
+                                          failed=str(error))
+            continue
+        frames.append(rows)
+        summaries[name] = summary
+        problems += feed_problems
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_feed_rows()
+    return FeedRows(frame, summaries, problems)
+
+
+def weekly_matches(rows: pd.DataFrame, indicator_id: str, as_of: dt.date) -> pd.DataFrame:
+    """Matching events per ISO week (as known on ``as_of``): week start, events, a few examples."""
+    mine = known_observations(rows[rows["indicator"] == indicator_id], as_of)
+    if not len(mine):
+        return pd.DataFrame({"week": [], "events": [], "examples": []})
+    weeks = mine["date"] - pd.to_timedelta(mine["date"].dt.day_of_week, unit="D")
+    grouped = mine.assign(week=weeks).sort_values(["week", "date"]).groupby("week", sort=True)
+    return pd.DataFrame({
+        "week": [week.date() for week in grouped.groups],
+        "events": grouped.size().to_numpy(),
+        "examples": [list(zip(group["date"].dt.date, group["event_id"],
+                              group["note"].where(group["note"] != "", group["url"])))[:3]
+                     for _, group in grouped],
+    })
+
+
+def feed_lines_as_of(summaries: dict[str, FeedSummary], observations: pd.DataFrame, as_of: dt.date) -> list[str]:
+    """One line per feed as known on ``as_of`` (for briefing footers): files, newest upload on or
+    before the date, matching events that count then."""
+    lines = []
+    limit = pd.Timestamp(as_of)
+    for name, summary in summaries.items():
+        rows = observations[observations["feed"] == name] if "feed" in observations.columns else observations.iloc[:0]
+        known = known_observations(rows, as_of)
+        newest = rows.loc[rows["reported"] <= limit, "reported"].max()
+        files = ", ".join(file.label for file in summary.files[:4]) + (
+            f" and {len(summary.files) - 4} more" if len(summary.files) > 4 else "")
+        events = distinct_events(known)
+        lines.append(f"Feed {summary.label}: {files or 'no files'}; newest upload "
+                     f"{newest.date().isoformat() if pd.notna(newest) else 'none'} on or before {as_of.isoformat()}; "
+                     f"{events} matching event{'' if events == 1 else 's'} known then")
+    return lines
+

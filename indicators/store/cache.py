@@ -1,0 +1,203 @@
+"""The derived cache: what reading a watchlist costs, kept between processes so that the second and
+later reads are cheap. The CSV and feed files stay the only truth.
+
+- Where: the user's cache folder (``platformdirs.user_cache_dir("watchfloor")``; ``WATCHFLOOR_CACHE_DIR``
+  overrides), a folder per watchlist folder named by a hash of its absolute path: never inside the
+  watchlist folder, so a read never writes there and a read-only watchlist works.
+- What: an entry is one Arrow IPC file holding a table and, in its schema's metadata, the key it was
+  made for and what goes with the table (problems, counts) as JSON.
+- Trust: an entry is used only when the key stored in it equals the key asked for, field by field;
+  a damaged, foreign or stale entry is ignored and made again. A key names the files it was made
+  from by size, modification and change time, inode, and a hash of their first and last 64 KiB.
+- Writes: a temporary file beside the entry, renamed over it when whole: another process sees the
+  old entry or the new one, never half of one (and an entry a crash damaged is read as none). A cache that cannot be written (a full disk, a
+  read-only home) is not an error: the files are read afresh.
+- ``WATCHFLOOR_NO_CACHE=1`` (the command line's ``--no-cache``) turns it off.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+CACHE_VARIABLE = "WATCHFLOOR_CACHE_DIR"
+NO_CACHE_VARIABLE = "WATCHFLOOR_NO_CACHE"
+FORMAT = 1  # what an entry holds; a new format never reads an old entry
+EDGE_BYTES = 64 * 1024
+KEEP_PER_KIND = 3  # entries of one kind kept per watchlist (older versions of the files are dropped)
+FOLDER_NOTE = "folder.txt"  # names the watchlist folder an entry folder belongs to (for ``cache --info``)
+
+
+def enabled() -> bool:
+    return os.environ.get(NO_CACHE_VARIABLE, "") not in ("1", "true", "yes")
+
+
+def cache_root() -> Path:
+    """The cache folder: ``WATCHFLOOR_CACHE_DIR``, else the user's cache folder for Watchfloor."""
+    configured = os.environ.get(CACHE_VARIABLE)
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("watchfloor", appauthor=False))
+
+
+def folder_entries(folder: Path) -> Path:
+    """The cache folder of one watchlist folder."""
+    absolute = str(Path(folder).resolve())
+    return cache_root() / hashlib.sha256(absolute.encode()).hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the library's own code and of the versions of pandas and pyarrow: an entry made by
+    other code (an upgrade, an edit in a checkout) is never read as if this code had made it."""
+    import pyarrow
+
+    digest = hashlib.sha256(f"{pd.__version__} {pyarrow.__version__}".encode())
+    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def file_key(path: Path) -> list | None:
+    """What identifies a file's content without reading it all: size, modification and change time
+    (the change time cannot be set back), inode, and a hash of its first and last 64 KiB. None when
+    the file does not exist."""
+    try:
+        stat = path.stat()
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            digest.update(file.read(EDGE_BYTES))
+            if stat.st_size > EDGE_BYTES:
+                file.seek(max(EDGE_BYTES, stat.st_size - EDGE_BYTES))
+                digest.update(file.read(EDGE_BYTES))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, digest.hexdigest()]
+
+
+@dataclass(frozen=True)
+class Entry:
+    frame: pd.DataFrame
+    extra: dict  # what was stored with the table (problems, counts)
+
+
+def _canonical(key: dict, kind: str) -> str:
+    return json.dumps({"format": FORMAT, "kind": kind, **key}, sort_keys=True, default=str)
+
+
+def _entry_path(folder: Path, kind: str, key: dict) -> Path:
+    digest = hashlib.sha256(_canonical(key, kind).encode()).hexdigest()[:24]
+    return folder_entries(folder) / f"{kind}-{digest}.arrow"
+
+
+def load(folder: Path, kind: str, key: dict) -> Entry | None:
+    """The entry of this kind made for exactly this key, or None (no entry, a damaged or foreign one)."""
+    if not enabled():
+        return None
+    path = _entry_path(folder, kind, key)
+    try:
+        import pyarrow.ipc
+
+        with pyarrow.memory_map(str(path)) as source:
+            table = pyarrow.ipc.open_file(source).read_all()
+        metadata = table.schema.metadata or {}
+        if metadata.get(b"watchfloor-key", b"").decode() != _canonical(key, kind):
+            return None  # made for other files (or not by us): never trusted
+        extra = json.loads(metadata.get(b"watchfloor-extra", b"{}").decode())
+        frame = table.to_pandas()
+    except Exception:  # noqa: BLE001 - a damaged entry is the same as none: it is made again
+        return None
+    return Entry(frame, extra)
+
+
+def store(folder: Path, kind: str, key: dict, frame: pd.DataFrame, extra: dict) -> None:
+    """Write an entry atomically (temporary file, flush, rename); drop older entries of the kind.
+    A cache that cannot be written is left as it is: the answer never depends on it."""
+    if not enabled():
+        return
+    try:
+        import pyarrow
+        import pyarrow.ipc
+
+        target = _entry_path(folder, kind, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        note = target.parent / FOLDER_NOTE
+        if not note.exists():
+            _write_atomically(note, str(Path(folder).resolve()).encode())
+        table = pyarrow.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"watchfloor-key": _canonical(key, kind).encode(),
+                                               b"watchfloor-extra": json.dumps(extra, default=str).encode()})
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(descriptor)
+        try:
+            with pyarrow.OSFile(temporary, "wb") as sink, pyarrow.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            # no fsync: a crash may leave a damaged entry, and a damaged entry is never trusted (see load)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        _prune(target.parent, kind, keep=target.name)
+    except Exception:  # noqa: BLE001 - disk full, read-only home, a value Arrow cannot hold: no cache
+        return
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _prune(entries: Path, kind: str, keep: str) -> None:
+    """Keep the newest few entries of a kind (other processes may still be on an older file version)."""
+    older = sorted((path for path in entries.glob(f"{kind}-*.arrow") if path.name != keep),
+                   key=lambda path: path.stat().st_mtime_ns, reverse=True)
+    for path in older[KEEP_PER_KIND - 1:]:
+        path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    folder: str
+    entries: int
+    size: int
+    path: Path
+
+
+def info() -> list[FolderInfo]:
+    """What the cache holds: per watchlist folder, its entries and their size."""
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    result = []
+    for entries in sorted(path for path in root.iterdir() if path.is_dir()):
+        note = entries / FOLDER_NOTE
+        files = list(entries.glob("*.arrow"))
+        result.append(FolderInfo(note.read_text(errors="replace") if note.exists() else "?", len(files),
+                                 sum(path.stat().st_size for path in files), entries))
+    return result
+
+
+def clear() -> int:
+    """Remove every entry (the cache is derived: nothing is lost); returns the number removed."""
+    removed = 0
+    for item in info():
+        removed += item.entries
+        shutil.rmtree(item.path, ignore_errors=True)
+    return removed
