@@ -242,7 +242,7 @@ def test_the_offensive_from_belarus_is_high_24_days_ahead_and_18_with_any_row_le
 
 
 def test_scenario_levels_that_miss_the_targets_are_pinned_as_measured(replay):
-    """Measured, not tuned: the figures the README reports as missed targets."""
+    """Measured, not tuned: the figures docs/belarus-2022.md reports as missed targets."""
     after = replay.loc["2022-04-01":]
     for scenario in ("belarus_enters_war", "second_offensive_from_belarus"):
         column = replay[f"scenario:{scenario}"]

@@ -1,4 +1,4 @@
-"""One test per status rule (README: "How status is computed")."""
+"""One test per status rule (docs/status-and-rules.md: "How status is computed")."""
 
 from __future__ import annotations
 
