@@ -192,7 +192,7 @@ def render_alerts(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, visitor
                "rewritten. The same as: watchfloor alerts DIR.")
     if not history.alerts:
         st.info("No alerts recorded yet. Start watching this folder with: watchfloor watch DIR "
-                "(see the README's Alerts section).")
+                "(see docs/alerts.md).")
         render_silences(folder, loaded, history, visitor)
         return {}
     counts = {state: sum(alert.state == state for alert in history.alerts.values())

@@ -72,7 +72,7 @@ def sign_in_required() -> bool:
 
 
 SIGN_IN_BROKEN = ("Sign-in is required here but is not working, so nothing is shown. The server's output says "
-                  "why; its operator must fix the [auth] configuration (see the README's Team section).")
+                  "why; its operator must fix the [auth] configuration (see docs/team.md).")
 _reported: set[str] = set()
 
 

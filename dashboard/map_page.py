@@ -125,8 +125,8 @@ def render_map(folder: Path, loaded: LoadedWatchlist, as_of: dt.date, show_later
     units = {indicator.id: indicator.unit for indicator in loaded.watchlist.indicators}
     if not len(rows):
         st.info("Nothing to map yet: no observation, event or feed row of this watchlist has a place. Give rows a "
-                "place (a name from places.csv or the gazetteer) or lat and lon columns; see the README, "
-                "\"Places\".")
+                "place (a name from places.csv or the gazetteer) or lat and lon columns; see docs/format.md, "
+                "\"Places and places.csv\".")
         return {}
     first_day = min(as_of, rows["date"].min().date())
     default_from = max(first_day, as_of - dt.timedelta(days=PERIOD_DAYS - 1))
@@ -240,7 +240,8 @@ def _captions(markers, shown, changes, day: dt.date, show_later: bool, shaded_na
                  f"{changes.baseline[1].isoformat()}; a region with a baseline of at most {changes.min_baseline:g} and "
                  f"at most {changes.min_value:g} now is 'too few to compare'.")
         if changes.outside:
-            words += f" {changes.outside} row(s) lie outside the regions shipped (see the README)."
+            words += (f" {changes.outside} row(s) lie outside the regions shipped (see "
+                      "docs/dashboard-and-briefings.md, 'The map').")
         if changes.unplaced:
             words += f" {changes.unplaced} row(s) have no coordinates and are not counted in any region."
         st.caption(plain(words))

@@ -204,7 +204,7 @@ def render_scenarios(folder: Path, loaded: LoadedWatchlist, as_of: dt.date) -> N
     overall = data.overall(folder, as_of)
     if not overall.scenarios:
         st.info("This watchlist declares no scenarios. A scenario lists the signs that would be seen if an outcome "
-                "were unfolding (scenarios: in watchlist.yaml; see the README's Scenarios section).")
+                "were unfolding (scenarios: in watchlist.yaml; see docs/scenarios-and-judgments.md).")
         return
     st.caption("A scenario's level rises with the signs seen: a sign is seen when its indicator is current and at "
                "the sign's level or above. The overall level is at least the highest scenario's.")

@@ -308,7 +308,7 @@ def add_event(folder: Path = typer.Argument(..., help="Watchlist folder."),
 def judge(folder: Path = typer.Argument(..., help="Watchlist folder."),
           scenario: str = typer.Option(..., "--scenario", help="Scenario id."),
           likelihood: str = typer.Option(..., "--likelihood", help='One of the seven ICD 203 terms, e.g. "very likely" '
-                                         "(see the README's Judgments section)."),
+                                         "(see docs/scenarios-and-judgments.md)."),
           confidence: str = typer.Option("", "--confidence", help="low, moderate or high."),
           rationale: str = typer.Option("", "--rationale", help="Why: the words of the judgment, the evidence."),
           source: str = typer.Option("", "--source"), url: str = typer.Option("", "--url"),
@@ -343,8 +343,8 @@ def score(folder: Path = typer.Argument(..., help="Watchlist folder."),
     loaded = loaded_watchlist_or_fail(folder)
     date = date or loaded.default_as_of()
     if not loaded.watchlist.scenarios:
-        fail_usage(f"{folder} declares no scenarios; judgments are about scenarios (see the README's Scenarios "
-                   "section)")
+        fail_usage(f"{folder} declares no scenarios; judgments are about scenarios (see "
+                   "docs/scenarios-and-judgments.md)")
     result = score_judgments(loaded.judgments, loaded.watchlist, date, horizon)
     echo(json.dumps(result.as_dict(), indent=2) if as_json else scores_table(loaded.watchlist, result))
     if loaded.problems:
@@ -447,7 +447,7 @@ def backtest(folder: Path = typer.Argument(..., help="Watchlist folder."),
         if scenario not in {item.id for item in watchlist.scenarios}:
             fail_usage(f'--scenario "{scenario}" is not a scenario of {folder}; '
                        + (f"ids: {', '.join(item.id for item in watchlist.scenarios)}" if watchlist.scenarios
-                          else "it has none (see the README's Scenarios section)"))
+                          else "it has none (see docs/scenarios-and-judgments.md)"))
         happened = watchlist.scenario(scenario).happened
         if not dates:
             if happened is None:
@@ -739,7 +739,7 @@ def serve(folder: Optional[Path] = typer.Argument(None, help="A watchlist folder
                                    "dashboard on this machine."),
           browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab once it is up."),
           auth: Optional[Path] = typer.Option(None, "--auth", help="A secrets file with an [auth] section: "
-                                              "OpenID Connect sign-in (see the README's Team section)."),
+                                              "OpenID Connect sign-in (see docs/team.md)."),
           allow_anonymous: bool = typer.Option(False, "--allow-anonymous", help="Listen beyond this machine "
                                                "without sign-in: anyone who reaches the address can read and "
                                                "write.")) -> None:

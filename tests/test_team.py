@@ -183,7 +183,7 @@ def test_serving_beyond_localhost_without_sign_in_is_refused_with_the_reason(tmp
     result = CliRunner().invoke(app, ["serve", str(team_watchlist(tmp_path)), "--host", "0.0.0.0", "--no-browser"])
     assert result.exit_code == 2
     assert result.stderr == ("Error: --host 0.0.0.0 would let anyone who can reach this machine read and change the "
-                             "watchlist: turn on sign-in with --auth FILE (see the README's Team section), or pass "
+                             "watchlist: turn on sign-in with --auth FILE (see docs/team.md), or pass "
                              "--allow-anonymous to serve without it\n")
 
 
@@ -275,7 +275,7 @@ def test_sign_in_asked_for_but_not_configured_shows_an_error_and_nothing_of_the_
         script = app_as(monkeypatch, folder, page, secrets=secrets)
         assert [element.value for element in script.error] == [
             "Sign-in is required here but is not working, so nothing is shown. The server's output says why; its "
-            "operator must fix the [auth] configuration (see the README's Team section)."]
+            "operator must fix the [auth] configuration (see docs/team.md)."]
         assert len(script.button) == 0 and len(script.text_input) == 0 and len(script.selectbox) == 0
         assert "TEAM TEST" not in visible_text(script) and "Test watchlist" not in visible_text(script)
     reason = ("the sign-in configuration is not usable: the [auth] section lacks redirect_uri, cookie_secret, "

@@ -1,6 +1,6 @@
 """Status of indicators as of a date, and the overall index: pure functions over pandas frames.
 
-The rules (see README, "How status is computed"):
+The rules (see docs/status-and-rules.md):
 - a row counts as of D when date <= D, reported <= D and its status is not disputed or retracted;
 - ``latest`` takes the newest counting row; several on that date: the most escalatory value, and
   the status records that sources disagree;

@@ -323,7 +323,8 @@ def _engine_sentence(error: Exception, file: FeedFile | None, names: dict[str, s
 
 
 class CacheEntry(Protocol):
-    frame: pd.DataFrame
+    table: object  # a pyarrow.Table
+    frame: pd.DataFrame  # the same as pandas
     extra: dict
 
 
@@ -452,38 +453,64 @@ class StageCache:
 
     def write_loaded(self, scratch: Path, problems: list[Problem]) -> list[Path]:
         """The cached files' staged rows as Parquet files in scratch (as a read would leave them)."""
-        import pyarrow
         import pyarrow.parquet as pq
 
         staged = []
         for number, (file, rows, keys) in enumerate(self.loaded):
             out = scratch / f"cached-{number}.parquet"
-            pq.write_table(pyarrow.Table.from_pandas(rows.frame, preserve_index=False), out)
+            pq.write_table(rows.table, out)
             if keys is not None:
-                pq.write_table(pyarrow.Table.from_pandas(keys.frame, preserve_index=False),
-                               out.with_suffix(".keys.parquet"))
+                pq.write_table(keys.table, out.with_suffix(".keys.parquet"))
             problems.extend(Problem(**problem) for problem in rows.extra["problems"])
             staged.append(out)
         return staged
 
     def store(self, files: list[FeedFile], out: Path, keys_out: Path, links: dict, problems: list[Problem]) -> None:
-        """Split a batch's staged rows (and keys) by file and store each file's share."""
+        """Split a batch's staged rows (and keys) by file and store each file's share, in Arrow (a
+        GDELT batch's version keys are millions of rows: as pandas they doubled the peak)."""
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         label_of = {path: item.file.label for path, item in links.items()}
-        rows = pq.read_table(out).to_pandas()
-        rows["source_file"] = rows["source_file"].map(lambda path: label_of.get(path, path))
-        keys = None
-        if has_versions(self.feed):
-            keys = pq.read_table(keys_out).to_pandas()
-            keys["source_file"] = keys["source_file"].map(lambda path: label_of.get(path, path))
+        parts = {"rows": out, "keys": keys_out} if has_versions(self.feed) else {"rows": out}
+        # a batch of one file (a big export) is streamed, never whole in memory (GDELT's keys are
+        # millions of rows); a batch of many files is read once and split
+        tables = {} if len(files) == 1 else {name: _relabelled(pq.read_table(path), label_of)
+                                             for name, path in parts.items()}
         for file in files:
             rows_kind, keys_kind = self._kinds(file)
             key = self._key(file)
             mine = [problem.as_dict() for problem in problems if problem.file == file.label]
-            self.cache.store(self.folder, rows_kind, key, rows[rows["source_file"] == file.label], {"problems": mine})
-            if keys is not None:
-                self.cache.store(self.folder, keys_kind, key, keys[keys["source_file"] == file.label], {})
+            for name, path in parts.items():
+                if tables:
+                    share = tables[name].filter(pc.equal(tables[name]["source_file"], file.label))
+                else:
+                    share = _relabelled_stream(pq.ParquetFile(path), label_of)
+                self.cache.store(self.folder, rows_kind if name == "rows" else keys_kind, key, share,
+                                 {"problems": mine} if name == "rows" else {})
+
+
+def _relabelled_stream(parquet, label_of: dict[str, str]):
+    import pyarrow as pa
+
+    def batches():
+        for batch in parquet.iter_batches(batch_size=262_144):
+            yield from _relabelled(pa.Table.from_batches([batch]), label_of).to_batches()
+
+    return pa.RecordBatchReader.from_batches(parquet.schema_arrow, batches())
+
+
+def _relabelled(table, label_of: dict[str, str]):
+    """``table`` with its ``source_file`` paths (in scratch) replaced by the files' labels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table["source_file"]
+    paths = pa.array(list(label_of), type=column.type)
+    labels = pa.array(list(label_of.values()), type=column.type)
+    index = pc.index_in(column, value_set=paths)
+    relabelled = pc.if_else(pc.is_null(index), column, pc.take(labels, index))
+    return table.set_column(table.schema.get_field_index("source_file"), "source_file", relabelled)
 
 
 def _needed_columns(feed: Feed, queries) -> list[str]:

@@ -128,7 +128,7 @@ def _not_a_column(column: str, layout_name: str, layout: tuple[str, ...]) -> str
     close = difflib.get_close_matches(column, layout, n=1, cutoff=0.6) or [
         name for name in layout if name.lower() == column.lower()]
     hint = f'did you mean "{close[0]}"? (names are case-sensitive)' if close else (
-        f"its columns run from {layout[0]} to {layout[-1]} (see the README's Feeds section)")
+        f"its columns run from {layout[0]} to {layout[-1]} (see docs/feeds.md)")
     return f'"{column}" is not a column of the {layout_name.upper()} layout; {hint}'
 
 

@@ -67,7 +67,7 @@ def check_exposure(host: str, auth_file: Path | None, allow_anonymous: bool) -> 
         return Exposure()
     if not allow_anonymous:
         raise ServeError(f"--host {host} would let anyone who can reach this machine read and change the "
-                         "watchlist: turn on sign-in with --auth FILE (see the README's Team section), or pass "
+                         "watchlist: turn on sign-in with --auth FILE (see docs/team.md), or pass "
                          "--allow-anonymous to serve without it")
     return Exposure(anonymous=True)
 
@@ -78,7 +78,7 @@ def sign_in_problem(secrets: dict) -> str | None:
     client_secret and server_metadata_url there or in [auth.default]."""
     section = secrets.get("auth")
     if not isinstance(section, dict):
-        return "has no [auth] section; see the README's Team section"
+        return "has no [auth] section; see docs/team.md"
     provider = section.get("default") if isinstance(section.get("default"), dict) else section
     missing = [key for key in SHARED_KEYS if not _is_text(section.get(key))]
     missing += [key for key in PROVIDER_KEYS if not _is_text(provider.get(key))]

@@ -87,8 +87,13 @@ def file_key(path: Path) -> list | None:
 
 @dataclass(frozen=True)
 class Entry:
-    frame: pd.DataFrame
+    table: "pyarrow.Table"  # noqa: F821 - pyarrow is imported where an entry is read
     extra: dict  # what was stored with the table (problems, counts)
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The table as pandas, made when first asked for (a stage entry goes back to Parquet as Arrow)."""
+        return self.table.to_pandas()
 
 
 def _canonical(key: dict, kind: str) -> str:
@@ -114,14 +119,14 @@ def load(folder: Path, kind: str, key: dict) -> Entry | None:
         if metadata.get(b"watchfloor-key", b"").decode() != _canonical(key, kind):
             return None  # made for other files (or not by us): never trusted
         extra = json.loads(metadata.get(b"watchfloor-extra", b"{}").decode())
-        frame = table.to_pandas()
     except Exception:  # noqa: BLE001 - a damaged entry is the same as none: it is made again
         return None
-    return Entry(frame, extra)
+    return Entry(table, extra)
 
 
-def store(folder: Path, kind: str, key: dict, frame: pd.DataFrame, extra: dict) -> None:
-    """Write an entry atomically (temporary file, flush, rename); drop older entries of the kind.
+def store(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
+    """Write ``frame`` (a DataFrame, an Arrow table, or an Arrow record batch reader, streamed) as an
+    entry atomically (temporary file, flush, rename); drop older entries of the kind.
     A cache that cannot be written is left as it is: the answer never depends on it."""
     if not enabled():
         return
@@ -134,15 +139,20 @@ def store(folder: Path, kind: str, key: dict, frame: pd.DataFrame, extra: dict) 
         note = target.parent / FOLDER_NOTE
         if not note.exists():
             _write_atomically(note, str(Path(folder).resolve()).encode())
-        table = pyarrow.Table.from_pandas(frame, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               b"watchfloor-key": _canonical(key, kind).encode(),
-                                               b"watchfloor-extra": json.dumps(extra, default=str).encode()})
+        if isinstance(frame, pyarrow.RecordBatchReader):
+            schema, batches = frame.schema, frame  # streamed: never the whole table in memory
+        else:
+            table = frame if isinstance(frame, pyarrow.Table) else pyarrow.Table.from_pandas(frame,
+                                                                                             preserve_index=False)
+            schema, batches = table.schema, table.to_batches()
+        schema = schema.with_metadata({**(schema.metadata or {}), b"watchfloor-key": _canonical(key, kind).encode(),
+                                       b"watchfloor-extra": json.dumps(extra, default=str).encode()})
         descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(descriptor)
         try:
-            with pyarrow.OSFile(temporary, "wb") as sink, pyarrow.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
+            with pyarrow.OSFile(temporary, "wb") as sink, pyarrow.ipc.new_file(sink, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch.replace_schema_metadata(schema.metadata))
             # no fsync: a crash may leave a damaged entry, and a damaged entry is never trusted (see load)
             os.replace(temporary, target)
         except BaseException:

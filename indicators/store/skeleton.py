@@ -11,7 +11,7 @@ from ..format.validation import AUDIT_COLUMNS, EVENT_COLUMNS, OBSERVATION_COLUMN
 SCHEMA_FILE = "watchlist.schema.json"
 SCHEMA_LINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
 WATCHLIST_TEMPLATE = SCHEMA_LINE + """
-# Watchfloor watchlist. Every key is described in the README ("The watchlist format").
+# Watchfloor watchlist. Every key is described in docs/format.md.
 title: {title}
 theatre: ""                          # the area or crisis, e.g. "Belarus-Ukraine border"
 description: ""

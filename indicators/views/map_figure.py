@@ -168,7 +168,8 @@ def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape
     for category, label in CHANGE_CATEGORIES.items():
         if not (frame["category"] == category).any():
             continue
-        title = None if titled else dict(text=f"Regions: {_text(indicator_name)[:40]}, change")
+        # the whole name, wrapped to the legend's width (a name cut mid-word reads as another indicator)
+        title = None if titled else dict(text=_wrapped(f"Regions: {indicator_name}, change", width=30, limit=120))
         titled = True
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
                                     legendgrouptitle=title, hoverinfo="skip",
