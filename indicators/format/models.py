@@ -15,6 +15,16 @@ MAX_WEIGHT = 100.0
 INDICATOR_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
+def iso_date(value, example: str):
+    """A date field given as text: YYYY-MM-DD only (YAML's own dates pass through as they are)."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"is not a date; use YYYY-MM-DD, e.g. {example}") from None
+    return value
+
+
 class Level(str, Enum):
     """Status level of an indicator or of the whole watchlist, least to most escalatory."""
 
@@ -154,12 +164,7 @@ class Scenario(BaseModel):
     @field_validator("happened", mode="before")
     @classmethod
     def _iso_date(cls, value):
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                raise ValueError("is not a date; use YYYY-MM-DD, e.g. 2022-02-24") from None
-        return value
+        return iso_date(value, "2022-02-24")
 
     @field_validator("signs")
     @classmethod
@@ -540,12 +545,7 @@ class Watchlist(BaseModel):
     @field_validator("as_of", mode="before")
     @classmethod
     def _iso_date(cls, value):
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                raise ValueError("is not a date; use YYYY-MM-DD, e.g. 2022-10-17") from None
-        return value
+        return iso_date(value, "2022-10-17")
 
     def indicator(self, indicator_id: str) -> Indicator:
         for indicator in self.indicators:
