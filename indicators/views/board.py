@@ -15,7 +15,7 @@ from ..format.judgments import term_for
 from ..format.models import Level
 
 from .render import level_badge
-from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, SCORE_LEVELS, STALE_COLOUR, TEXT_ON_LEVEL
+from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, SCORE_LEVELS, STALE_COLOUR, level_fill
 
 BOARD_CSS = """
 <style>
@@ -57,10 +57,7 @@ def sign_chip(item, name: str) -> str:
     text = f"{STATE_MARKS[item.state]}: {escape(name)} &middot; {_score_word(item.score)}"
     if item.state != SEEN:
         text += f" (needs {needs})"
-    style = ""
-    if item.state == SEEN:
-        level = SCORE_LEVELS[item.score]
-        style = f' style="background:{LEVEL_COLOURS[level]};color:{TEXT_ON_LEVEL[level]};border-color:#1A1A1A"'
+    style = f' style="{level_fill(SCORE_LEVELS[item.score])};border-color:#1A1A1A"' if item.state == SEEN else ""
     return (f'<span class="wf-chip wf-chip-{item.state}" data-sign="{escape(item.sign.indicator)}" '
             f'data-state="{item.state}"{style}>{text}{strength}</span>')
 
@@ -120,10 +117,7 @@ def scenario_matrix(scenarios: tuple[ScenarioStatus, ...] | list[ScenarioStatus]
             if item is None:
                 cells.append('<td class="wf-nosign">&ndash;</td>')
                 continue
-            style = ""
-            if item.state == SEEN:
-                level = SCORE_LEVELS[item.score]
-                style = f' style="background:{LEVEL_COLOURS[level]};color:{TEXT_ON_LEVEL[level]}"'
+            style = f' style="{level_fill(SCORE_LEVELS[item.score])}"' if item.state == SEEN else ""
             cells.append(f'<td data-sign="{escape(indicator.id)}" data-state="{item.state}"{style}>'
                          f"{STATE_MARKS[item.state]} &middot; {STRENGTH_MARKS[item.sign.strength]} sign at "
                          f"{LEVEL_WORDS[Level(item.sign.at)]}</td>")

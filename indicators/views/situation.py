@@ -18,7 +18,7 @@ from ..format.models import Level
 
 from .figures import sparkline_html
 from .render import _change_text, level_badge
-from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, SCORE_LEVELS, STALE_COLOUR, TEXT_ON_LEVEL
+from .theme import LEVEL_COLOURS, LEVEL_WORDS, MUTED, SCORE_LEVELS, STALE_COLOUR, level_fill
 
 SITUATION_CSS = """
 <style>
@@ -120,10 +120,7 @@ def scenario_lines(scenarios, statuses: list[IndicatorStatus], judgments: dict[s
         for item in status.signs:
             name = names.get(item.sign.indicator, item.sign.indicator)
             word = "STALE" if item.score == -2 else LEVEL_WORDS[SCORE_LEVELS[item.score]]
-            style = ""
-            if item.state == SEEN:
-                level = SCORE_LEVELS[item.score]
-                style = f' style="background:{LEVEL_COLOURS[level]};color:{TEXT_ON_LEVEL[level]}"'
+            style = f' style="{level_fill(SCORE_LEVELS[item.score])}"' if item.state == SEEN else ""
             marks.append(f'<span class="wf-sign wf-sign-{item.state}" data-state="{item.state}"{style} '
                          f'title="{escape(name)}: {word} ({item.state}; {item.sign.strength} sign at '
                          f'{LEVEL_WORDS[Level(item.sign.at)]})">{SIGN_SYMBOLS[item.state]}</span>')

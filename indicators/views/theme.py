@@ -24,3 +24,8 @@ LEVEL_WORDS = {level: level.word for level in Level}
 INK = "#1A1A1A"
 MUTED = "#555555"
 FONT_FAMILY = "Inter, 'Helvetica Neue', Arial, sans-serif"
+
+
+def level_fill(level: Level) -> str:
+    """CSS for a mark filled with a level's colour, its text readable on it."""
+    return f"background:{LEVEL_COLOURS[level]};color:{TEXT_ON_LEVEL[level]}"
