@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 
 import pytest
 
@@ -184,6 +185,11 @@ def test_the_add_observation_form_is_empty_after_a_successful_add(tmp_path):
         wait_for_app(page)
         assert (folder / "observations.csv").read_bytes() == before + (
             b"2022-10-17,troops,12,Ministry of Defence,,,,,,seen at the crossing\n")
+        # the cleared values reach the browser with the rerun's last widgets: wait for them, a while
+        deadline = time.monotonic() + 30
         values = {label: box.input_value() for label, box in boxes.items()}
+        while values != {"Value": "", "Source": "", "Note": ""} and time.monotonic() < deadline:
+            time.sleep(0.25)
+            values = {label: box.input_value() for label, box in boxes.items()}
         assert values == {"Value": "", "Source": "", "Note": ""}
         assert "already has this exact row" not in page.inner_text("[data-testid='stMain']")
