@@ -12,10 +12,20 @@ It never imports streamlit (the dashboard in ``dashboard/`` does), so the comman
 logic is testable alone; plotly is imported by ``views`` only.
 """
 
-from .engine.evaluate import IndicatorStatus, OverallStatus, evaluate_statuses, overall_status
-from .format.models import Indicator, Level, Watchlist
-from .format.problems import Problem
-from .store.loader import LoadedWatchlist, NotAWatchlist, load_watchlist
+import importlib
 
-__all__ = ["Indicator", "IndicatorStatus", "Level", "LoadedWatchlist", "NotAWatchlist", "OverallStatus",
-           "Problem", "Watchlist", "evaluate_statuses", "load_watchlist", "overall_status"]
+# what ``from indicators import X`` offers, imported when first asked for: the command starts without
+# pandas and answers a remembered status without it
+_EXPORTS = {"IndicatorStatus": "engine.evaluate", "OverallStatus": "engine.evaluate",
+            "evaluate_statuses": "engine.evaluate", "overall_status": "engine.evaluate",
+            "Indicator": "format.models", "Level": "format.models", "Watchlist": "format.models",
+            "Problem": "format.problems", "LoadedWatchlist": "store.loader", "NotAWatchlist": "store.loader",
+            "load_watchlist": "store.loader"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'indicators' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -41,10 +42,30 @@ def command_name() -> str:
     return os.environ.get("WATCHFLOOR_COMMAND") or "watchfloor"
 
 
+# Characters a terminal acts on instead of showing: C0 controls (but line feed and tab), DEL, C1
+# controls, and the bidirectional overrides that reorder what follows. A cell holding ESC [2J must
+# not clear the analyst's screen, nor a right-to-left override disguise a file name.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(character: str) -> str:
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every terminal control character shown as an escape (``\\x1b``, ``\\u202e``)."""
+    return _TERMINAL_CONTROLS.sub(lambda match: _escaped(match.group()), text)
+
+
+def json_terminal_safe(text: str) -> str:
+    """JSON text (``json.dumps`` escapes C0 controls already) with C1 controls and bidirectional
+    overrides written as ``\\u`` escapes too: the same JSON, safe on a terminal."""
+    return _TERMINAL_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def echo(text: str, err: bool = False, nl: bool = True) -> None:
     """Print ``text`` with terminal control characters from data shown as escapes, never acted on."""
-    from .engine.report import json_terminal_safe, terminal_safe
-
     stripped = text.lstrip()
     safe = json_terminal_safe(text) if stripped.startswith(("{", "[")) else terminal_safe(text)
     typer.echo(safe, err=err, nl=nl)
@@ -120,21 +141,39 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
            as_of: Optional[str] = typer.Option(None, "--as-of", help="Date to evaluate, YYYY-MM-DD "
                                                "(default: the watchlist's as_of, else today)."),
            as_json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
-    """Print where every indicator stands as of a date, and the overall level."""
-    from .engine.report import problems_summary, status_report, status_table
-    from .engine.rules import evaluate_watchlist
+    """Print where every indicator stands as of a date, and the overall level.
+
+    Run again on unchanged files, it prints the answer it remembered (see store/answers.py)."""
+    from .store import answers
 
     date = parse_date_option(as_of, "--as-of")
+    question, answer = answers.ask(folder, "status", {"as_of": as_of, "json": as_json})
+    if answer is None:
+        answer = _status_answer(folder, date, as_json)
+        answers.remember(question, answer)
+    echo(answer.output)
+    if answer.errors:
+        echo(answer.errors, err=True)
+    raise typer.Exit(answer.exit_code)
+
+
+def _status_answer(folder: Path, date: Optional[dt.date], as_json: bool):
+    from .engine.report import problems_summary, status_report, status_table
+    from .engine.rules import evaluate_watchlist
+    from .store.answers import Answer
+
     loaded = loaded_watchlist_or_fail(folder)
     date = date or loaded.default_as_of()
     statuses, overall = evaluate_watchlist(loaded.watchlist, loaded.observations, date)
     if as_json:
-        echo(json.dumps(status_report(loaded.title, date, overall, statuses), indent=2, ensure_ascii=False))
+        output = json.dumps(status_report(loaded.title, date, overall, statuses), indent=2, ensure_ascii=False)
     else:
-        echo(status_table(loaded.title, date, overall, statuses))
+        output = status_table(loaded.title, date, overall, statuses)
+    errors = ""
     if loaded.problems:
-        echo(f"{folder}: {problems_summary(loaded.problems)}; the status uses the valid rows only "
-                   f"(see: {command_name()} validate {folder})", err=True)
+        errors = (f"{folder}: {problems_summary(loaded.problems)}; the status uses the valid rows only "
+                  f"(see: {command_name()} validate {folder})")
+    return Answer(output, errors, 0)
 
 
 @app.command()

@@ -60,7 +60,7 @@ def uncached(folder: Path, as_of: str) -> dict[str, str]:
 
 
 def entries(cache_dir: Path) -> list[Path]:
-    return sorted(cache_dir.rglob("*.arrow"))
+    return sorted([*cache_dir.rglob("*.arrow"), *cache_dir.rglob("answer-*.json")])
 
 
 def test_the_bundled_watchlist_reads_the_same_with_and_without_the_cache(cache_dir, tmp_path):
@@ -70,7 +70,8 @@ def test_the_bundled_watchlist_reads_the_same_with_and_without_the_cache(cache_d
     assert not entries(cache_dir)  # --no-cache neither reads nor fills it
     cold = answers(folder, "2022-10-17")
     made = entries(cache_dir)
-    assert {path.name.split("-")[0] for path in made} >= {"observations.csv", "events.csv", "judgments.csv"}
+    assert {path.name.split("-")[0] for path in made} >= {"observations.csv", "events.csv", "judgments.csv",
+                                                           "answer"}
     warm = answers(folder, "2022-10-17")
     assert cold == truth and warm == truth
     assert entries(cache_dir) == made  # a warm read writes nothing
@@ -142,6 +143,8 @@ def test_a_damaged_or_foreign_entry_is_never_trusted(cache_dir, tmp_path, damage
     shutil.copytree(DEFAULT_WATCHLIST, folder)
     truth = answers(folder, "2022-10-17")
     (entry,) = [path for path in entries(cache_dir) if path.name.startswith("observations.csv")]
+    for answer in cache_dir.rglob("answer-*.json"):
+        answer.unlink()  # the status is worked out again, from the damaged entry
     if damage == "garbage":
         entry.write_bytes(b"not an arrow file")
     elif damage == "cut":  # as a killed writer would leave it, had it written in place
@@ -187,8 +190,8 @@ def test_cache_info_and_clear(cache_dir, tmp_path):
     answers(folder, "2022-10-17")
     shown = runner.invoke(app, ["cache", "--info"]).stdout.splitlines()
     assert shown[0] == f"cache: {cache_dir}"
-    assert shown[1].startswith(f"  {folder.resolve()}: 3 entries, ")
-    assert runner.invoke(app, ["cache", "--clear"]).stdout.strip() == f"removed 3 entries from {cache_dir}"
+    assert shown[1].startswith(f"  {folder.resolve()}: 4 entries, ")  # three tables and the status's answer
+    assert runner.invoke(app, ["cache", "--clear"]).stdout.strip() == f"removed 4 entries from {cache_dir}"
     assert not entries(cache_dir)
     assert runner.invoke(app, ["cache"]).stderr.strip() == "Error: give --info or --clear"
 
@@ -210,3 +213,110 @@ def test_an_export_dropped_beside_the_others_is_the_only_file_read_again(cache_d
     feeds._results.clear()
     pandas.testing.assert_frame_equal(again.observations, load_watchlist(folder).observations)  # the whole feed
     assert len(read) > 2
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[Path]:
+    """The watchlist folders the status command reads (it reads none when it answers from memory)."""
+    from indicators.store import loader
+
+    folders = []
+    real = loader.load_watchlist
+    monkeypatch.setattr(loader, "load_watchlist", lambda folder, *rest, **named: folders.append(folder)
+                        or real(folder, *rest, **named))
+    return folders
+
+
+def status(folder: Path, *options: str) -> str:
+    done = runner.invoke(app, ["status", str(folder), *options])
+    assert done.exit_code == 0, done.output
+    return done.stdout + done.stderr
+
+
+def test_a_status_asked_again_on_unchanged_files_is_answered_from_memory(cache_dir, tmp_path, reads,
+                                                                         monkeypatch):
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    first = status(folder, "--as-of", "2022-02-20")
+    assert status(folder, "--as-of", "2022-02-20") == first and len(reads) == 1
+    status(folder, "--as-of", "2022-02-21")  # another date, another question
+    status(folder, "--as-of", "2022-02-20", "--json")  # another form
+    assert len(reads) == 3
+    os.utime(folder / "places.csv")  # any file of the folder, even one the status does not use
+    assert status(folder, "--as-of", "2022-02-20") == first and len(reads) == 4
+    (folder / "notes.txt").write_text("a new file")
+    status(folder, "--as-of", "2022-02-20")
+    monkeypatch.setenv("WATCHFLOOR_UNPACK_RATIO", "50")  # a setting that can change an answer
+    status(folder, "--as-of", "2022-02-20")
+    assert len(reads) == 6
+    assert status(folder, "--as-of", "2022-02-20") == first and len(reads) == 6
+    monkeypatch.setenv(cache.NO_CACHE_VARIABLE, "1")
+    assert status(folder, "--as-of", "2022-02-20") == first and len(reads) == 7
+
+
+def test_an_answer_worked_out_while_a_file_changed_is_not_kept(cache_dir, tmp_path, reads, monkeypatch):
+    from indicators.engine import rules
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    real = rules.evaluate_watchlist
+
+    def evaluate_while_a_row_is_added(*arguments):
+        append_a_row(folder)  # an analyst saves the file between the read and the answer
+        return real(*arguments)
+
+    monkeypatch.setattr(rules, "evaluate_watchlist", evaluate_while_a_row_is_added)
+    status(folder, "--as-of", "2022-10-17")
+    monkeypatch.setattr(rules, "evaluate_watchlist", real)
+    assert not list(cache_dir.rglob("answer-*.json"))
+    again = status(folder, "--as-of", "2022-10-17")  # read again: the appended row counts
+    assert len(reads) == 2 and list(cache_dir.rglob("answer-*.json"))
+    monkeypatch.setenv(cache.NO_CACHE_VARIABLE, "1")
+    assert again == status(folder, "--as-of", "2022-10-17")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "foreign"])
+def test_a_damaged_or_foreign_answer_is_never_trusted(cache_dir, tmp_path, reads, damage):
+    folder, other = tmp_path / "belarus", tmp_path / "other"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    truth = status(folder, "--as-of", "2022-10-17")
+    (answer,) = cache_dir.rglob("answer-*.json")
+    if damage == "garbage":
+        answer.write_text('{"key": "not json')
+    else:  # the answer of a folder with other numbers, put where this folder's answer is looked for
+        shutil.copytree(DEFAULT_WATCHLIST, other)
+        (other / "observations.csv").write_text((other / "observations.csv").read_text().replace("30000", "3"))
+        assert status(other, "--as-of", "2022-10-17") != truth
+        (made_for_other,) = [path for path in cache_dir.rglob("answer-*.json") if path.parent != answer.parent]
+        shutil.copy(made_for_other, answer)
+    assert status(folder, "--as-of", "2022-10-17") == truth
+    assert len(reads) == {"garbage": 2, "foreign": 3}[damage]  # read again, never answered from the entry
+
+
+def test_a_folder_of_too_many_files_is_not_remembered(cache_dir, tmp_path, reads, monkeypatch):
+    from indicators.store import answers as remembered
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    monkeypatch.setattr(remembered, "MAX_FILES", len(list(folder.iterdir())) - 1)
+    assert status(folder, "--as-of", "2022-10-17") == status(folder, "--as-of", "2022-10-17")
+    assert len(reads) == 2 and not list(cache_dir.rglob("answer-*.json"))
+
+
+def test_a_remembered_status_does_not_import_pandas(cache_dir, tmp_path):
+    """What makes a second status quick: no pandas, no Arrow, no model of the format, no row read (only a
+    walk of the folder)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    code = ("import sys\nfrom indicators.cli import main\nsys.argv = ['watchfloor', 'status', sys.argv[1]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(name for name in ('pandas', 'pyarrow', 'indicators.format.models') if name in sys.modules))")
+    environment = {**os.environ, cache.CACHE_VARIABLE: str(cache_dir)}
+    runs = [subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True,
+                           env=environment).stdout for _ in range(2)]
+    assert runs[0].splitlines()[-1] == "['indicators.format.models', 'pandas', 'pyarrow']"
+    assert runs[1].splitlines()[-1] == "[]"
+    assert runs[0].splitlines()[:-1] == runs[1].splitlines()[:-1]

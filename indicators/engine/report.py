@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
 
 from ..format.models import Level
@@ -332,28 +330,6 @@ def scores_table(watchlist, scores) -> str:
         else:
             lines.append(f"  {item.term.label}: no resolved judgment")
     return "\n".join(lines)
-
-
-# Characters a terminal acts on instead of showing: C0 controls (but line feed and tab), DEL, C1
-# controls, and the bidirectional overrides that reorder what follows. A cell holding ESC [2J must
-# not clear the analyst's screen, nor a right-to-left override disguise a file name.
-_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escaped(character: str) -> str:
-    code = ord(character)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def terminal_safe(text: str) -> str:
-    """``text`` with every terminal control character shown as an escape (``\\x1b``, ``\\u202e``)."""
-    return _TERMINAL_CONTROLS.sub(lambda match: _escaped(match.group()), text)
-
-
-def json_terminal_safe(text: str) -> str:
-    """JSON text (``json.dumps`` escapes C0 controls already) with C1 controls and bidirectional
-    overrides written as ``\\u`` escapes too: the same JSON, safe on a terminal."""
-    return _TERMINAL_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def alerts_table(entries: list[dict], loose_messages: list[dict] = (), silences: list[dict] = ()) -> str:

@@ -26,8 +26,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 CACHE_VARIABLE = "WATCHFLOOR_CACHE_DIR"
 NO_CACHE_VARIABLE = "WATCHFLOOR_NO_CACHE"
 FORMAT = 1  # what an entry holds; a new format never reads an old entry
@@ -58,11 +56,18 @@ def folder_entries(folder: Path) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the library's own code and of the versions of pandas and pyarrow: an entry made by
-    other code (an upgrade, an edit in a checkout) is never read as if this code had made it."""
-    import pyarrow
+    """A hash of the library's own code, of Python's version and of the installed packages' names and
+    versions (pandas, pyarrow, DuckDB...): an entry made by other code (an upgrade, an edit in a
+    checkout) is never read as if this code had made it. Imports nothing heavy."""
+    import sys
 
-    digest = hashlib.sha256(f"{pd.__version__} {pyarrow.__version__}".encode())
+    digest = hashlib.sha256(sys.version.encode())
+    for place in sys.path:
+        try:
+            digest.update(" ".join(sorted(name for name in os.listdir(place or ".")
+                                          if name.endswith((".dist-info", ".egg-info")))).encode())
+        except OSError:
+            continue
     for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -91,7 +96,7 @@ class Entry:
     extra: dict  # what was stored with the table (problems, counts)
 
     @functools.cached_property
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> "pandas.DataFrame":  # noqa: F821
         """The table as pandas, made when first asked for (a stage entry goes back to Parquet as Arrow)."""
         return self.table.to_pandas()
 
@@ -136,9 +141,7 @@ def store(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
 
         target = _entry_path(folder, kind, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        note = target.parent / FOLDER_NOTE
-        if not note.exists():
-            _write_atomically(note, str(Path(folder).resolve()).encode())
+        note_folder(target.parent, folder)
         if isinstance(frame, pyarrow.RecordBatchReader):
             schema, batches = frame.schema, frame  # streamed: never the whole table in memory
         else:
@@ -158,12 +161,19 @@ def store(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        _prune(target.parent, kind, keep=target.name)
+        prune(target.parent, kind, keep=target.name)
     except Exception:  # noqa: BLE001 - disk full, read-only home, a value Arrow cannot hold: no cache
         return
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def note_folder(entries: Path, folder: Path) -> None:
+    """Name the watchlist folder in its entry folder (for ``cache --info``), once."""
+    note = entries / FOLDER_NOTE
+    if not note.exists():
+        write_atomically(note, str(Path(folder).resolve()).encode())
+
+
+def write_atomically(target: Path, data: bytes) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(descriptor, "wb") as file:
@@ -174,11 +184,11 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def _prune(entries: Path, kind: str, keep: str) -> None:
-    """Keep the newest few entries of a kind (other processes may still be on an older file version)."""
-    older = sorted((path for path in entries.glob(f"{kind}-*.arrow") if path.name != keep),
+def prune(entries: Path, kind: str, keep: str, suffix: str = ".arrow", count: int = KEEP_PER_KIND) -> None:
+    """Keep the newest ``count`` entries of a kind (other processes may still be on an older file version)."""
+    older = sorted((path for path in entries.glob(f"{kind}-*{suffix}") if path.name != keep),
                    key=lambda path: path.stat().st_mtime_ns, reverse=True)
-    for path in older[KEEP_PER_KIND - 1:]:
+    for path in older[count - 1:]:
         path.unlink(missing_ok=True)
 
 
@@ -198,7 +208,7 @@ def info() -> list[FolderInfo]:
     result = []
     for entries in sorted(path for path in root.iterdir() if path.is_dir()):
         note = entries / FOLDER_NOTE
-        files = list(entries.glob("*.arrow"))
+        files = [*entries.glob("*.arrow"), *entries.glob("answer-*.json")]
         result.append(FolderInfo(note.read_text(errors="replace") if note.exists() else "?", len(files),
                                  sum(path.stat().st_size for path in files), entries))
     return result
