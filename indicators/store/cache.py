@@ -12,6 +12,7 @@ later reads are cheap. The CSV and feed files stay the only truth.
 - Writes: a temporary file beside the entry, renamed over it when whole: another process sees the
   old entry or the new one, never half of one (and an entry a crash damaged is read as none). A cache that cannot be written (a full disk, a
   read-only home) is not an error: the files are read afresh.
+- Remembered answers of read-only commands (``answers.py``) are kept here too, as small JSON files.
 - ``WATCHFLOOR_NO_CACHE=1`` (the command line's ``--no-cache``) turns it off.
 """
 
