@@ -76,7 +76,7 @@ def _raise(error: OSError) -> None:
     raise error
 
 
-def _answer_key(folder: Path, command: str, options: dict, files: list) -> str:
+def _answer_key(command: str, options: dict, files: list) -> str:
     settings = {name: value for name, value in os.environ.items()
                 if name.startswith(ENVIRONMENT_PREFIXES) and name not in IGNORED_SETTINGS}
     return json.dumps({"command": command, "options": options, "today": dt.date.today().isoformat(),
@@ -90,28 +90,25 @@ def _answer_path(folder: Path, key: str) -> Path:
 
 @dataclass(frozen=True)
 class Question:
-    """A command asked of a folder, with the folder's files as they were when it was asked."""
+    """A command asked of a folder, with the folder's files as they were when it was asked and its key
+    (made once: an answer worked out across midnight is kept under the day it was asked on)."""
     folder: Path
-    command: str
-    options: dict
     files: list | None
-
-    @property
-    def key(self) -> str | None:
-        return None if self.files is None else _answer_key(self.folder, self.command, self.options, self.files)
+    key: str | None
 
 
 def ask(folder: Path, command: str, options: dict) -> tuple[Question, Answer | None]:
     """The question (for ``remember``) and its remembered answer, or None when there is none to trust."""
     if not cache.enabled():
-        return Question(folder, command, options, None), None
+        return Question(folder, None, None), None
     try:
-        question = Question(folder, command, options, folder_key(folder))
+        files = folder_key(folder)
     except OSError:
-        return Question(folder, command, options, None), None
+        return Question(folder, None, None), None
+    if files is None:
+        return Question(folder, None, None), None
+    question = Question(folder, files, _answer_key(command, options, files))
     key = question.key
-    if key is None:
-        return question, None
     try:
         stored = json.loads(_answer_path(folder, key).read_text(encoding="utf-8"))
         if stored.get("key") != key:
