@@ -99,16 +99,14 @@ class Question:
 
 def ask(folder: Path, command: str, options: dict) -> tuple[Question, Answer | None]:
     """The question (for ``remember``) and its remembered answer, or None when there is none to trust."""
-    if not cache.enabled():
-        return Question(folder, None, None), None
     try:
-        files = folder_key(folder)
+        files = folder_key(folder) if cache.enabled() else None
     except OSError:
-        return Question(folder, None, None), None
+        files = None
     if files is None:
         return Question(folder, None, None), None
-    question = Question(folder, files, _answer_key(command, options, files))
-    key = question.key
+    key = _answer_key(command, options, files)
+    question = Question(folder, files, key)
     try:
         stored = json.loads(_answer_path(folder, key).read_text(encoding="utf-8"))
         if stored.get("key") != key:
