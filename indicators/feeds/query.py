@@ -13,6 +13,8 @@ connection that ends with the batch: a file the engine chokes on can never poiso
 a batch that fails is read again file by file, so only the bad file is left out. Each batch is cut
 down to its matching rows and its (event, upload) keys before anything is combined, so that many
 overlapping exports cost what one does; the version window then runs over the distinct keys alone.
+The batch query is compiled to SQL once per feed definition and columns (``staging_sql``), not once
+per batch.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import json
 import os
 import shutil
 import threading
@@ -200,6 +203,36 @@ def with_next_versions(matches, keys, feed: Feed):
     matches = ranked.filter((ranked.copy == 0) | ranked.version_key.isnull()).drop("copy")
     joined = matches.left_join(keys, [matches.event_key == keys.event_key, matches.version_key == keys.version_key])
     return joined.select(*[matches[column] for column in matches.columns], keys.next_version)
+
+
+_staging_sql: dict[str, tuple[str, str | None]] = {}
+STAGING_SQL_KEPT = 64  # compiled queries a process keeps (one per feed definition and file layout)
+
+
+def staging_sql(feed: Feed, queries: list[tuple[str, Indicator]], schema) -> tuple[str, str | None]:
+    """DuckDB SQL over a view named ``batch`` with ``schema`` (a batch's columns as ``_read_batch``
+    gives them): its matching rows (``flagged_rows``) and, for a feed with versions, its version keys.
+    Compiled once per feed definition and columns: compiling the query costs more than running it on
+    a batch of a few small files, and a feed is read in many batches."""
+    import ibis
+
+    definitions = [indicator.feed.model_dump(mode="json") for _, indicator in queries]
+    key = json.dumps([feed.model_dump(mode="json"), definitions, [[name, str(kind)] for name, kind in schema.items()]],
+                     sort_keys=True)
+    if key not in _staging_sql:
+        batch = ibis.table(schema, name="batch")
+        keys = ibis.to_sql(version_keys(batch, feed), dialect="duckdb") if has_versions(feed) else None
+        if len(_staging_sql) >= STAGING_SQL_KEPT:
+            _staging_sql.clear()
+        _staging_sql[key] = (ibis.to_sql(flagged_rows(batch, feed, queries)[0], dialect="duckdb"), keys)
+    return _staging_sql[key]
+
+
+def _copy_to_parquet(connection, table, sql: str, path: Path) -> None:
+    """Run ``sql`` over ``table`` (as the view ``batch``) on the connection, into a Parquet file."""
+    connection.raw_sql(f"CREATE OR REPLACE TEMPORARY VIEW batch AS {connection.compile(table)}")
+    quoted = str(path).replace("'", "''")
+    connection.raw_sql(f"COPY ({sql}) TO '{quoted}' (FORMAT 'parquet')")
 
 
 # ---------------------------------------------------------------- engines
@@ -630,11 +663,12 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         connection = duckdb_connection()
         try:
             table = _read_batch(connection, "duckdb", feed, layout, list(links), needed)
-            connection.to_parquet(flagged_rows(table, feed, queries)[0], out)
+            matching, keys = staging_sql(feed, queries, table.schema())
+            _copy_to_parquet(connection, table, matching, out)
             rejected = _duckdb_rejects(connection, links, feed.encoding)
             if has_versions(feed):  # a second, narrow scan: the keys, distinct within the batch
                 table = _read_batch(connection, "duckdb", feed, layout, list(links), needed, rejects=False)
-                connection.to_parquet(version_keys(table, feed), keys_out)
+                _copy_to_parquet(connection, table, keys, keys_out)
             problems.extend(rejected)
             staged.append(out)
             if stages is not None:
