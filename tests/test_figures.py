@@ -162,6 +162,23 @@ def test_an_ordinal_scale_is_labelled_on_its_axis():
                                                   "counter-terrorist operation", "martial law"]
 
 
+def test_events_that_last_a_day_get_a_lane_of_their_own_below_the_data_too():
+    # events without an end date draw no bar in the lane: the data must still leave the lane its room
+    events = LOADED.events[LOADED.events["end_date"].isna()]
+    start, end = dt.date(2021, 11, 22), dt.date(2022, 2, 20)
+    rows = LOADED.observations[LOADED.observations["indicator"] == TROOPS.id]
+    timeline = build_timeline_figure(TROOPS, rows, events, start, end, end)
+    index = composite_index_over_time(LOADED.watchlist, level_scores_over_time(LOADED.watchlist, LOADED.observations,
+                                                                                start, end))
+    overall = build_index_figure(index, events, end, start, end)
+    for figure, height in ((timeline, 360), (overall, 320)):
+        assert "event" in [trace.name for trace in figure.data]
+        assert list(figure.layout.yaxis2.domain)[1] < list(figure.layout.yaxis.domain)[0]
+        assert figure.layout.height == height + 80
+    without = build_timeline_figure(TROOPS, rows, events.iloc[0:0], start, end, end)
+    assert list(without.layout.yaxis.domain) == [0, 1] and without.layout.height == 360
+
+
 def test_events_close_together_are_stacked_in_the_lane_and_numbered_in_the_legend():
     import pandas as pd
 

@@ -190,9 +190,9 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
                                     marker=dict(symbol=symbol, size=11, color=INK if status in ("reported",
                                                 "confirmed") else "#7F7F7F", line=dict(width=2)),
                                     hovertext=hover, hoverinfo="text"))
-    lane = show_events and event_lane(figure, numbered_events(events, start, end), start, end)
-    if lane:
-        shapes += lane
+    numbered = numbered_events(events, start, end) if show_events else []
+    lane = bool(numbered)  # a lane as soon as there is an event, lasting or not
+    shapes += event_lane(figure, numbered, start, end)
     later_shapes, later_notes = as_of_marks(as_of, end)
     figure.update_layout(shapes=shapes + later_shapes, annotations=annotations + later_notes)
     figure.update_layout(**BASE_LAYOUT, height=360 + (80 if lane else 0), showlegend=True,
@@ -291,7 +291,8 @@ def lane_marks(numbered: list[NumberedEvent], start: dt.date, end: dt.date) -> l
 def event_lane(figure: go.Figure, numbered: list[NumberedEvent], start: dt.date, end: dt.date) -> list[dict]:
     """Events as numbered markers in their own lane below the data, a bar for events that last; the
     number is the key to the legend under the chart. Adds the marker trace on ``yaxis2``; returns the
-    bar shapes (empty list: no event, no lane)."""
+    bar shapes (none when no event lasts more than a day: whether there is a lane is whether there are
+    ``numbered`` events)."""
     if not numbered:
         return []
     lo = pd.Timestamp(start)
@@ -347,9 +348,9 @@ def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date
                                 line=dict(color=INK, width=2, shape="hv"), customdata=words,
                                 hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}"
                                 + ("<br>overall %{customdata}" if words else "") + "<extra></extra>"))
-    lane = show_events and event_lane(figure, numbered_events(events, start, end), start, end)
-    if lane:
-        shapes += lane
+    numbered = numbered_events(events, start, end) if show_events else []
+    lane = bool(numbered)  # a lane as soon as there is an event, lasting or not
+    shapes += event_lane(figure, numbered, start, end)
     for target, first_warning in targets:
         day = pd.Timestamp(target)
         shapes.append(dict(type="line", xref="x", x0=day, x1=day, yref="paper", y0=0, y1=1,
