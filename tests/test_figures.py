@@ -179,6 +179,14 @@ def test_events_that_last_a_day_get_a_lane_of_their_own_below_the_data_too():
     assert list(without.layout.yaxis.domain) == [0, 1] and without.layout.height == 360
 
 
+def test_a_chart_without_data_has_no_value_line_in_its_legend():
+    threat = LOADED.watchlist.indicator("belarus_threat_level")
+    start, end = dt.date(2021, 9, 9), dt.date(2022, 3, 10)
+    daily = indicator_values_over_time(threat, LOADED.observations.iloc[0:0], start, end)
+    figure = build_timeline_figure(threat, LOADED.observations.iloc[0:0], LOADED.events, start, end, end, daily)
+    assert [trace.name for trace in figure.data] == ["event"]
+
+
 def test_events_close_together_are_stacked_in_the_lane_and_numbered_in_the_legend():
     import pandas as pd
 

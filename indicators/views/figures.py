@@ -160,9 +160,10 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
     if daily is not None and len(daily):
         current, stale = _split_stale(daily)
         name = "value" if indicator.aggregate == "latest" else f"{indicator.aggregate} over {indicator.window_days} d"
-        figure.add_trace(go.Scatter(x=daily.index, y=current, mode="lines", name=name, connectgaps=False,
-                                    line=dict(color=INK, width=2, shape="hv"),
-                                    hovertemplate="%{x|%Y-%m-%d}: %{y}<extra></extra>"))
+        if np.isfinite(current).any():  # no line, no legend entry for it
+            figure.add_trace(go.Scatter(x=daily.index, y=current, mode="lines", name=name, connectgaps=False,
+                                        line=dict(color=INK, width=2, shape="hv"),
+                                        hovertemplate="%{x|%Y-%m-%d}: %{y}<extra></extra>"))
         if np.isfinite(stale).any():
             figure.add_trace(go.Scatter(x=daily.index, y=stale, mode="lines", name="stale (too old to count)",
                                         line=dict(color="#8C8C8C", width=2, shape="hv", dash="dash"),
