@@ -66,7 +66,7 @@ def overall(folder: Path, as_of: dt.date) -> OverallStatus:
 def _history(folder: str, signature: tuple, today: dt.date, end: dt.date):
     loaded = _load(folder, signature, today)
     start = min(loaded.first_observation_date(end), end)
-    levels = daily_levels(loaded.watchlist, loaded.observations, start, end)
+    levels = daily_levels(loaded.watchlist, loaded.observations, start, end, _arrays(folder, signature, today))
     ids = [indicator.id for indicator in loaded.watchlist.indicators]
     scores = pd.DataFrame(levels.scores(), index=levels.days, columns=ids)
     held = pd.DataFrame(levels.held > levels.raw, index=levels.days, columns=ids)

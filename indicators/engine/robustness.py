@@ -56,11 +56,12 @@ def leave_one_out(watchlist: Watchlist, observations: pd.DataFrame, targets: lis
     grid_start = int(grid[lookback])
     base = _judged_levels(watchlist, matrix[lookback:], scenario)
 
-    from_file = (rows.frame["feed"] == "").to_numpy() if "feed" in rows.frame.columns else np.ones(len(rows.frame), bool)
+    from_file = ((observations["feed"] == "").to_numpy()[rows.positions] if "feed" in observations.columns
+                 else np.ones(len(rows.positions), bool))
     known_on = np.maximum(rows.days, rows.visible)
     windows = {target: np.flatnonzero(from_file & (known_on >= day_number(target) - lead_window)
                                       & (known_on < day_number(target))) for target in targets}
-    position_of = np.empty(len(rows.frame), dtype=np.int64)
+    position_of = np.empty(len(rows.positions), dtype=np.int64)
     position_of[:] = -1
     for position in range(len(indicators)):
         position_of[rows.rows_of(position)] = position
@@ -81,8 +82,8 @@ def leave_one_out(watchlist: Watchlist, observations: pd.DataFrame, targets: lis
         levels = base.copy()
         levels[first - lookback:] = _judged_levels(watchlist, changed, scenario)
         leads[row] = {target: _lead(levels, wanted, grid_start, target) for target in targets}
-    lines = rows.frame["line"].to_numpy()
-    names = rows.frame["indicator"].astype(str).to_numpy()
+    lines = observations["line"].to_numpy()[rows.positions]
+    names = observations["indicator"].astype(str).to_numpy()[rows.positions]
     results = {}
     for target in targets:
         found = [int(row) for row in windows[target] if position_of[row] >= 0]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import heapq
 
 from ..format.models import LEVEL_SCORES, NON_COUNTING_STATUSES, Indicator, Level, Watchlist
-from .evaluate import (FOREVER, change_level_scores, day_number, indicator_codes, level_scores_for_values,
-                       to_day_numbers, until_day_numbers)
+from .evaluate import (FOREVER, EvaluationArrays, change_level_scores, day_number, level_scores_for_values,
+                       prepare_arrays, to_day_numbers, until_day_numbers)
 from .scenarios import scenario_scores_over_time
 
 NEVER = -(10**9)  # day number standing for "no counting row yet"; far below any real date
@@ -144,14 +144,6 @@ def _daily_values(indicator: Indicator, days, visible, values, grid, until=None)
     return np.where(newest == NEVER, np.nan, _window_values(indicator, days, visible, values, grid, until)), newest
 
 
-def _counting_arrays(observations: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray,
-                                                         np.ndarray]:
-    """Rows that count (not disputed or retracted) with their date, reported date, value and until arrays."""
-    counting = observations[~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy()]
-    return (counting, to_day_numbers(counting["date"].to_numpy()), to_day_numbers(counting["reported"].to_numpy()),
-            counting["value"].to_numpy(dtype=float), until_day_numbers(counting))
-
-
 @dataclass(frozen=True)
 class DailyLevels:
     """Every indicator's level score for every day (rows: days, columns: indicators in watchlist order).
@@ -208,9 +200,10 @@ def indicator_daily_scores(indicator: Indicator, days: np.ndarray, visible: np.n
 @dataclass(frozen=True)
 class CountingRows:
     """The counting rows (not disputed or retracted) as day-number arrays, grouped by indicator:
-    ``rows_of(position)`` gives the positions of one indicator's rows in these arrays."""
+    ``rows_of(position)`` gives the positions of one indicator's rows in these arrays, and
+    ``positions`` each row's position in the observations."""
 
-    frame: pd.DataFrame
+    positions: np.ndarray
     days: np.ndarray
     visible: np.ndarray
     values: np.ndarray
@@ -219,12 +212,16 @@ class CountingRows:
     bounds: np.ndarray
 
     @classmethod
-    def of(cls, watchlist: Watchlist, observations: pd.DataFrame) -> CountingRows:
-        counting, days, visible, values, until = _counting_arrays(observations)
-        codes = indicator_codes(watchlist, counting["indicator"])
+    def of(cls, watchlist: Watchlist, observations: pd.DataFrame,
+           arrays: EvaluationArrays | None = None) -> CountingRows:
+        """From ``arrays`` when given (``prepare_arrays`` of this watchlist and these observations)."""
+        arrays = arrays or prepare_arrays(watchlist, observations)
+        positions = np.flatnonzero(arrays.counts)
+        codes = arrays.codes[positions]
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(watchlist.indicators) + 1))
-        return cls(counting, days, visible, values, until, order, bounds)
+        return cls(positions, arrays.days[positions], arrays.reported_days[positions], arrays.values[positions],
+                   arrays.until_days[positions], order, bounds)
 
     def rows_of(self, position: int) -> np.ndarray:
         return self.order[self.bounds[position]:self.bounds[position + 1]]
@@ -241,13 +238,14 @@ def hold_grid(watchlist: Watchlist, start: dt.date, end: dt.date) -> tuple[np.nd
     return np.arange(day_number(start) - lookback, day_number(end) + 1), lookback
 
 
-def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.date, end: dt.date) -> DailyLevels:
+def daily_levels(watchlist: Watchlist, observations: pd.DataFrame, start: dt.date, end: dt.date,
+                 arrays: EvaluationArrays | None = None) -> DailyLevels:
     """Raw and held level scores and staleness of every indicator for every day from start to end.
 
     Each day is judged as known that day (rows count from their reported date); a held level looks
-    back ``hold_days`` days, including days before ``start``."""
+    back ``hold_days`` days, including days before ``start``. ``arrays``: as for ``CountingRows.of``."""
     grid, lookback = hold_grid(watchlist, start, end)
-    rows = CountingRows.of(watchlist, observations)
+    rows = CountingRows.of(watchlist, observations, arrays)
     size = len(watchlist.indicators)
     raw = np.empty((len(grid), size), dtype=np.int64)
     held = np.empty_like(raw)
@@ -317,8 +315,11 @@ def indicator_values_over_time(indicator: Indicator, observations: pd.DataFrame,
     forward, or the windowed aggregate; NaN without data) and ``stale`` (no report for longer than
     ``stale_after_days``)."""
     grid = np.arange(day_number(start), day_number(end) + 1)
-    counting, days, visible, values, until = _counting_arrays(observations)
-    mine = (counting["indicator"] == indicator.id).to_numpy()
-    value, newest = _daily_values(indicator, days[mine], visible[mine], values[mine], grid, until[mine])
+    mine = ((observations["indicator"] == indicator.id).to_numpy()
+            & ~observations["status"].isin(NON_COUNTING_STATUSES).to_numpy())
+    value, newest = _daily_values(indicator, to_day_numbers(observations["date"].to_numpy()[mine]),
+                                  to_day_numbers(observations["reported"].to_numpy()[mine]),
+                                  observations["value"].to_numpy(dtype=float)[mine], grid,
+                                  until_day_numbers(observations)[mine])
     return pd.DataFrame({"value": value, "stale": _stale_days(indicator, newest, grid)},
                         index=pd.DatetimeIndex(grid.astype("datetime64[D]"), name="date"))
