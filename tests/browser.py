@@ -67,20 +67,37 @@ def served_dashboard(folder: Path, timeout: float = 60.0, *arguments: str, port:
 
 
 @contextmanager
-def chromium_page(width: int = 1600, height: int = 1000):
+def chromium_browser():
+    """One Chromium for several pages: ``new_page()`` opens a page in a fresh context (no cookies or
+    storage shared with the browser's other pages: another person at another machine)."""
     from playwright.sync_api import sync_playwright
 
     executable = require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+
+        @contextmanager
+        def new_page(width: int = 1600, height: int = 1000):
+            context = browser.new_context(viewport={"width": width, "height": height})
+            try:
+                page = context.new_page()
+                # tests talk to localhost only
+                page.route(lambda url: not url.startswith(("http://127.0.0.1", "http://localhost", "data:",
+                                                           "blob:")), lambda route: route.abort())
+                yield page
+            finally:
+                context.close()
+
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            # tests talk to localhost only
-            page.route(lambda url: not url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:")),
-                       lambda route: route.abort())
-            yield page
+            yield new_page
         finally:
             browser.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1600, height: int = 1000):
+    with chromium_browser() as new_page, new_page(width, height) as page:
+        yield page
 
 
 def wait_for_app(page, timeout_ms: int = 60000) -> None:

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from browser import chromium_page, free_port, require_chromium, served_dashboard, wait_for_app
+from browser import chromium_browser, free_port, require_chromium, served_dashboard, wait_for_app
 from helpers import APP, FIXED_TODAY, REPO, indicator, shown, write_watchlist
 from indicators.cli import app
 
@@ -82,14 +82,16 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
     port = free_port()
     # not named *.toml, which is all Streamlit loads: serve hands Streamlit the checked configuration itself
     arguments = ("--auth", str(auth_file(tmp_path, provider, port, "team-auth.conf")))
-    with served_dashboard(folder, 60.0, *arguments, port=port, host_name="localhost") as url:
-        with chromium_page() as page:  # signed out: only the sign-in page, nothing of the data
+    # one browser; each person on a page of their own context (no cookie carried from one to the next)
+    with served_dashboard(folder, 60.0, *arguments, port=port, host_name="localhost") as url, \
+            chromium_browser() as new_page:
+        with new_page() as page:  # signed out: only the sign-in page, nothing of the data
             page.goto(f"{url}/?page=overview")
             wait_for_app(page)
             page.wait_for_selector("text=Sign in to see the watchlists served here.")
             shown = page.inner_text("body")
             assert "Test watchlist" not in shown and "TEAM TEST" not in shown and "Troops" not in shown
-        with chromium_page() as page:  # an editor adds a row: it carries her address
+        with new_page() as page:  # an editor adds a row: it carries her address
             sign_in(page, url, "ana")
             assert "Signed in as ana@example.org (editor)" in page.inner_text("body")
             page.goto(f"{url}/?page=update")
@@ -118,7 +120,7 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
             wait_for_app(page)
             page.wait_for_selector("text=Sign in to see the watchlists served here.", timeout=60000)
             assert "Troops" not in page.inner_text("body")
-        with chromium_page() as page:  # a viewer sees the data and no form
+        with new_page() as page:  # a viewer sees the data and no form
             sign_in(page, url, "vic")
             assert "Signed in as vic@example.org (viewer)" in page.inner_text("body")
             page.goto(f"{url}/?page=update")
@@ -129,11 +131,11 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
             wait_for_app(page)
             page.wait_for_selector("text=History")
             assert page.get_by_role("button", name="Retract").count() == 0
-        with chromium_page() as page:  # signed in, but not listed: no data
+        with new_page() as page:  # signed in, but not listed: no data
             sign_in(page, url, "eve")
             page.wait_for_selector("text=has no access to this watchlist")
             assert "Troops" not in main_text(page)
-        with chromium_page() as page:  # an address the provider has not verified: no role, no data, no form
+        with new_page() as page:  # an address the provider has not verified: no role, no data, no form
             page.goto(url)
             wait_for_app(page)
             page.get_by_role("button", name="Sign in").click()

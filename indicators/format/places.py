@@ -197,10 +197,11 @@ def read_places(folder: Path) -> PlaceBook:
         return book
     frame = table.frame
     first_line: dict[str, int] = {}
-    for position in range(len(frame)):
-        line = int(frame[LINE_COLUMN].iat[position])
-        cells = {name: (str(frame[name].iat[position]).strip() if name in frame.columns else "")
-                 for name in PLACES_TABLE_COLUMNS}
+    # plain lists, one per column: a cell looked up in pandas costs more than the checks on it
+    texts = {name: frame[name].tolist() if name in frame.columns else [""] * len(frame) for name in PLACES_TABLE_COLUMNS}
+    for position, line in enumerate(frame[LINE_COLUMN].tolist()):
+        line = int(line)
+        cells = {name: str(texts[name][position]).strip() for name in PLACES_TABLE_COLUMNS}
         key = name_key(cells["place"])
         if not key:
             book.problems.append(Problem(PLACES_FILE, line, "place", "empty", "is empty; name the place as the "
