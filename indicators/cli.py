@@ -24,15 +24,24 @@ EXIT_USAGE = 2
 
 
 @app.callback()
-def options(no_cache: bool = typer.Option(False, "--no-cache", help="Read every file afresh: neither use nor fill "
+def options(context: typer.Context,
+            no_cache: bool = typer.Option(False, "--no-cache", help="Read every file afresh: neither use nor fill "
                                           "the derived cache (see: watchfloor cache --info).")) -> None:
     """Watchfloor: escalation indicators from dated, sourced observations."""
+    context.call_on_close(_settle_cache)
     if no_cache:
         import os
 
         from .store.cache import NO_CACHE_VARIABLE
 
         os.environ[NO_CACHE_VARIABLE] = "1"  # for this process and the dashboard server it starts
+
+
+def _settle_cache() -> None:
+    """A command is done when the cache entries it started writing are written (see store/cache.py)."""
+    cache = sys.modules.get(f"{__package__}.store.cache")  # not imported: nothing to wait for
+    if cache is not None:
+        cache.settle()
 
 
 def command_name() -> str:

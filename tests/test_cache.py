@@ -216,6 +216,39 @@ def test_an_export_dropped_beside_the_others_is_the_only_file_read_again(cache_d
 
 
 @pytest.fixture
+def slow_disk(monkeypatch):
+    """Cache entries take half a second to write (they are written on a thread while the caller goes on)."""
+    import time
+
+    real = cache.store
+    monkeypatch.setattr(cache, "store", lambda *arguments: time.sleep(0.5) or real(*arguments))
+
+
+def test_a_command_is_done_only_when_the_entries_it_started_are_written(cache_dir, tmp_path, slow_disk):
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    assert runner.invoke(app, ["validate", str(folder)]).exit_code == 0
+    assert {path.name.split("-")[0] for path in entries(cache_dir)} == {"observations.csv", "events.csv",
+                                                                         "judgments.csv"}
+    assert not list(cache_dir.rglob("*.tmp"))
+
+
+def test_a_second_read_in_the_same_process_finds_the_entry_the_first_is_still_writing(cache_dir, tmp_path,
+                                                                                      slow_disk, monkeypatch):
+    from indicators.store import loader
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    first = loader.load_watchlist(folder)
+    parsed = []
+    real = loader.read_csv_table
+    monkeypatch.setattr(loader, "read_csv_table", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
+    again = loader.load_watchlist(folder)
+    assert parsed == []  # every file from the entries, none parsed again
+    pandas.testing.assert_frame_equal(again.observations, first.observations)
+
+
+@pytest.fixture
 def reads(monkeypatch) -> list[Path]:
     """The watchlist folders the status command reads (it reads none when it answers from memory)."""
     from indicators.store import loader

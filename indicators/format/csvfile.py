@@ -80,15 +80,26 @@ def _decode_problem(label: str, raw: bytes) -> Problem | None:
     return None
 
 
-def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
-                keep: list[int]) -> pd.DataFrame | None:
-    """Parse ``raw[start:]`` with pyarrow (no copy), keeping the columns at positions ``keep``; None
-    when records do not map one-to-one onto lines."""
+def in_background(work):
+    """A future of ``work()`` run on a thread, for work that lets go of the GIL (hashing, pyarrow's
+    parse) while this thread does something else."""
+    global _threads
+    if _threads is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="watchfloor-read")
+    return _threads.submit(work)
+
+
+_threads = None
+
+
+def _arrow_table(raw: bytes, start: int, header: list[str], delimiter: str, keep: list[int],
+                 quoted: bool) -> tuple[object | None, list]:
+    """(pyarrow's table of ``raw[start:]`` or None when it cannot parse it, the rows it could not split)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if raw.count(b'"', start) % 2:
-        return None  # an odd number of quotes: one is unclosed (pyarrow would close it at the end)
     invalid_rows = []
 
     def on_invalid(row):
@@ -96,18 +107,31 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
         return "skip"
 
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(raw)[start:]),
             read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))], skip_rows=1),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=raw.find(b'"', start) >= 0,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.large_string() for i in keep},
                                                  include_columns=[f"c{i}" for i in keep],
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
+        ), invalid_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
+        return None, invalid_rows
+
+
+def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
+                keep: list[int]) -> pd.DataFrame | None:
+    """Parse ``raw[start:]`` with pyarrow (no copy), keeping the columns at positions ``keep``; None
+    when records do not map one-to-one onto lines. The parse runs on a thread while this one counts
+    quotes and lines (pyarrow lets go of the GIL)."""
+    quoted = raw.find(b'"', start) >= 0
+    parsing = in_background(lambda: _arrow_table(raw, start, header, delimiter, keep, quoted))
+    unclosed = quoted and raw.count(b'"', start) % 2  # an odd number of quotes: one is unclosed
     newlines = raw.count(b"\n", start)
+    table, invalid_rows = parsing.result()
+    if unclosed or table is None:
+        return None  # (pyarrow would close an unclosed quote at the end of the file)
     physical_lines = newlines + (0 if raw.endswith(b"\n") else 1)
     if invalid_rows or physical_lines != table.num_rows + 1:
         return None
@@ -117,8 +141,6 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
                           for position, column in enumerate(table.columns)})
     frame[LINE_COLUMN] = pd.RangeIndex(2, table.num_rows + 2)
     return frame
-
-
 
 
 def _parse_slow(text: str, header: list[str], delimiter: str, label: str,
@@ -175,7 +197,14 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
     not be read (then ``frame`` has no columns) or which records were malformed.
     """
     raw = path.read_bytes()
-    empty = CsvTable(pd.DataFrame(), [], ",", sha256=hashlib.sha256(raw).hexdigest())
+    hashing = in_background(lambda: hashlib.sha256(raw).hexdigest())  # while the file is parsed
+    table = _read_table(raw, label, required, known)
+    table.sha256 = hashing.result()
+    return table
+
+
+def _read_table(raw: bytes, label: str, required: tuple[str, ...], known: tuple[str, ...]) -> CsvTable:
+    empty = CsvTable(pd.DataFrame(), [], ",")
     if BLANK_FILE.fullmatch(raw):
         empty.problems.append(_file_problem(label, "empty", "is empty; it needs at least the header row: "
                                             + ",".join(required)))
@@ -193,7 +222,7 @@ def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tup
         return empty
     delimiter = detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
-    table = CsvTable(pd.DataFrame(), header, delimiter, sha256=empty.sha256)
+    table = CsvTable(pd.DataFrame(), header, delimiter)
     canonical = []
     for name in header:
         cleaned = name.strip()

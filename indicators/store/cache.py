@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def load(folder: Path, kind: str, key: dict) -> Entry | None:
     """The entry of this kind made for exactly this key, or None (no entry, a damaged or foreign one)."""
     if not enabled():
         return None
+    settle()  # an entry this process is still writing is found once written
     path = _entry_path(folder, kind, key)
     try:
         import pyarrow.ipc
@@ -167,6 +169,30 @@ def store(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
         return
 
 
+_writing: list[threading.Thread] = []
+
+
+def store_later(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
+    """``store`` on a thread, so that the caller goes on (evaluating) while the entry is written: the
+    write lets go of the GIL. ``frame`` must not be changed afterwards. The process waits for the write
+    before it exits (the thread is not a daemon), and ``load``, ``info`` and ``clear`` wait for it first."""
+    if hasattr(frame, "copy"):  # a shallow copy: a column the caller adds later is not half seen
+        frame = frame.copy(deep=False)
+    thread = threading.Thread(target=store, args=(folder, kind, key, frame, extra), name="watchfloor-cache-write")
+    thread.start()
+    _writing.append(thread)
+
+
+def settle() -> None:
+    """Wait until every entry this process started writing is written (or given up)."""
+    while True:
+        try:
+            thread = _writing.pop()  # (another thread may take the last one first)
+        except IndexError:
+            return
+        thread.join()
+
+
 def note_folder(entries: Path, folder: Path) -> None:
     """Name the watchlist folder in its entry folder (for ``cache --info``), once."""
     note = entries / FOLDER_NOTE
@@ -203,6 +229,7 @@ class FolderInfo:
 
 def info() -> list[FolderInfo]:
     """What the cache holds: per watchlist folder, its entries and their size."""
+    settle()
     root = cache_root()
     if not root.is_dir():
         return []
@@ -217,6 +244,7 @@ def info() -> list[FolderInfo]:
 
 def clear() -> int:
     """Remove every entry (the cache is derived: nothing is lost); returns the number removed."""
+    settle()
     removed = 0
     for item in info():
         removed += item.entries

@@ -202,9 +202,9 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
             rows = len(table.frame)
         problems.extend(found)
         if key:
-            cache.store(folder, name, key, typed if typed is not None else pd.DataFrame(),
-                        {"typed": typed is not None, "rows": rows, "size": snapshots[name].size,
-                         "sha256": table.sha256, "problems": [problem.as_dict() for problem in found]})
+            cache.store_later(folder, name, key, typed if typed is not None else pd.DataFrame(),
+                              {"typed": typed is not None, "rows": rows, "size": snapshots[name].size,
+                               "sha256": table.sha256, "problems": [problem.as_dict() for problem in found]})
         return typed, rows
 
     if (folder / OBSERVATIONS_FILE).is_dir():
