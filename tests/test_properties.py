@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indicators.engine.evaluate import evaluate_statuses, overall_status
+from indicators.engine.evaluate import evaluate_statuses, overall_status, prepare_arrays
 from indicators.engine.rules import evaluate_watchlist
 from indicators.engine.timeseries import composite_index_over_time, level_scores_over_time
 from indicators.format.models import (Change, Cutoffs, Floor, Indicator, Overall, Scenario, ScenarioLevels, Sign,
@@ -147,8 +147,10 @@ def test_daily_levels_and_index_agree_with_evaluating_each_day(row_tuples):
 
 def statuses_and_overall(observations):
     """``evaluate(day)`` for the plain watchlist: its statuses and the overall level by the defaults."""
+    arrays = prepare_arrays(WATCHLIST, observations)  # once for all days, as the dashboard does
+
     def evaluate(day):
-        statuses = evaluate_statuses(WATCHLIST, observations, day)
+        statuses = evaluate_statuses(WATCHLIST, observations, day, arrays)
         return statuses, overall_status(statuses)
 
     return evaluate
@@ -160,8 +162,9 @@ def test_rules_day_by_day_agree_with_evaluating_each_day(row_tuples):
     """Holds, change over a baseline, cut-offs and floors: the daily arrays (history, backtests) and the
     as-of evaluation (cards, status) are two routes to the same answer."""
     observations = frame(row_tuples)
+    arrays = prepare_arrays(RULED, observations)  # once for all days, as the dashboard does
     assert_daily_route_agrees_with_each_day(RULED, observations,
-                                            lambda day: evaluate_watchlist(RULED, observations, day))
+                                            lambda day: evaluate_watchlist(RULED, observations, day, arrays))
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
@@ -170,8 +173,9 @@ def test_held_levels_over_empty_windows_agree_with_evaluating_each_day(row_tuple
     """A held level stands on days whose own window is empty (mean, max) or whose report is quieter
     (latest), until the hold ends or the indicator goes stale; both routes say the same."""
     observations = frame(row_tuples)
+    arrays = prepare_arrays(RULED, observations)  # once for all days, as the dashboard does
     assert_daily_route_agrees_with_each_day(RULED, observations,
-                                            lambda day: evaluate_watchlist(RULED, observations, day))
+                                            lambda day: evaluate_watchlist(RULED, observations, day, arrays))
 
 
 cells = st.sampled_from(["2022-10-16", "troops", "5", "", " x ", "9,000", "retracted", "B", "7", "2099-01-01",
