@@ -174,9 +174,9 @@ _writing: list[threading.Thread] = []
 
 def store_later(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
     """``store`` on a thread, so that the caller goes on (evaluating) while the entry is written: the
-    write lets go of the GIL. ``frame`` must not be changed afterwards. The process waits for the write
-    before it exits (the thread is not a daemon), and ``load``, ``info`` and ``clear`` wait for it first."""
-    if hasattr(frame, "copy"):  # a shallow copy: a column the caller adds later is not half seen
+    write lets go of the GIL. The process waits for the write before it exits (the thread is not a
+    daemon), and ``load``, ``info`` and ``clear`` wait for it first."""
+    if hasattr(frame, "copy"):  # a shallow copy (copy-on-write): what the caller changes later is not seen
         frame = frame.copy(deep=False)
     thread = threading.Thread(target=store, args=(folder, kind, key, frame, extra), name="watchfloor-cache-write")
     thread.start()
