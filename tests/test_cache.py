@@ -8,6 +8,7 @@ import os
 
 import pandas
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,25 @@ def test_a_second_read_in_the_same_process_finds_the_entry_the_first_is_still_wr
     again = loader.load_watchlist(folder)
     assert parsed == []  # every file from the entries, none parsed again
     pandas.testing.assert_frame_equal(again.observations, first.observations)
+
+
+def test_reading_the_other_files_does_not_wait_for_an_entry_still_being_written(cache_dir, tmp_path, monkeypatch):
+    from indicators.store import loader
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    release = threading.Event()
+    real = cache.store
+    monkeypatch.setattr(cache, "store", lambda *arguments: release.wait(60) and real(*arguments))
+    threading.Timer(20, release.set).start()  # a load that waited for the entries would return only then
+    loaded = loader.load_watchlist(folder)
+    returned_while_writing = not release.is_set()
+    release.set()
+    cache.settle()
+    assert returned_while_writing
+    assert len(loaded.observations) and len(loaded.events) and len(loaded.judgments)
+    assert {path.name.split("-")[0] for path in entries(cache_dir)} == {"observations.csv", "events.csv",
+                                                                         "judgments.csv"}
 
 
 @pytest.fixture

@@ -116,8 +116,8 @@ def load(folder: Path, kind: str, key: dict) -> Entry | None:
     """The entry of this kind made for exactly this key, or None (no entry, a damaged or foreign one)."""
     if not enabled():
         return None
-    settle()  # an entry this process is still writing is found once written
     path = _entry_path(folder, kind, key)
+    settle(path)  # this entry, when this process is still writing it, is found once written
     try:
         import pyarrow.ipc
 
@@ -169,28 +169,30 @@ def store(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
         return
 
 
-_writing: list[threading.Thread] = []
+_writing: list[tuple[Path, threading.Thread]] = []  # (the entry, the thread writing it)
 
 
 def store_later(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
     """``store`` on a thread, so that the caller goes on (evaluating) while the entry is written: the
     write lets go of the GIL. The process waits for the write before it exits (the thread is not a
-    daemon), and ``load``, ``info`` and ``clear`` wait for it first."""
+    daemon); ``load`` of the same entry, ``info`` and ``clear`` wait for it first."""
     if hasattr(frame, "copy"):  # a shallow copy (copy-on-write): what the caller changes later is not seen
         frame = frame.copy(deep=False)
     thread = threading.Thread(target=store, args=(folder, kind, key, frame, extra), name="watchfloor-cache-write")
     thread.start()
-    _writing.append(thread)
+    _writing.append((_entry_path(folder, kind, key), thread))
 
 
-def settle() -> None:
-    """Wait until every entry this process started writing is written (or given up)."""
-    while True:
-        try:
-            thread = _writing.pop()  # (another thread may take the last one first)
-        except IndexError:
-            return
-        thread.join()
+def settle(entry: Path | None = None) -> None:
+    """Wait until every entry this process started writing is written (or given up); with ``entry``,
+    only that one: reading one file's entry does not wait for another file's (evaluation goes on)."""
+    for path, thread in list(_writing):
+        if entry is None or path == entry:
+            thread.join()
+            try:
+                _writing.remove((path, thread))
+            except ValueError:  # another thread took it first
+                pass
 
 
 def note_folder(entries: Path, folder: Path) -> None:
