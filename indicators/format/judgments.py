@@ -72,10 +72,11 @@ def empty_judgments() -> pd.DataFrame:
     })
 
 
-def check_judgments(frame: pd.DataFrame, watchlist: Watchlist | None, today: dt.date) -> tuple[pd.DataFrame,
-                                                                                                list[Problem]]:
+def check_judgments(frame: pd.DataFrame, watchlist: Watchlist | None, today: dt.date,
+                    typed: bool = True) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Check every judgment row; return the typed frame of the valid rows (the likelihood as its
-    canonical term and the band's middle as ``probability``) and all problems."""
+    canonical term and the band's middle as ``probability``) and all problems; ``typed=False``: the
+    problems only."""
     checker = RowChecker(frame, JUDGMENTS_FILE)
     dates = parse_dates(checker, "date", required=True, what_is_right="give the day the judgment was made as "
                         "YYYY-MM-DD", not_after=today, rows_are="judgments")
@@ -104,11 +105,13 @@ def check_judgments(frame: pd.DataFrame, watchlist: Watchlist | None, today: dt.
     confidence = check_choice(checker, "confidence", tuple(level.upper() for level in CONFIDENCE_LEVELS),
                               "a confidence level; use low, moderate or high (or leave it empty)")
     reject_bad_urls(checker)
+    if not typed:
+        return None, checker.problems
     keep = ~checker.bad
     kept_dates, kept_reported = dates[keep], reported[keep]
     words = likelihood.rows(np.array([term.word if term else "" for term in terms], dtype=object))
     chances = likelihood.rows(np.array([term.probability if term else np.nan for term in terms]))
-    typed = pd.DataFrame({
+    rows = pd.DataFrame({
         "line": frame[LINE_COLUMN].to_numpy()[keep],
         "date": kept_dates,
         "reported": np.where(np.isnat(kept_reported), kept_dates, kept_reported),
@@ -119,4 +122,4 @@ def check_judgments(frame: pd.DataFrame, watchlist: Watchlist | None, today: dt.
                                 dtype="str"),
         **{name: kept_text(frame, name, keep) for name in ("rationale", "source", "url", "analyst")},
     })
-    return typed.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems
+    return rows.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems

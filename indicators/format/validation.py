@@ -213,9 +213,11 @@ def kept_text(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
 
 
 def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid_ids: set[str],
-                       today: dt.date, places: PlaceBook | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+                       today: dt.date, places: PlaceBook | None = None,
+                       typed: bool = True) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Check every observation row; return the typed frame of the valid rows and all problems.
-    ``places`` is the watchlist's places.csv, for rows that name a place (see ``indicators.places``)."""
+    ``places`` is the watchlist's places.csv, for rows that name a place (see ``indicators.places``).
+    ``typed=False`` gives the problems only (None for the frame): a writer checking a new row."""
     checker = RowChecker(frame, OBSERVATIONS_FILE)
     ids = check_indicator_ids(checker, watchlist, invalid_ids)
     dates = parse_dates(checker, "date", required=True, what_is_right="give the date the value applies to as YYYY-MM-DD",
@@ -235,9 +237,12 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
                           default="reported")
     reject_bad_urls(checker)
     keep = ~checker.bad
+    located = locate_rows(checker, places or PlaceBook(), keep)  # its problems leave the row counting
+    if not typed:
+        return None, checker.problems
     kept_dates = dates[keep]
     kept_reported = reported[keep]
-    typed = pd.DataFrame({
+    return pd.DataFrame({
         "line": frame[LINE_COLUMN].to_numpy()[keep],
         "indicator": ids.categorical(ids.uniques, keep),
         "date": kept_dates,
@@ -249,13 +254,13 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
         "source": kept_text(frame, "source", keep),
         "url": kept_text(frame, "url", keep),
         "note": kept_text(frame, "note", keep),
-        **locate_rows(checker, places or PlaceBook(), keep),
-    })
-    return typed, checker.problems
+        **located,
+    }), checker.problems
 
 
-def check_events(frame: pd.DataFrame, places: PlaceBook | None = None) -> tuple[pd.DataFrame, list[Problem]]:
-    """Check every event row; events may lie in the future."""
+def check_events(frame: pd.DataFrame, places: PlaceBook | None = None,
+                 typed: bool = True) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Check every event row; events may lie in the future. ``typed=False``: the problems only."""
     checker = RowChecker(frame, EVENTS_FILE)
     dates = parse_dates(checker, "date", required=True, what_is_right="give the day the event happened as YYYY-MM-DD")
     ends = parse_dates(checker, "end_date", required=False, what_is_right="")
@@ -267,11 +272,14 @@ def check_events(frame: pd.DataFrame, places: PlaceBook | None = None) -> tuple[
                    lambda p: f"{end_column.cell(p)} is before the event's date {date_column.cell(p)}")
     reject_bad_urls(checker)
     keep = ~checker.bad
-    typed = pd.DataFrame({
+    located = locate_rows(checker, places or PlaceBook(), keep)
+    if not typed:
+        return None, checker.problems
+    rows = pd.DataFrame({
         "line": frame[LINE_COLUMN].to_numpy()[keep],
         "date": dates[keep],
         "end_date": ends[keep],
         **{name: kept_text(frame, name, keep) for name in ("title", "category", "description", "source", "url")},
-        **locate_rows(checker, places or PlaceBook(), keep),
+        **located,
     })
-    return typed.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems
+    return rows.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems

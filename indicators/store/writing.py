@@ -157,20 +157,20 @@ def _validate(kind: str, checks: tuple, layout: Layout, values: dict[str, str], 
         raise RowRejected(controls)
     if definitions is not None and definitions.watchlist is None:
         raise WriteRefused("watchlist.yaml cannot be used; fix it first (watchfloor validate)")
-    frame = pd.DataFrame({name: pd.Series([cells[name]], dtype="str") for name in columns})
+    frame = pd.DataFrame({name: [cells[name]] for name in columns}, dtype="str")
     frame[LINE_COLUMN] = 0
     if kind == "judgment":
-        _, problems = check_judgments(frame, definitions.watchlist, today)
+        _, problems = check_judgments(frame, definitions.watchlist, today, typed=False)
     elif kind == "observation":
         _, problems = check_observations(frame, definitions.watchlist, definitions.invalid_indicator_ids, today,
-                                         places)
+                                         places, typed=False)
         fed = {i.id: i.feed.name for i in definitions.watchlist.indicators if i.feed is not None}
         if cells.get("indicator") in fed:
             problems.append(Problem("", None, "indicator", "fed_indicator",
                                     f'"{cells["indicator"]}" takes its rows from feed {fed[cells["indicator"]]}; '
                                     "its rows are read-only here: add the event to the feed's files instead"))
     else:
-        _, problems = check_events(frame, places)
+        _, problems = check_events(frame, places, typed=False)
     if problems:  # a refused row is not written at all: "counts but is not on the map" does not apply
         raise RowRejected([Problem(p.file, p.line, p.field, p.code, p.message.removesuffix(f"; {NOT_ON_MAP}"))
                            for p in problems])
