@@ -200,6 +200,41 @@ def test_every_row_is_either_loaded_or_reported(tmp_path_factory, rows):
     assert not set(loaded.observations["line"]) & reported
 
 
+@settings(deadline=None, max_examples=60)
+@given(st.fixed_dictionaries({"date": cells, "indicator": st.sampled_from(["troops", "n", "", " n ", "nope", "é"]),
+                              "value": cells, "status": cells, "reliability": cells, "credibility": cells,
+                              "reported": cells, "url": st.sampled_from(["", "https://x.org/a", "x.org", " "])}))
+def test_the_writer_refuses_exactly_the_rows_the_loader_reports(tmp_path_factory, values):
+    """A row the app or the CLI refuses is one that loading the file would report, with the same
+    field, code and message; a row it writes loads without a problem."""
+    import csv
+    import io
+
+    from helpers import FIXED_TODAY, indicator, write_watchlist
+    from indicators.store.loader import load_watchlist
+    from indicators.store.writing import RowRejected, append_observation
+
+    definitions = [indicator(), indicator("n", aggregate="count", window_days=7)]
+    written = write_watchlist(tmp_path_factory.mktemp("written"), definitions)
+    try:
+        append_observation(written, values, today=FIXED_TODAY)
+        refused = None
+    except RowRejected as error:
+        refused = [(p.field, p.code, p.message) for p in error.problems]
+    by_hand = write_watchlist(tmp_path_factory.mktemp("by_hand"), definitions)
+    header = (by_hand / "observations.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow([values.get(name, "") for name in header])
+    with open(by_hand / "observations.csv", "a", encoding="utf-8", newline="") as file:
+        file.write(line.getvalue())
+    reported = [(p.field, p.code, p.message) for p in load_watchlist(by_hand, today=FIXED_TODAY).problems]
+    if refused is None:
+        assert reported == []
+        assert load_watchlist(written, today=FIXED_TODAY).problems == []
+    else:
+        assert sorted(refused) == sorted(reported)  # (the loader lists them by field)
+
+
 yaml_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=5),
                         st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
                                                                              max_size=2))
