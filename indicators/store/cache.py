@@ -170,6 +170,7 @@ def store(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
 
 
 _writing: list[tuple[Path, threading.Thread]] = []  # (the entry, the thread writing it)
+_writing_lock = threading.Lock()
 
 
 def store_later(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
@@ -179,20 +180,22 @@ def store_later(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
     if hasattr(frame, "copy"):  # a shallow copy (copy-on-write): what the caller changes later is not seen
         frame = frame.copy(deep=False)
     thread = threading.Thread(target=store, args=(folder, kind, key, frame, extra), name="watchfloor-cache-write")
-    thread.start()
-    _writing.append((_entry_path(folder, kind, key), thread))
+    with _writing_lock:
+        _writing[:] = [(path, other) for path, other in _writing if other.is_alive()]  # forget finished ones
+        _writing.append((_entry_path(folder, kind, key), thread))
+        thread.start()
 
 
 def settle(entry: Path | None = None) -> None:
     """Wait until every entry this process started writing is written (or given up); with ``entry``,
     only that one: reading one file's entry does not wait for another file's (evaluation goes on)."""
-    for path, thread in list(_writing):
-        if entry is None or path == entry:
+    while True:
+        with _writing_lock:
+            waiting = [thread for path, thread in _writing if thread.is_alive() and entry in (None, path)]
+        if not waiting:
+            return
+        for thread in waiting:
             thread.join()
-            try:
-                _writing.remove((path, thread))
-            except ValueError:  # another thread took it first
-                pass
 
 
 def note_folder(entries: Path, folder: Path) -> None:
