@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py [--sizes 10000,100000,730000] [--out bench/out]
     .venv/bin/python bench/run.py --feeds [--acled-rows 2500000] [--gdelt-rows 10000000]
     .venv/bin/python bench/run.py --map [--sizes 730000]   (the Map page, a place on every row)
+    .venv/bin/python bench/run.py --many-files 10000   (status on a feed of that many small files)
 
 Generates synthetic watchlists (200 indicators, daily; the largest is 200 x 3650 days = 730,000
 observations) and prints, for each size, in one run on one machine:
@@ -357,6 +358,34 @@ def feed_overhead(out: Path, runs: int) -> None:
           f"each later read (best of {runs}) {min(seconds[1:]):.3f} s")
 
 
+MANY_FILES_YAML = """\
+title: Many small feed files
+feeds:
+  tally: {format: csv, path: "feeds/*.csv", columns: {date: day}}
+indicators:
+  - {id: reports, name: Reports, category: C, aggregate: count, window_days: 3650, thresholds: {elevated: 1},
+     feed: {name: tally}}
+"""
+
+
+def many_files(out: Path, runs: int, count: int) -> None:
+    """`watchfloor status` on a feed of ``count`` small files (as a feed of daily or 15-minute exports
+    grows), cold and warm: each file has its own cache entry, and keeping the newest few of one kind
+    must not list all the others."""
+    folder = out / f"many-files-{count}"
+    if not (folder / "watchlist.yaml").exists():
+        (folder / "feeds").mkdir(parents=True, exist_ok=True)
+        for number in range(count):
+            day = dt.date(2022, 1, 1) + dt.timedelta(days=number % 365)
+            (folder / "feeds" / f"day-{number:05d}.csv").write_text(f"day,note\n{day.isoformat()},x\n")
+        (folder / "observations.csv").write_text("date,indicator,value\n")
+        (folder / "watchlist.yaml").write_text(MANY_FILES_YAML)
+    cold, warm = cached_runs(runs, [str(BIN / "watchfloor"), "status", str(folder), "--json"],
+                             out / "cache-many-files")
+    print(f"A feed of {count:,} small files, whole `watchfloor status` processes, best of {runs}: cold {cold[0]:.2f} s "
+          f"({cold[1]:.0f} MB), warm {warm[0]:.2f} s ({warm[1]:.0f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Watchfloor benchmarks")
     parser.add_argument("--sizes", default="10000,100000,730000")
@@ -372,9 +401,14 @@ def main() -> None:
                         "hand-entered and fed")
     parser.add_argument("--feed-overhead", action="store_true", help="only the cost of reading a small fed "
                         "watchlist (the shipped ACLED example), in-process")
+    parser.add_argument("--many-files", type=int, default=0, metavar="N", help="only status on a feed of N small "
+                        "files, cold and warm")
     parser.add_argument("--acled-rows", type=int, default=2_500_000)
     parser.add_argument("--gdelt-rows", type=int, default=10_000_000)
     args = parser.parse_args()
+    if args.many_files:
+        many_files(args.out, args.runs, args.many_files)
+        return
     if args.feed_overhead:
         feed_overhead(args.out, max(args.runs, 5))
         return

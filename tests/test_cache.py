@@ -216,6 +216,22 @@ def test_an_export_dropped_beside_the_others_is_the_only_file_read_again(cache_d
     assert len(read) > 2
 
 
+def test_each_kind_keeps_its_three_newest_entries_and_never_touches_another_kinds(cache_dir, tmp_path):
+    import pyarrow
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    kinds = ("feed-a", "feed-a-b")  # feeds named a and a-b: one kind's name begins the other's
+    for version in range(5):
+        for kind in kinds:
+            cache.store(folder, kind, {"version": version}, pyarrow.table({"n": [version]}), {})
+            entry = cache._entry_path(folder, kind, {"version": version})
+            os.utime(entry, ns=(version * 10**9, version * 10**9))  # written in this order, whatever the clock
+    kept = {kind: [version for version in range(5) if cache.load(folder, kind, {"version": version})]
+            for kind in kinds}
+    assert kept == {"feed-a": [2, 3, 4], "feed-a-b": [2, 3, 4]}
+
+
 @pytest.fixture
 def slow_disk(monkeypatch):
     """Cache entries take half a second to write (they are written on a thread while the caller goes on)."""

@@ -85,7 +85,7 @@ def _answer_key(command: str, options: dict, files: list) -> str:
 
 
 def _answer_path(folder: Path, key: str) -> Path:
-    return cache.folder_entries(folder) / f"answer-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    return cache.kind_folder(folder, "answer") / f"answer-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def remember(question: Question, answer: Answer) -> None:
             return  # a file changed while the answer was worked out
         target = _answer_path(question.folder, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        cache.note_folder(target.parent, question.folder)
+        cache.note_folder(cache.folder_entries(question.folder), question.folder)
         record = {"key": key, "output": answer.output, "errors": answer.errors, "exit_code": answer.exit_code}
         cache.write_atomically(target, json.dumps(record, ensure_ascii=False).encode("utf-8"))
         cache.prune(target.parent, "answer", keep=target.name, suffix=".json", count=KEEP)

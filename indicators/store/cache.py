@@ -3,15 +3,18 @@ later reads are cheap. The CSV and feed files stay the only truth.
 
 - Where: the user's cache folder (``platformdirs.user_cache_dir("watchfloor")``; ``WATCHFLOOR_CACHE_DIR``
   overrides), a folder per watchlist folder named by a hash of its absolute path: never inside the
-  watchlist folder, so a read never writes there and a read-only watchlist works.
+  watchlist folder, so a read never writes there and a read-only watchlist works. In it, a folder per
+  kind of entry (a file; a feed has a kind per file), so that keeping a kind's newest entries lists
+  only that kind's.
 - What: an entry is one Arrow IPC file holding a table and, in its schema's metadata, the key it was
   made for and what goes with the table (problems, counts) as JSON.
 - Trust: an entry is used only when the key stored in it equals the key asked for, field by field;
   a damaged, foreign or stale entry is ignored and made again. A key names the files it was made
   from by size, modification and change time, inode, and a hash of their first and last 64 KiB.
 - Writes: a temporary file beside the entry, renamed over it when whole: another process sees the
-  old entry or the new one, never half of one (and an entry a crash damaged is read as none). A cache that cannot be written (a full disk, a
-  read-only home) is not an error: the files are read afresh.
+  old entry or the new one, never half of one (and an entry a crash damaged is read as none). A
+  cache that cannot be written (a full disk, a read-only home) is not an error: the files are read
+  afresh.
 - Remembered answers of read-only commands (``answers.py``) are kept here too, as small JSON files.
 - ``WATCHFLOOR_NO_CACHE=1`` (the command line's ``--no-cache``) turns it off.
 """
@@ -22,6 +25,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -107,9 +111,19 @@ def _canonical(key: dict, kind: str) -> str:
     return json.dumps({"format": FORMAT, "kind": kind, **key}, sort_keys=True, default=str)
 
 
+def kind_folder(folder: Path, kind: str) -> Path:
+    """The folder of one kind's entries in a watchlist folder's cache folder. A kind is a file (a feed
+    has a kind per file), so keeping the newest few of a kind never lists thousands of others."""
+    return folder_entries(folder) / _safe_kind(kind)
+
+
+def _safe_kind(kind: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", kind)  # a feed's name in watchlist.yaml is part of a kind
+
+
 def _entry_path(folder: Path, kind: str, key: dict) -> Path:
     digest = hashlib.sha256(_canonical(key, kind).encode()).hexdigest()[:24]
-    return folder_entries(folder) / f"{kind}-{digest}.arrow"
+    return kind_folder(folder, kind) / f"{_safe_kind(kind)}-{digest}.arrow"
 
 
 def load(folder: Path, kind: str, key: dict) -> Entry | None:
@@ -144,7 +158,7 @@ def store(folder: Path, kind: str, key: dict, frame, extra: dict) -> None:
 
         target = _entry_path(folder, kind, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        note_folder(target.parent, folder)
+        note_folder(folder_entries(folder), folder)
         if isinstance(frame, pyarrow.RecordBatchReader):
             schema, batches = frame.schema, frame  # streamed: never the whole table in memory
         else:
@@ -217,11 +231,19 @@ def write_atomically(target: Path, data: bytes) -> None:
 
 
 def prune(entries: Path, kind: str, keep: str, suffix: str = ".arrow", count: int = KEEP_PER_KIND) -> None:
-    """Keep the newest ``count`` entries of a kind (other processes may still be on an older file version)."""
-    older = sorted((path for path in entries.glob(f"{kind}-*{suffix}") if path.name != keep),
-                   key=lambda path: path.stat().st_mtime_ns, reverse=True)
-    for path in older[count - 1:]:
-        path.unlink(missing_ok=True)
+    """Keep the newest ``count`` entries of a kind in its folder ``entries`` (other processes may still
+    be on an older version of the files)."""
+    prefix = f"{_safe_kind(kind)}-"
+    older = []
+    with os.scandir(entries) as listing:
+        for item in listing:
+            if item.name != keep and item.name.startswith(prefix) and item.name.endswith(suffix):
+                try:
+                    older.append((item.stat().st_mtime_ns, item.path))
+                except FileNotFoundError:  # another process pruned it first
+                    continue
+    for _, path in sorted(older, reverse=True)[count - 1:]:
+        Path(path).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -241,7 +263,7 @@ def info() -> list[FolderInfo]:
     result = []
     for entries in sorted(path for path in root.iterdir() if path.is_dir()):
         note = entries / FOLDER_NOTE
-        files = [*entries.glob("*.arrow"), *entries.glob("answer-*.json")]
+        files = [*entries.rglob("*.arrow"), *entries.rglob("answer-*.json")]
         result.append(FolderInfo(note.read_text(errors="replace") if note.exists() else "?", len(files),
                                  sum(path.stat().st_size for path in files), entries))
     return result
