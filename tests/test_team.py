@@ -142,6 +142,9 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
             page.wait_for_selector("text=Authenticate predefined users", timeout=30000)
             page.get_by_role("button", name="mal", exact=True).click()
             page.wait_for_selector("text=is not verified by your sign-in provider", timeout=60000)
+            # the run that follows the provider's redirect draws the message before its button: wait for
+            # the whole page (a run may not have begun when wait_for_app first looks)
+            page.get_by_role("button", name="Sign out").wait_for(timeout=60000)
             wait_for_app(page)
             assert main_text(page) == ("Watchfloor\n\nana@example.org is not verified by your sign-in provider "
                                        "(email_verified is not true), so it gets no role here; verify the address "
