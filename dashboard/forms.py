@@ -12,9 +12,9 @@ from pathlib import Path
 import streamlit as st
 
 from indicators.engine.report import format_value
-from indicators.format.judgments import CONFIDENCE_LEVELS, JUDGMENT_COLUMNS, JUDGMENTS_FILE, TERMS, term_for
+from indicators.format.folder import EVENT_COLUMNS, EVENTS_FILE, JUDGMENT_COLUMNS, JUDGMENTS_FILE, OBSERVATIONS_FILE
+from indicators.format.judgments import CONFIDENCE_LEVELS, TERMS, term_for
 from indicators.format.models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES
-from indicators.format.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATIONS_FILE
 from indicators.store.loader import LoadedWatchlist
 from indicators.store.writing import (RowRejected, WriteRefused, append_event, append_judgment, append_observation,
                                       edit_observation, identical_observations, preview_line)

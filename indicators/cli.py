@@ -7,6 +7,7 @@ exit codes: 0 fine, 1 problems in the data, 2 usage errors. It never imports str
 from __future__ import annotations
 
 import dataclasses
+import gc
 import datetime as dt
 import json
 import re
@@ -94,6 +95,15 @@ def parse_date_option(text: Optional[str], option: str) -> Optional[dt.date]:
         fail_usage(f'{option} "{text}" is not a date; use YYYY-MM-DD, e.g. 2022-10-17')
 
 
+def read_ahead(folder: Path) -> None:
+    """Start reading the watchlist's rows files on threads while the command goes on to import the
+    rest of the library; the loader takes the reads up (see store/readahead.py). Call it once the
+    command's options are known to be good, before its heavy imports."""
+    from .store.readahead import read_ahead as start_reading
+
+    start_reading(folder)
+
+
 def load_or_fail(folder: Path):
     from .store.loader import NotAWatchlist, load_watchlist
 
@@ -118,6 +128,7 @@ def loaded_watchlist_or_fail(folder: Path):
 def validate(folder: Path = typer.Argument(..., help="Watchlist folder."),
              as_json: bool = typer.Option(False, "--json", help="Print the problems as JSON.")) -> None:
     """Check a watchlist; print every problem as PATH:LINE: field: message."""
+    read_ahead(folder)
     from .engine.report import problems_summary
 
     loaded = load_or_fail(folder)
@@ -167,6 +178,7 @@ def status(folder: Path = typer.Argument(..., help="Watchlist folder."),
 
 
 def _status_answer(folder: Path, date: Optional[dt.date], as_json: bool):
+    read_ahead(folder)
     from .engine.report import problems_summary, status_report, status_table
     from .engine.rules import evaluate_watchlist
     from .store.answers import Answer
@@ -403,8 +415,8 @@ def score(folder: Path = typer.Argument(..., help="Watchlist folder."),
 @app.command()
 def upgrade(folder: Path = typer.Argument(..., help="Watchlist folder.")) -> None:
     """Add the entered_by and entered_at columns to observations.csv, events.csv and judgments.csv (once)."""
-    from .format.judgments import JUDGMENT_COLUMNS, JUDGMENTS_FILE
-    from .format.validation import EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE
+    from .format.folder import (EVENT_COLUMNS, EVENTS_FILE, JUDGMENT_COLUMNS, JUDGMENTS_FILE, OBSERVATION_COLUMNS,
+                                OBSERVATIONS_FILE)
     from .store.writing import upgrade_file
 
     if not folder.is_dir():
@@ -870,6 +882,11 @@ def main() -> None:
         echo(f"Error: {type(error).__name__}: {error}. This is a bug in Watchfloor; please report it "
                    "with the command you ran.", err=True)
         sys.exit(3)
+    finally:
+        # The process ends now: keep Python's last garbage collection at exit from walking every object
+        # the command made (a tenth of a second once pandas is loaded). Atexit handlers, the joining of
+        # threads and the flushing of files all still run; the cache was settled when the command closed.
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -201,6 +201,33 @@ def test_every_row_is_either_loaded_or_reported(tmp_path_factory, rows):
 
 
 @settings(deadline=None, max_examples=60)
+@given(st.lists(st.lists(cells.filter(lambda cell: "," not in cell), min_size=7, max_size=7), max_size=8))
+def test_the_columns_read_as_categories_check_exactly_as_text(tmp_path_factory, rows):
+    """observations.csv's repeating columns come from pyarrow as categories (the checks then skip
+    factorizing them); the rows kept, their types and every problem are what the text gives."""
+    from helpers import FIXED_TODAY, indicator, write_watchlist
+    from indicators.format.csvfile import read_csv_table
+    from indicators.format.definitions import load_definitions
+    from indicators.format.folder import ROWS_FILES
+    from indicators.format.validation import check_observations
+
+    definitions = [indicator(), indicator("n", aggregate="count", window_days=7)]
+    folder = write_watchlist(tmp_path_factory.mktemp("w"), definitions)
+    path = folder / "observations.csv"
+    path.write_text("date,indicator,value,status,reliability,credibility,reported\n"
+                    + "".join(",".join(row) + "\n" for row in rows), encoding="utf-8")
+    definitions = load_definitions(folder, FIXED_TODAY)
+    required, known, repeating = ROWS_FILES["observations.csv"]
+    as_categories = read_csv_table(path, "observations.csv", required, known, repeating)
+    as_text = read_csv_table(path, "observations.csv", required, known)
+    assert isinstance(as_categories.frame["date"].dtype, pd.CategoricalDtype)
+    checked = [check_observations(table.frame, definitions.watchlist, set(), FIXED_TODAY)
+               for table in (as_categories, as_text)]
+    pd.testing.assert_frame_equal(checked[0][0], checked[1][0])
+    assert checked[0][1] == checked[1][1]
+
+
+@settings(deadline=None, max_examples=60)
 @given(st.fixed_dictionaries({"date": cells, "indicator": st.sampled_from(["troops", "n", "", " n ", "nope", "é"]),
                               "value": cells, "status": cells, "reliability": cells, "credibility": cells,
                               "reported": cells, "url": st.sampled_from(["", "https://x.org/a", "x.org", " "])}))

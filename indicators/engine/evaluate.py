@@ -235,7 +235,7 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     details_of = {}
     picked = behind_rows[behind_rows >= 0]
     if len(picked):
-        frame = observations.iloc[rows[picked]][["source", "url", "reliability", "credibility"]].astype(str)
+        frame = observations[["source", "url", "reliability", "credibility"]].iloc[rows[picked]].astype(str)
         details_of = {int(position): dict(zip(frame.columns, row)) for position, row in
                       zip(picked, frame.itertuples(index=False))}
     statuses = []

@@ -15,10 +15,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .problems import Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UTF8_BOM = b"\xef\xbb\xbf"
 DECODE_CHUNK = 1 << 22
@@ -94,9 +96,19 @@ def in_background(work):
 _threads = None
 
 
+def done(value):
+    """A finished future of ``value``, for work too small to be worth a thread."""
+    from concurrent.futures import Future
+
+    future = Future()
+    future.set_result(value)
+    return future
+
+
 def _arrow_table(raw: bytes, start: int, header: list[str], delimiter: str, keep: list[int],
-                 quoted: bool) -> tuple[object | None, list]:
-    """(pyarrow's table of ``raw[start:]`` or None when it cannot parse it, the rows it could not split)."""
+                 quoted: bool, coded: set[int]) -> tuple[object | None, list]:
+    """(pyarrow's table of ``raw[start:]`` or None when it cannot parse it, the rows it could not split).
+    The columns at positions ``coded`` come dictionary-encoded, by the parse's own threads."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -112,7 +124,8 @@ def _arrow_table(raw: bytes, start: int, header: list[str], delimiter: str, keep
             read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(header))], skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
                                              invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.large_string() for i in keep},
+            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.dictionary(pa.int32(), pa.large_string())
+                                                               if i in coded else pa.large_string() for i in keep},
                                                  include_columns=[f"c{i}" for i in keep],
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         ), invalid_rows
@@ -120,13 +133,13 @@ def _arrow_table(raw: bytes, start: int, header: list[str], delimiter: str, keep
         return None, invalid_rows
 
 
-def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
-                keep: list[int]) -> pd.DataFrame | None:
-    """Parse ``raw[start:]`` with pyarrow (no copy), keeping the columns at positions ``keep``; None
-    when records do not map one-to-one onto lines. The parse runs on a thread while this one counts
-    quotes and lines (pyarrow lets go of the GIL)."""
+def _arrow_lines(raw: bytes, start: int, header: list[str], delimiter: str, keep: list[int], coded: set[int]):
+    """pyarrow's table of ``raw[start:]`` (no copy), with the columns at positions ``keep`` (those at
+    ``coded`` dictionary-encoded, one dictionary per column); None when records do not map one-to-one
+    onto lines. The parse runs on a thread while this one counts quotes and lines (pyarrow lets go of
+    the GIL). Needs no pandas."""
     quoted = raw.find(b'"', start) >= 0
-    parsing = in_background(lambda: _arrow_table(raw, start, header, delimiter, keep, quoted))
+    parsing = in_background(lambda: _arrow_table(raw, start, header, delimiter, keep, quoted, coded))
     unclosed = quoted and raw.count(b'"', start) % 2  # an odd number of quotes: one is unclosed
     newlines = raw.count(b"\n", start)
     table, invalid_rows = parsing.result()
@@ -135,10 +148,27 @@ def _parse_fast(raw: bytes, start: int, header: list[str], delimiter: str,
     physical_lines = newlines + (0 if raw.endswith(b"\n") else 1)
     if invalid_rows or physical_lines != table.num_rows + 1:
         return None
-    # wrap the arrow columns as pandas' str dtype without copying (to_pandas would convert them)
+    return table
+
+
+def _wrapped(table) -> pd.DataFrame:
+    """The arrow columns as pandas' str dtype, without copying (to_pandas would convert them); a
+    dictionary-encoded column as a categorical of its dictionary."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
     text = pd.StringDtype("pyarrow", na_value=np.nan)
-    frame = pd.DataFrame({position: pd.arrays.ArrowStringArray(column, dtype=text)
-                          for position, column in enumerate(table.columns)})
+
+    def wrapped(column):
+        if not pa.types.is_dictionary(column.type):
+            return pd.arrays.ArrowStringArray(column, dtype=text)
+        whole = column.combine_chunks()  # one dictionary: the blocks' dictionaries are unified
+        return pd.Categorical.from_codes(whole.indices.to_numpy(zero_copy_only=False), validate=False,
+                                         categories=pd.Index(pd.arrays.ArrowStringArray(whole.dictionary,
+                                                                                        dtype=text)))
+
+    frame = pd.DataFrame({position: wrapped(column) for position, column in enumerate(table.columns)})
     frame[LINE_COLUMN] = pd.RangeIndex(2, table.num_rows + 2)
     return frame
 
@@ -183,77 +213,143 @@ def _parse_slow(text: str, header: list[str], delimiter: str, label: str,
             continue
         rows.append([record[i] for i in keep])
         lines.append(line)
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=range(len(keep)), dtype="str") if rows else pd.DataFrame(
         {i: pd.Series([], dtype="str") for i in range(len(keep))})
     frame[LINE_COLUMN] = pd.Series(lines, dtype="int64")
     return frame, problems
 
 
-def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tuple[str, ...]) -> CsvTable:
-    """Read ``path`` as a CSV table; never raises for bad content.
+def read_csv_table(path: Path, label: str, required: tuple[str, ...], known: tuple[str, ...],
+                   repeating: tuple[str, ...] = ()) -> CsvTable:
+    """Read ``path`` as a CSV table; never raises for bad content (OSError when it cannot be read).
 
     Columns are renamed to their canonical lower-case names when they match ``known`` ignoring case
     and surrounding spaces; other columns keep their names. The table's ``problems`` say why it could
-    not be read (then ``frame`` has no columns) or which records were malformed.
+    not be read (then ``frame`` has no columns) or which records were malformed. The ``repeating``
+    columns (dates, ids, grades: few distinct values) may come as categoricals, encoded while pyarrow
+    parses; ``indicators.format.validation`` reads both kinds alike.
     """
+    return _as_table(_read(path, label, required, known, repeating))
+
+
+class PendingTable:
+    """A CSV file being read on a thread: ``read_csv_table`` begun now and finished by ``table()``.
+
+    The file is read, hashed and parsed by pyarrow without pandas, so a command can start reading
+    before it imports the rest of the library. ``table()`` raises the OSError of a file that could
+    not be read, as ``read_csv_table`` does."""
+
+    def __init__(self, path: Path, label: str, required: tuple[str, ...], known: tuple[str, ...],
+                 repeating: tuple[str, ...] = ()):
+        import pyarrow.csv  # noqa: F401 - imported here, so that the reading thread imports nothing
+
+        global _reading
+        if _reading is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # its own threads: a read waits on the hashing and the parse, which run on in_background's
+            _reading = ThreadPoolExecutor(max_workers=READ_AHEAD_THREADS, thread_name_prefix="watchfloor-ahead")
+        self._future = _reading.submit(_read, path, label, required, known, repeating)
+
+    def table(self) -> CsvTable:
+        return _as_table(self._future.result())
+
+
+_reading = None
+READ_AHEAD_THREADS = 3  # files read ahead at once: observations, events and judgments
+
+
+@dataclass
+class _Read:
+    """What reading a file found before pandas is needed: the layout, the problems that stop it being
+    a table (then ``keep`` is None), and pyarrow's table, or the text to parse slowly when it is None."""
+
+    label: str
+    header: list[str]
+    delimiter: str
+    problems: list[Problem]
+    sha256: str = ""
+    canonical: list[str] = field(default_factory=list)
+    keep: list[int] | None = None
+    arrow: object | None = None
+    raw: bytes = b""
+    start: int = 0
+
+
+def _read(path: Path, label: str, required: tuple[str, ...], known: tuple[str, ...],
+          repeating: tuple[str, ...]) -> _Read:
     raw = path.read_bytes()
     hashing = in_background(lambda: hashlib.sha256(raw).hexdigest())  # while the file is parsed
-    table = _read_table(raw, label, required, known)
-    table.sha256 = hashing.result()
-    return table
+    read = _read_raw(raw, label, required, known, repeating)
+    read.sha256 = hashing.result()
+    return read
 
 
-def _read_table(raw: bytes, label: str, required: tuple[str, ...], known: tuple[str, ...]) -> CsvTable:
-    empty = CsvTable(pd.DataFrame(), [], ",")
+def _read_raw(raw: bytes, label: str, required: tuple[str, ...], known: tuple[str, ...],
+              repeating: tuple[str, ...]) -> _Read:
     if BLANK_FILE.fullmatch(raw):
-        empty.problems.append(_file_problem(label, "empty", "is empty; it needs at least the header row: "
-                                            + ",".join(required)))
-        return empty
+        return _Read(label, [], ",", [_file_problem(label, "empty", "is empty; it needs at least the header row: "
+                                                    + ",".join(required))])
     problem = _binary_problem(label, raw)
     if problem:
-        empty.problems.append(problem)
-        return empty
+        return _Read(label, [], ",", [problem])
     start = len(UTF8_BOM) if raw.startswith(UTF8_BOM) else 0
     end_of_header = raw.find(b"\n", start)
     try:
         first_line = raw[start:end_of_header if end_of_header >= 0 else len(raw)].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
-        empty.problems.append(_decode_problem(label, raw))
-        return empty
+        return _Read(label, [], ",", [_decode_problem(label, raw)])
     delimiter = detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
-    table = CsvTable(pd.DataFrame(), header, delimiter)
+    read = _Read(label, header, delimiter, [])
     canonical = []
     for name in header:
         cleaned = name.strip()
         canonical.append(cleaned.lower() if cleaned.lower() in known else cleaned)
     missing = [name for name in required if name not in canonical]
     if missing:
-        table.problems.append(Problem(label, 1, ", ".join(missing), "missing_column",
-                                      f"the header has no {', '.join(missing)} column; it must name "
-                                      f"{', '.join(required)} (found: {', '.join(header) or 'nothing'})"))
-        return table
+        read.problems.append(Problem(label, 1, ", ".join(missing), "missing_column",
+                                     f"the header has no {', '.join(missing)} column; it must name "
+                                     f"{', '.join(required)} (found: {', '.join(header) or 'nothing'})"))
+        return read
     seen: set[str] = set()
     duplicated = sorted({name for name in canonical if name in known and (name in seen or seen.add(name))})
     if duplicated:
-        table.problems.append(Problem(label, 1, ", ".join(duplicated), "duplicate_column",
-                                      "appears more than once in the header; keep one column of each name"))
-        return table
+        read.problems.append(Problem(label, 1, ", ".join(duplicated), "duplicate_column",
+                                     "appears more than once in the header; keep one column of each name"))
+        return read
     # only the columns Watchfloor reads (the first of each name): other columns are kept in the file
     # by the writers, which never rewrite a line, so a file 100,000 columns wide costs what its cells do
     first = {}
     for position, name in enumerate(canonical):
         if name in known:
             first.setdefault(name, position)
-    keep = sorted(first.values())
-    frame = _parse_fast(raw, start, header, delimiter, keep)
-    if frame is None:
-        problem = _decode_problem(label, raw)
+    read.canonical, read.keep, read.start = canonical, sorted(first.values()), start
+    coded = {position for position in read.keep if canonical[position] in repeating}
+    read.arrow = _arrow_lines(raw, start, header, delimiter, read.keep, coded)
+    if read.arrow is None:
+        read.raw = raw  # parsed again, slowly, for the line of each problem
+    return read
+
+
+def _as_table(read: _Read) -> CsvTable:
+    import pandas as pd
+
+    table = CsvTable(pd.DataFrame(), read.header, read.delimiter, list(read.problems), read.sha256)
+    if read.keep is None:
+        return table
+    if read.arrow is not None:
+        frame = _wrapped(read.arrow)
+    else:
+        problem = _decode_problem(read.label, read.raw)
         if problem:
             table.problems.append(problem)
             return table
-        frame, row_problems = _parse_slow(raw[start:].decode("utf-8"), header, delimiter, label, keep)
+        frame, row_problems = _parse_slow(read.raw[read.start:].decode("utf-8"), read.header, read.delimiter,
+                                          read.label, read.keep)
         table.problems.extend(row_problems)
-    frame.columns = [canonical[i] for i in keep] + [LINE_COLUMN]
+    frame.columns = [read.canonical[i] for i in read.keep] + [LINE_COLUMN]
     table.frame = frame
     return table

@@ -10,10 +10,10 @@ import yaml
 from pydantic import ValidationError
 
 from .feed_layouts import FIXED_COLUMNS
+from .folder import WATCHLIST_FILE
 from .models import Feed, Indicator, Overall, Scenario, Watchlist
 from .problems import Problem
 
-WATCHLIST_FILE = "watchlist.yaml"
 class YAML_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present: faster
     """Safe loading that leaves dates as text, so that a bad date gets our message, not a crash."""
 

@@ -16,13 +16,11 @@ import numpy as np
 import pandas as pd
 
 from .csvfile import LINE_COLUMN
+from .folder import JUDGMENTS_FILE
 from .models import Watchlist
 from .problems import Problem
 from .validation import RowChecker, check_choice, kept_text, parse_dates, reject_bad_urls
 
-JUDGMENTS_FILE = "judgments.csv"
-JUDGMENT_REQUIRED = ("date", "scenario", "likelihood")
-JUDGMENT_COLUMNS = JUDGMENT_REQUIRED + ("confidence", "rationale", "source", "url", "analyst", "reported")
 CONFIDENCE_LEVELS = ("low", "moderate", "high")
 
 

@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 
 from .csvfile import LINE_COLUMN, read_csv_table
+from .folder import PLACE_COLUMNS, PLACES_FILE
 from .problems import Problem
 
-PLACES_FILE = "places.csv"
-PLACE_COLUMNS = ("place", "lat", "lon")  # optional columns of observations.csv and events.csv
 PLACES_TABLE_COLUMNS = ("place", "lat", "lon", "country", "admin1")
 PLACES_REQUIRED = ("place", "lat", "lon")
 LOCATED_COLUMNS = ("place", "lat", "lon", "located_by")  # what every loaded row carries

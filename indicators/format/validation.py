@@ -12,21 +12,15 @@ import re
 import numpy as np
 import pandas as pd
 
-from .csvfile import LINE_COLUMN
+from .csvfile import LINE_COLUMN, done, in_background
+from .folder import (EVENTS_FILE, OBSERVATIONS_FILE)
 from .models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES, Watchlist
 from .places import PlaceBook, locate_rows
 from .problems import Problem
 
-OBSERVATIONS_FILE = "observations.csv"
-EVENTS_FILE = "events.csv"
-OBSERVATION_REQUIRED = ("date", "indicator", "value")
-OBSERVATION_COLUMNS = OBSERVATION_REQUIRED + ("source", "url", "reliability", "credibility", "status",
-                                             "reported", "note")
-EVENT_REQUIRED = ("date", "title")
-EVENT_COLUMNS = EVENT_REQUIRED + ("category", "description", "source", "url", "end_date")
-AUDIT_COLUMNS = ("entered_by", "entered_at")  # who wrote a row from the app or the CLI, and when (UTC)
 ISO_DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # ASCII digits only
 MAX_LISTED_IDS = 8
+PARALLEL_FROM_ROWS = 20_000  # below this, checking columns on threads costs more than it saves
 
 
 class Column:
@@ -37,7 +31,10 @@ class Column:
     """
 
     def __init__(self, series: pd.Series):
-        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+        if isinstance(series.dtype, pd.CategoricalDtype):  # read as categories (csvfile): factorized already
+            codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
+        else:
+            codes, uniques = pd.factorize(series, use_na_sentinel=False)
         self.codes = codes.astype(np.int32) if len(uniques) < 2**31 else codes  # half the memory of int64
         # spaces around cells are accepted: strip them once per distinct value, not once per row
         self.uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="str").str.strip()
@@ -77,10 +74,23 @@ class RowChecker:
 
     def column(self, name: str) -> Column:
         if name not in self._columns:
-            series = self.frame[name] if name in self.frame.columns else pd.Series(
-                "", index=self.frame.index, dtype="str")
-            self._columns[name] = Column(series)
+            self._columns[name] = self._factorized(name)
         return self._columns[name]
+
+    def prepare(self, names: tuple[str, ...]) -> None:
+        """Factorize the columns the checks will read, two at a time: pyarrow lets go of the GIL, so a
+        large file's columns are split across the cores."""
+        if len(self.frame) < PARALLEL_FROM_ROWS:
+            return  # a thread costs more than it saves; each column is factorized when first read
+        pending = [(name, in_background(lambda name=name: self._factorized(name)))
+                   for name in names if name not in self._columns]
+        for name, future in pending:
+            self._columns[name] = future.result()
+
+    def _factorized(self, name: str) -> Column:
+        if name not in self.frame.columns:
+            return Column(pd.Series("", index=self.frame.index, dtype="str"))
+        return Column(self.frame[name])
 
 
 MAX_VALUE = 1e15
@@ -212,6 +222,18 @@ def kept_text(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
     return frame[name][keep].reset_index(drop=True).str.strip()
 
 
+def stripped_in_background(frame: pd.DataFrame, names: tuple[str, ...]) -> dict:
+    """Futures of whole free-text columns, stripped on a thread while the checks run on this one."""
+    def stripped(name: str) -> pd.Series:
+        if name not in frame.columns:
+            return pd.Series("", index=frame.index, dtype="str")
+        return frame[name].str.strip()
+
+    if len(frame) < PARALLEL_FROM_ROWS:
+        return {name: done(stripped(name)) for name in names}
+    return {name: in_background(lambda name=name: stripped(name)) for name in names}
+
+
 def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid_ids: set[str],
                        today: dt.date, places: PlaceBook | None = None,
                        typed: bool = True) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -219,6 +241,8 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
     ``places`` is the watchlist's places.csv, for rows that name a place (see ``indicators.places``).
     ``typed=False`` gives the problems only (None for the frame): a writer checking a new row."""
     checker = RowChecker(frame, OBSERVATIONS_FILE)
+    checker.prepare(("indicator", "date", "reported", "value", "reliability", "credibility", "status", "url"))
+    texts = stripped_in_background(frame, ("source", "url", "note")) if typed else {}
     ids = check_indicator_ids(checker, watchlist, invalid_ids)
     dates = parse_dates(checker, "date", required=True, what_is_right="give the date the value applies to as YYYY-MM-DD",
                         not_after=today)
@@ -251,9 +275,7 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
         "status": checker.column("status").categorical(status, keep),
         "reliability": checker.column("reliability").categorical(reliability, keep),
         "credibility": checker.column("credibility").categorical(credibility, keep),
-        "source": kept_text(frame, "source", keep),
-        "url": kept_text(frame, "url", keep),
-        "note": kept_text(frame, "note", keep),
+        **{name: stripped.result()[keep].reset_index(drop=True) for name, stripped in texts.items()},
         **located,
     }), checker.problems
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..format.csvfile import UTF8_BOM
-from ..format.validation import EVENTS_FILE, OBSERVATIONS_FILE
+from ..format.folder import EVENTS_FILE, OBSERVATIONS_FILE
 from .writing import HISTORY_FOLDER, read_layout, record_spans
 
 ACTIONS = {"disputed": "disputed", "retracted": "retracted", "confirmed": "confirmed"}

@@ -126,6 +126,18 @@ def _entry_path(folder: Path, kind: str, key: dict) -> Path:
     return kind_folder(folder, kind) / f"{_safe_kind(kind)}-{digest}.arrow"
 
 
+def has(folder: Path, kind: str, key: dict) -> bool:
+    """Whether an entry of this kind for this key is on disk (or being written by this process); it
+    may still prove damaged or foreign when read. False when the cache is off."""
+    if not enabled():
+        return False
+    path = _entry_path(folder, kind, key)
+    with _writing_lock:
+        if any(entry == path for entry, _ in _writing):
+            return True
+    return path.exists()
+
+
 def load(folder: Path, kind: str, key: dict) -> Entry | None:
     """The entry of this kind made for exactly this key, or None (no entry, a damaged or foreign one)."""
     if not enabled():

@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 
 from ..format.csvfile import read_csv_table
-from ..format.definitions import WATCHLIST_FILE, load_definitions
-from ..format.judgments import JUDGMENT_COLUMNS, JUDGMENT_REQUIRED, JUDGMENTS_FILE, check_judgments, empty_judgments
+from ..format.definitions import load_definitions
+from ..format.folder import (EVENTS_FILE, JUDGMENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE, PLACES_FILE,
+                             ROWS_FILES, WATCHLIST_FILE)
+from ..format.judgments import check_judgments, empty_judgments
 from ..format.models import Watchlist
-from ..format.places import LOCATED_COLUMNS, PLACE_COLUMNS, PLACES_FILE, read_places
+from ..format.places import LOCATED_COLUMNS, read_places
 from ..format.problems import Problem, sort_problems
-from ..format.validation import (EVENT_COLUMNS, EVENT_REQUIRED, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATION_REQUIRED,
-                                 OBSERVATIONS_FILE, check_events, check_observations)
-from . import cache
+from ..format.validation import check_events, check_observations
+from . import cache, readahead
 from .snapshot import FileSnapshot
 
 WATCHLIST_FILES = (WATCHLIST_FILE, OBSERVATIONS_FILE, EVENTS_FILE, JUDGMENTS_FILE, PLACES_FILE)
@@ -168,18 +169,13 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
     total_observations = total_events = 0
     snapshots: dict[str, FileSnapshot] = {}
 
-    # what a file's typed rows depend on besides the file: the definitions, the places, today
-    depends = {"definitions": cache.file_key(folder / WATCHLIST_FILE), "places": cache.file_key(folder / PLACES_FILE),
-               "today": today.isoformat(), "code": cache.code_version()}
-
-    def read(name: str, required: tuple[str, ...], columns: tuple[str, ...], check):
+    def read(name: str, check):
         """(typed rows or None, number of rows) of one CSV file; its problems and snapshot recorded.
-        From the derived cache when an entry was made from exactly these files."""
+        From the derived cache when an entry was made from exactly these files; else from the read a
+        command began ahead (``readahead``) when it was begun on exactly this file."""
         path = folder / name
-        try:
-            key = {"file": cache.file_key(path), **depends}
-        except OSError:
-            key = None  # unreadable: reading it says why
+        key = readahead.rows_key(folder, name, today)  # None: unreadable, and reading it says why
+        ahead = readahead.take(folder, name, key) if key else None
         cached = cache.load(folder, name, key) if key else None
         if cached is not None:
             extra = cached.extra
@@ -187,7 +183,7 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
             problems.extend(Problem(**problem) for problem in extra["problems"])
             return (cached.frame if extra["typed"] else None), extra["rows"]
         try:
-            table = read_csv_table(path, name, required, columns)
+            table = ahead.table() if ahead is not None else read_csv_table(path, name, *ROWS_FILES[name])
         except OSError as error:  # unreadable: permissions, a disk error
             problems.append(Problem(name, None, "file", "unreadable",
                                     f"cannot be read ({(error.strerror or str(error)).lower()}); check its "
@@ -216,18 +212,15 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
                                 f"{OBSERVATIONS_FILE} is missing; create it with the header line: "
                                 + ",".join(OBSERVATION_COLUMNS)))
     else:
-        typed, total_observations = read(OBSERVATIONS_FILE, OBSERVATION_REQUIRED, OBSERVATION_COLUMNS + PLACE_COLUMNS,
-                                         lambda frame: check_observations(frame, definitions.watchlist,
-                                                                          definitions.invalid_indicator_ids, today,
-                                                                          places))
+        typed, total_observations = read(OBSERVATIONS_FILE, lambda frame: check_observations(
+            frame, definitions.watchlist, definitions.invalid_indicator_ids, today, places))
         observations = observations if typed is None else typed
     if (folder / EVENTS_FILE).is_file():
-        typed, total_events = read(EVENTS_FILE, EVENT_REQUIRED, EVENT_COLUMNS + PLACE_COLUMNS,
-                                   lambda frame: check_events(frame, places))
+        typed, total_events = read(EVENTS_FILE, lambda frame: check_events(frame, places))
         events = events if typed is None else typed
     judgments, total_judgments = empty_judgments(), 0
     if (folder / JUDGMENTS_FILE).is_file():
-        typed, total_judgments = read(JUDGMENTS_FILE, JUDGMENT_REQUIRED, JUDGMENT_COLUMNS,
+        typed, total_judgments = read(JUDGMENTS_FILE,
                                       lambda frame: check_judgments(frame, definitions.watchlist, today))
         judgments = judgments if typed is None else typed
     summaries = {}

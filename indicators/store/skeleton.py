@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..format.models import Watchlist
-from ..format.validation import AUDIT_COLUMNS, EVENT_COLUMNS, OBSERVATION_COLUMNS
+from ..format.folder import AUDIT_COLUMNS, EVENT_COLUMNS, OBSERVATION_COLUMNS
 
 SCHEMA_FILE = "watchlist.schema.json"
 SCHEMA_LINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"

@@ -30,11 +30,12 @@ from filelock import FileLock
 
 from ..format.csvfile import LINE_COLUMN, UTF8_BOM, detect_delimiter
 from ..format.definitions import load_definitions
-from ..format.judgments import JUDGMENT_COLUMNS, JUDGMENTS_FILE, check_judgments
-from ..format.places import NOT_ON_MAP, PLACE_COLUMNS, read_places
+from ..format.folder import (AUDIT_COLUMNS, EVENT_COLUMNS, EVENTS_FILE, JUDGMENT_COLUMNS, JUDGMENTS_FILE,
+                             OBSERVATION_COLUMNS, OBSERVATIONS_FILE, PLACE_COLUMNS)
+from ..format.judgments import check_judgments
+from ..format.places import NOT_ON_MAP, read_places
 from ..format.problems import Problem
-from ..format.validation import (AUDIT_COLUMNS, EVENT_COLUMNS, EVENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE,
-                                 check_events, check_observations)
+from ..format.validation import check_events, check_observations
 from .snapshot import FileSnapshot
 
 COLUMNS_OF = {"observation": OBSERVATION_COLUMNS, "event": EVENT_COLUMNS, "judgment": JUDGMENT_COLUMNS}
