@@ -41,7 +41,10 @@ class Column:
 
     def rows(self, per_unique) -> np.ndarray:
         """Spread a per-distinct-value array back over the rows."""
-        return np.asarray(per_unique)[self.codes]
+        per_unique = np.asarray(per_unique)
+        if per_unique.dtype == bool and not per_unique.any():  # no distinct value holds, so no row does
+            return np.zeros(len(self.codes), dtype=bool)
+        return per_unique[self.codes]
 
     def cell(self, position: int) -> str:
         return self.uniques.iat[self.codes[position]]
@@ -222,12 +225,26 @@ def kept_text(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
     return frame[name][keep].reset_index(drop=True).str.strip()
 
 
+def in_one_piece(text: pd.Series) -> pd.Series:
+    """A text column as one Arrow array, not one per block pyarrow parsed: taking a few rows from a
+    column in pieces (the rows behind each card) first joins every piece, at every take."""
+    import pyarrow as pa
+
+    if not isinstance(text.array, pd.arrays.ArrowStringArray):
+        return text
+    pieces = text.array.__arrow_array__()
+    if pieces.num_chunks <= 1:
+        return text
+    whole = pd.arrays.ArrowStringArray(pa.chunked_array([pieces.combine_chunks()]), dtype=text.dtype)
+    return pd.Series(whole, index=text.index, name=text.name)
+
+
 def stripped_in_background(frame: pd.DataFrame, names: tuple[str, ...]) -> dict:
     """Futures of whole free-text columns, stripped on a thread while the checks run on this one."""
     def stripped(name: str) -> pd.Series:
         if name not in frame.columns:
             return pd.Series("", index=frame.index, dtype="str")
-        return frame[name].str.strip()
+        return in_one_piece(frame[name].str.strip())
 
     if len(frame) < PARALLEL_FROM_ROWS:
         return {name: done(stripped(name)) for name in names}
@@ -277,7 +294,7 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
         "credibility": checker.column("credibility").categorical(credibility, keep),
         **{name: stripped.result()[keep].reset_index(drop=True) for name, stripped in texts.items()},
         **located,
-    }), checker.problems
+    }, copy=False), checker.problems  # (the arrays are this call's own: no copy into blocks of one dtype)
 
 
 def check_events(frame: pd.DataFrame, places: PlaceBook | None = None,
