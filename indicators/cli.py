@@ -7,8 +7,8 @@ exit codes: 0 fine, 1 problems in the data, 2 usage errors. It never imports str
 from __future__ import annotations
 
 import dataclasses
-import gc
 import datetime as dt
+import gc
 import json
 import re
 import sys

@@ -14,7 +14,6 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .problems import Problem
