@@ -113,3 +113,23 @@ def test_a_large_files_categories_hold_across_pyarrows_blocks(tmp_path):
     assert len(typed) == rows, problems[:3]
     assert list(typed["indicator"].iloc[[0, -1]]) == ["troops", "n"]
     assert list(typed["reliability"].iloc[[0, -1]]) == ["A", "F"]
+
+
+def test_a_file_that_cannot_be_looked_at_is_left_to_the_loader(tmp_path, monkeypatch, no_cache):
+    """Reading ahead never raises: a file it may not look at is left for the loader to read and report."""
+    from pathlib import Path
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(DEFAULT_WATCHLIST, folder)
+    is_file = Path.is_file
+
+    def refused(path):
+        if path.name == "observations.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_file(path)
+
+    begun, others = [], sorted(set(rows_files(folder)) - {"observations.csv"})
+    monkeypatch.setattr(Path, "is_file", refused)
+    monkeypatch.setattr(readahead, "PendingTable", lambda path, *layout: begun.append(path.name))
+    readahead.read_ahead(folder, today=FIXED_TODAY)
+    assert sorted(begun) == others

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .csvfile import LINE_COLUMN, done, in_background
-from .folder import (EVENTS_FILE, OBSERVATIONS_FILE)
+from .folder import EVENTS_FILE, OBSERVATIONS_FILE
 from .models import CREDIBILITY_GRADES, OBSERVATION_STATUSES, RELIABILITY_GRADES, Watchlist
 from .places import PlaceBook, locate_rows
 from .problems import Problem

@@ -135,7 +135,10 @@ def has(folder: Path, kind: str, key: dict) -> bool:
     with _writing_lock:
         if any(entry == path for entry, _ in _writing):
             return True
-    return path.exists()
+    try:
+        return path.exists()
+    except OSError:  # a cache folder that cannot be looked into holds nothing usable
+        return False
 
 
 def load(folder: Path, kind: str, key: dict) -> Entry | None:

@@ -46,10 +46,11 @@ def read_ahead(folder: str | Path, today: dt.date | None = None) -> None:
         _started.clear()
     for name, layout in ROWS_FILES.items():
         path = folder / name
-        if not path.is_file():
-            continue
-        key = rows_key(folder, name, today)
-        if key is None or cache.has(folder, name, key):
+        try:
+            key = rows_key(folder, name, today) if path.is_file() else None
+            if key is None or cache.has(folder, name, key):
+                continue
+        except OSError:  # a folder or cache it may not look into: the loader says so, or does without
             continue
         with _lock:
             _started[_place(folder, name)] = (key, PendingTable(path, name, *layout))
