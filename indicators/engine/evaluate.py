@@ -169,6 +169,9 @@ class EvaluationArrays:
     lines: np.ndarray
 
 
+DETAIL_COLUMNS = ("source", "url", "reliability", "credibility")  # of the row behind each level
+
+
 def prepare_arrays(watchlist: Watchlist, observations: pd.DataFrame) -> EvaluationArrays:
     return EvaluationArrays(
         codes=indicator_codes(watchlist, observations["indicator"]),
@@ -235,9 +238,10 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     details_of = {}
     picked = behind_rows[behind_rows >= 0]
     if len(picked):
-        frame = observations[["source", "url", "reliability", "credibility"]].iloc[rows[picked]].astype(str)
-        details_of = {int(position): dict(zip(frame.columns, row)) for position, row in
-                      zip(picked, frame.itertuples(index=False))}
+        # each column's few rows taken on its own: no frame of the columns is built, at any size
+        shown = {name: observations[name].iloc[rows[picked]].astype(str).tolist() for name in DETAIL_COLUMNS}
+        details_of = {int(position): {name: shown[name][number] for name in DETAIL_COLUMNS}
+                      for number, position in enumerate(picked)}
     statuses = []
     for position, indicator in enumerate(indicators):
         if not has_rows[position]:  # missing is never green: no counting row at all is no data
