@@ -19,7 +19,7 @@ from .csvfile import LINE_COLUMN
 from .folder import JUDGMENTS_FILE
 from .models import Watchlist
 from .problems import Problem
-from .validation import RowChecker, check_choice, kept_text, parse_dates, reject_bad_urls
+from .validation import RowChecker, check_choice, kept_texts, parse_dates, reject_bad_urls, stripped_in_background
 
 CONFIDENCE_LEVELS = ("low", "moderate", "high")
 
@@ -76,6 +76,7 @@ def check_judgments(frame: pd.DataFrame, watchlist: Watchlist | None, today: dt.
     canonical term and the band's middle as ``probability``) and all problems; ``typed=False``: the
     problems only."""
     checker = RowChecker(frame, JUDGMENTS_FILE)
+    texts = stripped_in_background(frame, ("rationale", "source", "url", "analyst")) if typed else {}
     dates = parse_dates(checker, "date", required=True, what_is_right="give the day the judgment was made as "
                         "YYYY-MM-DD", not_after=today, rows_are="judgments")
     reported = parse_dates(checker, "reported", required=False, what_is_right="", not_after=today,
@@ -118,6 +119,6 @@ def check_judgments(frame: pd.DataFrame, watchlist: Watchlist | None, today: dt.
         "probability": chances[keep].astype("float64"),
         "confidence": pd.Series(checker.column("confidence").rows(np.char.lower(confidence.astype(str)))[keep],
                                 dtype="str"),
-        **{name: kept_text(frame, name, keep) for name in ("rationale", "source", "url", "analyst")},
+        **kept_texts(texts, keep),
     })
     return rows.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems

@@ -218,13 +218,6 @@ def check_choice(checker: RowChecker, name: str, choices: tuple[str, ...], what:
     return np.where(normalised == "", default, normalised)
 
 
-def kept_text(frame: pd.DataFrame, name: str, keep: np.ndarray) -> pd.Series:
-    """The kept rows of a free-text column, stripped (never factorized: notes are mostly distinct)."""
-    if name not in frame.columns:
-        return pd.Series("", index=range(int(keep.sum())), dtype="str")
-    return frame[name][keep].reset_index(drop=True).str.strip()
-
-
 def in_one_piece(text: pd.Series) -> pd.Series:
     """A text column as one Arrow array, not one per block pyarrow parsed: taking a few rows from a
     column in pieces (the rows behind each card) first joins every piece, at every take."""
@@ -240,7 +233,8 @@ def in_one_piece(text: pd.Series) -> pd.Series:
 
 
 def stripped_in_background(frame: pd.DataFrame, names: tuple[str, ...]) -> dict:
-    """Futures of whole free-text columns, stripped on a thread while the checks run on this one."""
+    """Futures of whole free-text columns, stripped on a thread while the checks run on this one
+    (never factorized: notes are mostly distinct). ``kept_texts`` gives their kept rows."""
     def stripped(name: str) -> pd.Series:
         if name not in frame.columns:
             return pd.Series("", index=frame.index, dtype="str")
@@ -249,6 +243,11 @@ def stripped_in_background(frame: pd.DataFrame, names: tuple[str, ...]) -> dict:
     if len(frame) < PARALLEL_FROM_ROWS:
         return {name: done(stripped(name)) for name in names}
     return {name: in_background(lambda name=name: stripped(name)) for name in names}
+
+
+def kept_texts(texts: dict, keep: np.ndarray) -> dict[str, pd.Series]:
+    """The kept rows of the free-text columns ``stripped_in_background`` is stripping."""
+    return {name: stripped.result()[keep].reset_index(drop=True) for name, stripped in texts.items()}
 
 
 def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid_ids: set[str],
@@ -292,7 +291,7 @@ def check_observations(frame: pd.DataFrame, watchlist: Watchlist | None, invalid
         "status": checker.column("status").categorical(status, keep),
         "reliability": checker.column("reliability").categorical(reliability, keep),
         "credibility": checker.column("credibility").categorical(credibility, keep),
-        **{name: stripped.result()[keep].reset_index(drop=True) for name, stripped in texts.items()},
+        **kept_texts(texts, keep),
         **located,
     }, copy=False), checker.problems  # (the arrays are this call's own: no copy into blocks of one dtype)
 
@@ -301,6 +300,7 @@ def check_events(frame: pd.DataFrame, places: PlaceBook | None = None,
                  typed: bool = True) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Check every event row; events may lie in the future. ``typed=False``: the problems only."""
     checker = RowChecker(frame, EVENTS_FILE)
+    texts = stripped_in_background(frame, ("title", "category", "description", "source", "url")) if typed else {}
     dates = parse_dates(checker, "date", required=True, what_is_right="give the day the event happened as YYYY-MM-DD")
     ends = parse_dates(checker, "end_date", required=False, what_is_right="")
     titles = checker.column("title")
@@ -318,7 +318,7 @@ def check_events(frame: pd.DataFrame, places: PlaceBook | None = None,
         "line": frame[LINE_COLUMN].to_numpy()[keep],
         "date": dates[keep],
         "end_date": ends[keep],
-        **{name: kept_text(frame, name, keep) for name in ("title", "category", "description", "source", "url")},
+        **kept_texts(texts, keep),
         **located,
     })
     return rows.sort_values(["date", "line"], kind="stable").reset_index(drop=True), checker.problems
