@@ -239,7 +239,8 @@ def evaluate_statuses(watchlist: Watchlist, observations: pd.DataFrame, as_of: d
     picked = behind_rows[behind_rows >= 0]
     if len(picked):
         # each column's few rows taken on its own: no frame of the columns is built, at any size
-        shown = {name: observations[name].iloc[rows[picked]].astype(str).tolist() for name in DETAIL_COLUMNS}
+        behind = rows[picked]
+        shown = {name: observations[name].iloc[behind].astype(str).tolist() for name in DETAIL_COLUMNS}
         details_of = {int(position): {name: shown[name][number] for name in DETAIL_COLUMNS}
                       for number, position in enumerate(picked)}
     statuses = []

@@ -169,12 +169,14 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
     total_observations = total_events = 0
     snapshots: dict[str, FileSnapshot] = {}
 
+    shared = readahead.shared_key(folder, today)  # what every rows file's typed rows depend on besides the file
+
     def read(name: str, check):
         """(typed rows or None, number of rows) of one CSV file; its problems and snapshot recorded.
         From the derived cache when an entry was made from exactly these files; else from the read a
         command began ahead (``readahead``) when it was begun on exactly this file."""
         path = folder / name
-        key = readahead.rows_key(folder, name, today)  # None: unreadable, and reading it says why
+        key = readahead.rows_key(folder, name, shared)  # None: unreadable, and reading it says why
         ahead = readahead.take(folder, name, key) if key else None
         cached = cache.load(folder, name, key) if key else None
         if cached is not None:

@@ -26,13 +26,23 @@ _started: dict[tuple[str, str], tuple[dict, PendingTable]] = {}
 _lock = threading.Lock()
 
 
-def rows_key(folder: Path, name: str, today: dt.date) -> dict | None:
-    """What a rows file's typed rows depend on: the file itself, the definitions, the places, today and
-    the code. None when the file cannot be read (reading it says why)."""
+def shared_key(folder: Path, today: dt.date) -> dict | None:
+    """What every rows file's typed rows depend on besides the file: the definitions, the places, today
+    and the code (worked out once per read of a folder). None when one of those files cannot be read."""
     try:
-        return {"file": cache.file_key(folder / name), "definitions": cache.file_key(folder / WATCHLIST_FILE),
-                "places": cache.file_key(folder / PLACES_FILE), "today": today.isoformat(),
-                "code": cache.code_version()}
+        return {"definitions": cache.file_key(folder / WATCHLIST_FILE), "places": cache.file_key(folder / PLACES_FILE),
+                "today": today.isoformat(), "code": cache.code_version()}
+    except OSError:
+        return None
+
+
+def rows_key(folder: Path, name: str, shared: dict | None) -> dict | None:
+    """The key of a rows file's typed rows: the file itself and ``shared_key``. None when the file (or
+    one it depends on) cannot be read: reading it says why."""
+    if shared is None:
+        return None
+    try:
+        return {"file": cache.file_key(folder / name), **shared}
     except OSError:
         return None
 
@@ -44,10 +54,11 @@ def read_ahead(folder: str | Path, today: dt.date | None = None) -> None:
     today = today or dt.date.today()
     with _lock:
         _started.clear()
+    shared = shared_key(folder, today)
     for name, layout in ROWS_FILES.items():
         path = folder / name
         try:
-            key = rows_key(folder, name, today) if path.is_file() else None
+            key = rows_key(folder, name, shared) if path.is_file() else None
             if key is None or cache.has(folder, name, key):
                 continue
         except OSError:  # a folder or cache it may not look into: the loader says so, or does without
