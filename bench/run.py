@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --feeds [--acled-rows 2500000] [--gdelt-rows 10000000]
     .venv/bin/python bench/run.py --map [--sizes 730000]   (the Map page, a place on every row)
     .venv/bin/python bench/run.py --many-files 10000   (status on a feed of that many small files)
+    .venv/bin/python bench/run.py --served   (the served dashboard's processor time per page view)
 
 Generates synthetic watchlists (200 indicators, daily; the largest is 200 x 3650 days = 730,000
 observations) and prints, for each size, in one run on one machine:
@@ -22,6 +23,7 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -394,6 +396,75 @@ def many_files(out: Path, runs: int, count: int) -> None:
           f"({cold[1]:.0f} MB), warm {warm[0]:.2f} s ({warm[1]:.0f} MB)")
 
 
+SERVED_PAGES = ("overview", "timelines", "indicator", "events", "scenarios", "map")
+
+
+def served_page_views(runs: int) -> None:
+    """Processor time of the Streamlit server behind `watchfloor serve` on the bundled watchlist, per page
+    a visitor opens in Chromium (each page in a new browser context, as of 2022-02-20): its first page
+    (which also imports and reads the watchlist) and every later one. The browser's own time is not
+    counted; the server's is read from /proc (Linux)."""
+    import socket
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from indicators.views.export import CHROMIUM_ARGS, find_chromium
+
+    def server_seconds(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    bundled = Path(__file__).resolve().parents[1] / "data" / "belarus-2022"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = subprocess.Popen([str(BIN / "watchfloor"), "serve", str(bundled), "--port", str(port), "--no-browser"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.3)
+            if time.monotonic() > deadline:
+                raise SystemExit("the dashboard did not start within 120 s")
+        children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children").read_text().split()
+        server = int(children[0])
+        started = server_seconds(server)
+        views: dict[str, list[float]] = {}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+            for run in range(runs + 1):
+                for page_name in SERVED_PAGES:
+                    before = server_seconds(server)
+                    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                    page = context.new_page()
+                    page.goto(f"{url}/?page={page_name}&as_of=2022-02-20")
+                    page.wait_for_function(
+                        "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset?.teststate !== 'running'"
+                        " && document.querySelector('[data-testid=\"stMain\"]') !== null", timeout=120000)
+                    page.wait_for_timeout(500)  # what the run does after its last element
+                    context.close()
+                    views.setdefault("first" if run == 0 and page_name == SERVED_PAGES[0] else page_name,
+                                     []).append(server_seconds(server) - before)
+            browser.close()
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+    later = [seconds for name, times in views.items() if name != "first" for seconds in times]
+    print(f"Served dashboard, bundled watchlist, server processor time: start {started:.2f} s; first page "
+          f"{views['first'][0]:.2f} s; each later page, median of {len(later)}: {statistics.median(later):.2f} s")
+    for name in SERVED_PAGES:
+        times = views.get(name, [])
+        if times:
+            print(f"  {name:<10} median {statistics.median(times):.2f} s over {len(times)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Watchfloor benchmarks")
     parser.add_argument("--sizes", default="10000,100000,730000")
@@ -411,9 +482,14 @@ def main() -> None:
                         "watchlist (the shipped ACLED example), in-process")
     parser.add_argument("--many-files", type=int, default=0, metavar="N", help="only status on a feed of N small "
                         "files, cold and warm")
+    parser.add_argument("--served", action="store_true", help="only the served dashboard: the server's processor "
+                        "time per page view")
     parser.add_argument("--acled-rows", type=int, default=2_500_000)
     parser.add_argument("--gdelt-rows", type=int, default=10_000_000)
     args = parser.parse_args()
+    if args.served:
+        served_page_views(args.runs)
+        return
     if args.many_files:
         many_files(args.out, args.runs, args.many_files)
         return

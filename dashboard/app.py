@@ -17,9 +17,11 @@ import streamlit as st
 if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import alerts_page, auth, data, detail, forms, map_page, pages  # noqa: E402
+from dashboard import alerts_page, auth, data, detail, forms, freeze_imports_once, map_page, pages  # noqa: E402
 from indicators.format.models import Access  # noqa: E402
 from indicators.views.render import CSS, HIDE_CHROME_CSS, marking_banner, plain  # noqa: E402
+
+freeze_imports_once()  # before the first run makes anything: Streamlit's collection after each run stays small
 
 # url path -> title: each page lives at its own path (/timelines); the first is the home page (/)
 PAGES = {"overview": "Overview", "scenarios": "Scenarios", "timelines": "Timelines", "map": "Map",

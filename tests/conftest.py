@@ -23,3 +23,16 @@ if "WATCHFLOOR_CACHE_DIR" not in os.environ:
 # first Spark read: 44 s to 20 s on 2 cores), with the same answers. Set it to run them otherwise.
 os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-java-options '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC "
                       "-XX:CICompilerCount=1' pyspark-shell")
+
+# Streamlit's AppTest scans every installed distribution for components at each app's first run
+# (about 0.13 s, some hundred times in the suite); the installed packages do not change while the
+# tests run, so each test process scans them once. (A served dashboard still scans at its start.)
+try:
+    import functools
+
+    from streamlit.components.v2 import manifest_scanner
+
+    manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
+except (ImportError, AttributeError):  # another Streamlit: it scans as it does
+    pass
+
