@@ -405,10 +405,10 @@ def served_page_views(runs: int) -> None:
     (which also imports and reads the watchlist) and every later one. The browser's own time is not
     counted; the server's is read from /proc (Linux)."""
     import socket
-    import urllib.request
 
     from playwright.sync_api import sync_playwright
 
+    from indicators.service.serving import is_healthy
     from indicators.views.export import CHROMIUM_ARGS, find_chromium
 
     def server_seconds(pid: int) -> float:
@@ -424,15 +424,10 @@ def served_page_views(runs: int) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.3)
+        while not is_healthy(url):
             if time.monotonic() > deadline:
                 raise SystemExit("the dashboard did not start within 120 s")
+            time.sleep(0.3)
         children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children").read_text().split()
         server = int(children[0])
         started = server_seconds(server)
