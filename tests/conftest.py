@@ -1,6 +1,7 @@
 """Settings shared by the whole suite."""
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -28,8 +29,6 @@ os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-java-options '-XX:TieredS
 # (about 0.13 s, some hundred times in the suite); the installed packages do not change while the
 # tests run, so each test process scans them once. (A served dashboard still scans at its start.)
 try:
-    import functools
-
     from streamlit.components.v2 import manifest_scanner
 
     manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
