@@ -515,6 +515,20 @@ def test_file_names_with_glob_characters_are_read_as_themselves(tmp_path):
     assert values_on(folder, dt.date(2022, 3, 2))["reports"] == ("elevated", 5.0)  # each file once
 
 
+def test_column_names_with_quotes_and_spaces_are_read_as_themselves(tmp_path):
+    folder = tmp_path / "q"
+    (folder / "feeds").mkdir(parents=True)
+    (folder / "watchlist.yaml").write_text(
+        "title: Quotes\nfeeds:\n  tally: {format: csv, path: feeds/tally.csv, columns: {date: \"report's day\"}}\n"
+        "indicators:\n  - {id: reports, name: Reports, category: C, aggregate: sum, window_days: 3650,\n"
+        "     thresholds: {elevated: 1}, feed: {name: tally, value: 'the \"count\"', where: {\"it's\": 'y'}}}\n")
+    (folder / "observations.csv").write_text("date,indicator,value\n")
+    (folder / "feeds" / "tally.csv").write_text(
+        '"report\'s day","the ""count""","it\'s"\n2022-03-01,4,y\n2022-03-01,5,n\n2022-03-02,2,y\n')
+    assert problems_of(folder) == []
+    assert values_on(folder, dt.date(2022, 3, 2))["reports"] == ("elevated", 6.0)
+
+
 def test_thousands_of_files_are_each_read_once_with_the_right_count(tmp_path):
     folder = tally_watchlist(tmp_path / "t", [f"day-{number:05d}.csv" for number in range(3000)], rows_each=2)
     loaded = load_watchlist(folder, today=TODAY)

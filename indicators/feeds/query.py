@@ -14,7 +14,7 @@ a batch that fails is read again file by file, so only the bad file is left out.
 down to its matching rows and its (event, upload) keys before anything is combined, so that many
 overlapping exports cost what one does; the version window then runs over the distinct keys alone.
 The batch query is compiled to SQL once per feed definition and columns (``staging_sql``), not once
-per batch.
+per batch, and reads each batch's files through SQL written out here (``_duckdb_batch``).
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ STAGING_SQL_KEPT = 64  # compiled queries a process keeps (one per feed definiti
 
 
 def staging_sql(feed: Feed, queries: list[tuple[str, Indicator]], schema) -> tuple[str, str | None]:
-    """DuckDB SQL over a view named ``batch`` with ``schema`` (a batch's columns as ``_read_batch``
+    """DuckDB SQL over a view named ``batch`` with ``schema`` (a batch's columns as ``_duckdb_batch``
     gives them): its matching rows (``flagged_rows``) and, for a feed with versions, its version keys.
     Compiled once per feed definition and columns: compiling the query costs more than running it on
     a batch of a few small files, and a feed is read in many batches."""
@@ -228,11 +228,49 @@ def staging_sql(feed: Feed, queries: list[tuple[str, Indicator]], schema) -> tup
     return _staging_sql[key]
 
 
-def _copy_to_parquet(connection, table, sql: str, path: Path) -> None:
-    """Run ``sql`` over ``table`` (as the view ``batch``) on the connection, into a Parquet file."""
-    connection.raw_sql(f"CREATE OR REPLACE TEMPORARY VIEW batch AS {connection.compile(table)}")
-    quoted = str(path).replace("'", "''")
-    connection.raw_sql(f"COPY ({sql}) TO '{quoted}' (FORMAT 'parquet')")
+def _copy_to_parquet(connection: duckdb.DuckDBPyConnection, batch: str, sql: str, path: Path) -> None:
+    """Run ``sql`` over ``batch`` (a SELECT, as the view ``batch``) on the connection, into a Parquet file."""
+    connection.execute(f"CREATE OR REPLACE TEMPORARY VIEW batch AS {batch}")
+    connection.execute(f"COPY ({sql}) TO {_sql_text(str(path))} (FORMAT 'parquet')")
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duckdb_batch(feed: Feed, layout: tuple, paths: list[str], columns: list[str], rejects: bool = True
+                  ) -> tuple[str, dict[str, str]]:
+    """DuckDB's SELECT over files of one layout, ``(kind, gzipped, header)``: the ``columns`` as text,
+    ``source_file`` (the path read) and the layout's place columns (NULL where the files lack them);
+    and its schema, every column text. The table ``_spark_file`` gives on Spark, written out as SQL
+    because it is made once per batch: through ibis, each batch would ask DuckDB for the files' schema
+    and compile its query again, which costs more than reading a few small files. DuckDB keeps the
+    lines it cannot split in its ``reject_errors`` and ``reject_scans``."""
+    kind, header = layout[0], layout[-1]
+    files = "[" + ", ".join(_sql_text(path) for path in paths) + "]"
+    errors = ("store_rejects = true, rejects_table = 'reject_errors', rejects_scan = 'reject_scans'" if rejects
+              else "ignore_errors = true")
+    if kind == "parquet":
+        source = f"read_parquet({files}, filename = true)"
+    elif feed.format == "gdelt":
+        types = ", ".join(f"{_sql_text(name)}: 'VARCHAR'" for name in GDELT_COLUMNS)
+        source = (f"read_csv({files}, header = false, delim = '\t', quote = '', escape = '', filename = true, "
+                  f"auto_detect = false, columns = {{{types}}}, {errors})")
+    else:
+        delimiter = "\t" if kind == "tsv" else ","
+        source = (f"read_csv({files}, header = true, delim = '{delimiter}', quote = '\"', escape = '\"', "
+                  f"all_varchar = true, filename = true, auto_detect = true, {errors})")
+    places = [column for column in GEO_COLUMNS.get(feed.format, {}).values() if column not in columns]
+    selected = ([f"CAST({_sql_name(column)} AS VARCHAR) AS {_sql_name(column)}" for column in columns]
+                + ["CAST(filename AS VARCHAR) AS source_file"]
+                + [f"CAST({_sql_name(column) if column in header else 'NULL'} AS VARCHAR) AS {_sql_name(column)}"
+                   for column in places])
+    schema = {column: "string" for column in [*columns, "source_file", *places]}
+    return f"SELECT {', '.join(selected)} FROM {source}", schema
 
 
 # ---------------------------------------------------------------- engines
@@ -241,17 +279,18 @@ def _copy_to_parquet(connection, table, sql: str, path: Path) -> None:
 _connections: dict[str, object] = {}
 
 
-def duckdb_connection():
-    """A new in-process DuckDB: one per batch, so an error that ends a connection ends only that batch.
-    Order does not matter to the feed query; a bounded memory makes large windows and joins spill to a
-    private scratch folder instead of growing the process past a gigabyte."""
+def duckdb_connection(raw: bool = False):
+    """A new in-process DuckDB (an ibis connection, or with ``raw`` DuckDB's own): one per batch, so
+    an error that ends a connection ends only that batch. Order does not matter to the feed query; a
+    bounded memory makes large windows and joins spill to a private scratch folder instead of growing
+    the process past a gigabyte."""
+    settings = {"preserve_insertion_order": False, "memory_limit": DUCKDB_MEMORY_LIMIT,
+                "temp_directory": str(scratch_folder() / "duckdb")}
+    if raw:
+        return duckdb.connect(config=settings)
     import ibis
 
-    connection = ibis.duckdb.connect()
-    connection.raw_sql("SET preserve_insertion_order = false")
-    connection.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    connection.raw_sql(f"SET temp_directory = '{scratch_folder() / 'duckdb'}'")
-    return connection
+    return ibis.duckdb.connect(**settings)
 
 
 def connect(engine: str):
@@ -281,46 +320,31 @@ def connect(engine: str):
     return connection
 
 
-def _read_batch(connection, engine: str, feed: Feed, layout: tuple, paths: list[str], columns: list[str],
-                label: str | None = None, rejects: bool = True):
-    """Files of one layout, ``(kind, gzipped, header)``, as an ibis table of text columns plus
-    ``source_file`` (the path read, or ``label``) and the layout's place columns (NULL where the files
-    lack them: places are optional). DuckDB keeps the lines it cannot split in its ``reject_errors``
-    and ``reject_scans``."""
+def _spark_file(connection, feed: Feed, layout: tuple, path: str, columns: list[str], label: str):
+    """One file of a layout, ``(kind, gzipped, header)``, on Spark as an ibis table of text columns plus
+    ``source_file`` (``label``) and the layout's place columns (NULL where the file lacks them: places
+    are optional): the table ``_duckdb_batch`` gives on DuckDB."""
     import ibis
 
     kind, header = layout[0], layout[-1]
-    duck = engine == "duckdb"
-    rejects = {"store_rejects": True, "rejects_table": "reject_errors", "rejects_scan": "reject_scans"} \
-        if rejects else {"ignore_errors": True}
     if kind == "parquet":
-        table = connection.read_parquet(paths, filename=True) if duck else connection.read_parquet(paths[0])
+        table = connection.read_parquet(path)
     elif feed.format == "gdelt":
-        if duck:
-            table = connection.read_csv(paths, header=False, delim="\t", quote="", escape="", filename=True,
-                                        columns={name: "VARCHAR" for name in GDELT_COLUMNS}, **rejects)
-        else:
-            table = connection.read_csv(paths[0], header=False, sep="\t", quote="",
-                                        schema=", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS))
+        table = connection.read_csv(path, header=False, sep="\t", quote="",
+                                    schema=", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS))
     else:
-        delimiter = "\t" if kind == "tsv" else ","
-        if duck:
-            table = connection.read_csv(paths, header=True, delim=delimiter, quote='"', escape='"',
-                                        all_varchar=True, filename=True, **rejects)
-        else:
-            table = connection.read_csv(paths[0], header=True, sep=delimiter, quote='"', escape='"',
-                                        inferSchema=False, multiLine=True)
-    source = table["filename"].cast("string") if duck else ibis.literal(label)
+        table = connection.read_csv(path, header=True, sep="\t" if kind == "tsv" else ",", quote='"', escape='"',
+                                    inferSchema=False, multiLine=True)
     places = {column: table[column].cast("string") if column in header else ibis.null("string")
               for column in GEO_COLUMNS.get(feed.format, {}).values() if column not in columns}
     return table.select(*[table[column].cast("string").name(column) for column in columns],
-                        source_file=source, **places)
+                        source_file=ibis.literal(label), **places)
 
 
 def _duckdb_rejects(connection, read: dict[str, Prepared], encoding: str | None) -> list[Problem]:
     """Lines DuckDB could not split into the header's columns (too many or too few cells) in this batch."""
     try:
-        frame = connection.con.execute(
+        frame = connection.execute(
             "SELECT s.file_path, e.line, first(e.error_message ORDER BY e.byte_position) AS error_message "
             "FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) GROUP BY 1, 2 ORDER BY 1, 2").df()
     except Exception:  # no scan stored rejects
@@ -660,15 +684,15 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         links = {str(engine_link(item, scratch, next(numbers))): item for item in batch}
         labels.update({path: item.file.label for path, item in links.items()})
         keys_out = out.with_suffix(".keys.parquet")
-        connection = duckdb_connection()
+        connection = duckdb_connection(raw=True)
         try:
-            table = _read_batch(connection, "duckdb", feed, layout, list(links), needed)
-            matching, keys = staging_sql(feed, queries, table.schema())
-            _copy_to_parquet(connection, table, matching, out)
+            select, schema = _duckdb_batch(feed, layout, list(links), needed)
+            matching, keys = staging_sql(feed, queries, schema)
+            _copy_to_parquet(connection, select, matching, out)
             rejected = _duckdb_rejects(connection, links, feed.encoding)
             if has_versions(feed):  # a second, narrow scan: the keys, distinct within the batch
-                table = _read_batch(connection, "duckdb", feed, layout, list(links), needed, rejects=False)
-                _copy_to_parquet(connection, table, keys, keys_out)
+                select, _ = _duckdb_batch(feed, layout, list(links), needed, rejects=False)
+                _copy_to_parquet(connection, select, keys, keys_out)
             problems.extend(rejected)
             staged.append(out)
             if stages is not None:
@@ -684,7 +708,7 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
                 for item in batch:
                     stage(layout, [item])
         finally:
-            connection.disconnect()
+            connection.close()
             for link in links:
                 Path(link).unlink(missing_ok=True)
 
@@ -751,7 +775,7 @@ def _query_on_spark(name, feed, queries, needed, prepared, scratch, problems, su
         for number, (layout, item) in enumerate(prepared):
             kept.append(item)
             link = engine_link(item, scratch, number)
-            tables.append(_read_batch(connection, "spark", feed, layout, [str(link)], needed, item.file.label))
+            tables.append(_spark_file(connection, feed, layout, str(link), needed, item.file.label))
         if feed.table is not None:
             try:
                 table = connection.table(feed.table)
