@@ -152,12 +152,22 @@ def render_page(key: str, view: View) -> None:
         pages.render_data_quality(loaded)
 
 
+def open_home(known: dict) -> None:
+    """The hidden page at /overview: the Overview, at the root, with the same query string."""
+    st.switch_page(known["overview"], query_params=st.query_params.to_dict())
+
+
 def navigation(view: View):
     """The pages, each at its own path, in the sidebar; an old ?page= link opens its page, and a page
     name that does not exist says so (on the home page)."""
-    known = {key: st.Page(functools.partial(render_page, key, view), title=title, url_path=key,
-                          default=key == "overview") for key, title in PAGES.items()}
-    current = st.navigation(list(known.values()), position="sidebar")
+    # the Overview is the home page, at the root (its path name is only reserved); a link to /overview,
+    # as every other page is at its name, opens it there with the link's date and watchlist
+    known = {key: st.Page(functools.partial(render_page, key, view), title=title,
+                          url_path="home" if key == "overview" else key, default=key == "overview")
+             for key, title in PAGES.items()}
+    home_link = st.Page(functools.partial(open_home, known), title=PAGES["overview"], url_path="overview",
+                        visibility="hidden")
+    current = st.navigation([*known.values(), home_link], position="sidebar")
     view.pages.update(known)
     legacy = st.query_params.get("page")
     if legacy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -54,6 +55,12 @@ def test_served_dashboard_shows_every_indicator_and_draws_the_charts(tmp_path):
                                    timeout=60000)
             assert page.locator(".js-plotly-plot .scatterlayer .trace").count() > 0
             page.screenshot(path=str(tmp_path / "timelines.png"), full_page=True)
+
+            page.goto(f"{url}/overview?as_of=2022-02-20")  # the Overview by its name: at the root, same date
+            page.wait_for_url(lambda address: urlsplit(address).path == "/", timeout=60000)
+            assert urlsplit(page.url).query == "as_of=2022-02-20"
+            wait_for_text(page, ["Overall as of 2022-02-20", "6 of 12 indicators current"])
+            assert "Page not found" not in page.inner_text("body")
         except Exception as error:
             # leave the evidence: what the browser showed when the check failed
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
