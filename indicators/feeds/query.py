@@ -279,18 +279,24 @@ def _duckdb_batch(feed: Feed, layout: tuple, paths: list[str], columns: list[str
 _connections: dict[str, object] = {}
 
 
-def duckdb_connection(raw: bool = False):
-    """A new in-process DuckDB (an ibis connection, or with ``raw`` DuckDB's own): one per batch, so
-    an error that ends a connection ends only that batch. Order does not matter to the feed query; a
-    bounded memory makes large windows and joins spill to a private scratch folder instead of growing
-    the process past a gigabyte."""
-    settings = {"preserve_insertion_order": False, "memory_limit": DUCKDB_MEMORY_LIMIT,
-                "temp_directory": str(scratch_folder() / "duckdb")}
-    if raw:
-        return duckdb.connect(config=settings)
+def _duckdb_settings() -> dict:
+    """Order does not matter to the feed query; a bounded memory makes large windows and joins spill to
+    a private scratch folder instead of growing the process past a gigabyte."""
+    return {"preserve_insertion_order": False, "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "temp_directory": str(scratch_folder() / "duckdb")}
+
+
+def duckdb_database() -> duckdb.DuckDBPyConnection:
+    """A new in-process DuckDB for a batch, so an error that ends a connection ends only that batch. As
+    on an ibis connection, no Python variable is ever read as a table."""
+    return duckdb.connect(config={**_duckdb_settings(), "python_enable_replacements": False})
+
+
+def duckdb_connection():
+    """A new in-process DuckDB as an ibis connection: what combines the batches, and ``connect("duckdb")``."""
     import ibis
 
-    return ibis.duckdb.connect(**settings)
+    return ibis.duckdb.connect(**_duckdb_settings())
 
 
 def connect(engine: str):
@@ -684,7 +690,7 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         links = {str(engine_link(item, scratch, next(numbers))): item for item in batch}
         labels.update({path: item.file.label for path, item in links.items()})
         keys_out = out.with_suffix(".keys.parquet")
-        connection = duckdb_connection(raw=True)
+        connection = duckdb_database()
         try:
             select, schema = _duckdb_batch(feed, layout, list(links), needed)
             matching, keys = staging_sql(feed, queries, schema)
