@@ -287,16 +287,51 @@ def _duckdb_settings() -> dict:
 
 
 def duckdb_database() -> duckdb.DuckDBPyConnection:
-    """A new in-process DuckDB for a batch, so an error that ends a connection ends only that batch. As
-    on an ibis connection, no Python variable is ever read as a table."""
+    """A new in-process DuckDB for batches of files. As on an ibis connection, no Python variable is
+    ever read as a table."""
     return duckdb.connect(config={**_duckdb_settings(), "python_enable_replacements": False})
 
 
-def duckdb_connection():
-    """A new in-process DuckDB as an ibis connection: what combines the batches, and ``connect("duckdb")``."""
-    import ibis
+class BatchDatabase:
+    """The DuckDB a feed's batches are read on, one after the other: opened for the first batch, and
+    closed after a batch the engine failed on, so that the next batch gets a new one (an error that
+    ends a connection ends only its batch). Opening a DuckDB costs about 20 ms; a batch of a few small
+    files takes little more."""
 
-    return ibis.duckdb.connect(**_duckdb_settings())
+    def __init__(self) -> None:
+        self._connection: duckdb.DuckDBPyConnection | None = None
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._connection is None:
+            self._connection = duckdb_database()
+        return self._connection
+
+    def batch_done(self) -> None:
+        """Forget the batch's rejected lines, so that the next batch's are its own; a DuckDB that cannot
+        is closed (the next batch gets a new one)."""
+        if self._connection is None:
+            return
+        try:
+            self._connection.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+        except duckdb.Error:
+            self.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
+
+
+    def ibis(self):
+        """The same DuckDB as an ibis connection: what combines the staged batches."""
+        import ibis
+
+        return ibis.duckdb.from_connection(self.connection())
+
+
+def duckdb_connection():
+    """A new in-process DuckDB as an ibis connection (``connect("duckdb")``)."""
+    return BatchDatabase().ibis()
 
 
 def connect(engine: str):
@@ -675,23 +710,25 @@ def _run_feed_query(folder, name, feed, queries, today, engine, files, problems,
 
 
 def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary, stages=None):
-    """Each batch of files cut down on its own connection (to a Parquet file in scratch), then the
-    staged results combined on another. Files whose staged rows the derived cache holds (``stages``)
-    are not read again: an appended export costs only itself. Returns the matching rows as text, and
-    the value columns."""
+    """Each batch of files cut down in turn (to a Parquet file in scratch), on one DuckDB while no batch
+    fails (``BatchDatabase``), then the staged results combined on it. Files whose staged rows the
+    derived cache holds (``stages``) are not read again: an appended export costs only itself. Returns
+    the matching rows as text, and the value columns."""
     staged: list[Path] = []
     labels: dict[str, str] = {}
     numbers = itertools.count()
     if stages is not None:
         staged += stages.write_loaded(scratch, problems)
 
+    database = BatchDatabase()
+
     def stage(layout, batch: list[Prepared]) -> None:
         out = scratch / f"stage-{next(numbers)}.parquet"
         links = {str(engine_link(item, scratch, next(numbers))): item for item in batch}
         labels.update({path: item.file.label for path, item in links.items()})
         keys_out = out.with_suffix(".keys.parquet")
-        connection = duckdb_database()
         try:
+            connection = database.connection()
             select, schema = _duckdb_batch(feed, layout, list(links), needed)
             matching, keys = staging_sql(feed, queries, schema)
             _copy_to_parquet(connection, select, matching, out)
@@ -704,6 +741,7 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
             if stages is not None:
                 stages.store([item.file for item in batch], out, keys_out, links, problems)
         except ENGINE_ERRORS as error:
+            database.close()  # the next batch, or this one's files one by one, on a new DuckDB
             out.unlink(missing_ok=True)
             keys_out.unlink(missing_ok=True)
             if len(batch) == 1:
@@ -714,7 +752,7 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
                 for item in batch:
                     stage(layout, [item])
         finally:
-            connection.close()
+            database.batch_done()
             for link in links:
                 Path(link).unlink(missing_ok=True)
 
@@ -732,26 +770,26 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
                     pending_bytes -= item.readable.stat().st_size if item.readable.exists() else 0
                 item.release()
 
-    for layout, item in prepared:
-        pending.setdefault(layout, []).append(item)
-        pending_bytes += item.readable.stat().st_size if item.temporary else 0
-        if len(pending[layout]) >= BATCH_FILES:
-            flush(layout)
-        elif pending_bytes > limits.limit:  # unpacked copies waiting in scratch: read them before unpacking more
-            for waiting in list(pending):
-                flush(waiting)
-    for layout in list(pending):
-        flush(layout)
-    if not staged:
-        return _no_rows(feed, queries), _value_columns(queries)
-    connection = duckdb_connection()
     try:
+        for layout, item in prepared:
+            pending.setdefault(layout, []).append(item)
+            pending_bytes += item.readable.stat().st_size if item.temporary else 0
+            if len(pending[layout]) >= BATCH_FILES:
+                flush(layout)
+            elif pending_bytes > limits.limit:  # unpacked copies waiting in scratch: read them before unpacking more
+                for waiting in list(pending):
+                    flush(waiting)
+        for layout in list(pending):
+            flush(layout)
+        if not staged:
+            return _no_rows(feed, queries), _value_columns(queries)
+        connection = database.ibis()
         matches = connection.read_parquet([str(path) for path in staged])
         keys = connection.read_parquet([str(path.with_suffix(".keys.parquet")) for path in staged]) \
             if has_versions(feed) else None
         raw = with_next_versions(matches, keys, feed).to_pandas()
     finally:
-        connection.disconnect()
+        database.close()
     raw["source_file"] = raw["source_file"].map(lambda path: labels.get(path, path))
     return raw, _value_columns(queries)
 
