@@ -206,7 +206,11 @@ def _shape_problem(root: yaml.Node) -> Problem | None:
 
 
 def _pure_python_yaml_error(text: str, fallback: yaml.YAMLError) -> yaml.YAMLError:
-    """The syntax error as PyYAML's own parser words it (libyaml words some differently)."""
+    """The syntax error as PyYAML's own parser words it (libyaml words some differently). Nesting
+    beyond libyaml's limit is final: the pure-Python parser would take seconds over such a file (its
+    scanner is quadratic in open brackets) only to run out of stack."""
+    if getattr(fallback, "problem", None) == "exceeded maximum nesting depth":
+        return fallback
     try:
         yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
