@@ -165,7 +165,7 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
     problems = list(definitions.problems)
     places = read_places(folder)
     problems.extend(places.problems)
-    observations, events = empty_observations(), empty_events()
+    observations = events = judgments = None  # each stays None (then empty) unless its file gives typed rows
     total_observations = total_events = 0
     snapshots: dict[str, FileSnapshot] = {}
 
@@ -216,15 +216,17 @@ def load_watchlist(folder: str | Path, today: dt.date | None = None, feed_engine
     else:
         typed, total_observations = read(OBSERVATIONS_FILE, lambda frame: check_observations(
             frame, definitions.watchlist, definitions.invalid_indicator_ids, today, places))
-        observations = observations if typed is None else typed
+        observations = typed
     if (folder / EVENTS_FILE).is_file():
-        typed, total_events = read(EVENTS_FILE, lambda frame: check_events(frame, places))
-        events = events if typed is None else typed
-    judgments, total_judgments = empty_judgments(), 0
+        events, total_events = read(EVENTS_FILE, lambda frame: check_events(frame, places))
+    total_judgments = 0
     if (folder / JUDGMENTS_FILE).is_file():
-        typed, total_judgments = read(JUDGMENTS_FILE,
-                                      lambda frame: check_judgments(frame, definitions.watchlist, today))
-        judgments = judgments if typed is None else typed
+        judgments, total_judgments = read(JUDGMENTS_FILE,
+                                          lambda frame: check_judgments(frame, definitions.watchlist, today))
+    # an empty frame costs some milliseconds to build: only for a file that gave no rows
+    observations = empty_observations() if observations is None else observations
+    events = empty_events() if events is None else events
+    judgments = empty_judgments() if judgments is None else judgments
     summaries = {}
     if definitions.watchlist is not None and definitions.watchlist.feeds:
         observations, summaries = _with_feed_rows(folder, definitions.watchlist, observations, problems, today,
