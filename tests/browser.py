@@ -11,6 +11,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -107,3 +108,21 @@ def wait_for_app(page, timeout_ms: int = 60000) -> None:
         "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset?.teststate !== 'running'"
         " && document.querySelector('[data-testid=\"stMain\"]') !== null",
         timeout=timeout_ms)
+
+
+# every page, by its title in the sidebar, and its path
+SIDEBAR_PAGES = {"Overview": "", "Scenarios": "scenarios", "Timelines": "timelines", "Map": "map",
+                 "Indicator detail": "indicator", "Events": "events", "Backtest": "backtest", "Alerts": "alerts",
+                 "Data quality": "data-quality", "Add data": "add-data", "Activity": "activity"}
+
+
+def open_from_sidebar(page, title: str, path: str) -> None:
+    """Open a page from the sidebar, as a reader does (no new page load): show every link, click the
+    page's, and wait until it is at its path and has run."""
+    more = page.locator("[data-testid='stSidebarNavViewButton']")
+    if more.count() and "more" in more.inner_text().lower():
+        more.click()
+    page.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).filter(
+        has=page.get_by_text(title, exact=True)).first.click()
+    page.wait_for_url(lambda address: urlsplit(address).path == f"/{path}", timeout=60000)
+    wait_for_app(page)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from browser import chromium_page, require_chromium, served_dashboard, wait_for_app
+from browser import SIDEBAR_PAGES, chromium_page, open_from_sidebar, require_chromium, served_dashboard, wait_for_app
 from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
 from indicators.store.loader import load_watchlist
 
@@ -150,25 +150,28 @@ def test_markdown_and_html_in_every_data_field_never_fetch_anything_on_any_page(
         events=("date,title,category,description,source,url,end_date\n"
                 f'2022-10-15,"{beacon("title")}","{beacon("ecat")}","{beacon("edesc")}","{beacon("esource")}",,\n'),
         title=f"Watch {beacon('title')}", theatre=beacon("theatre"), marking=beacon("marking"), as_of="2022-10-17")
-    pages = ["overview", "timelines", "indicator", "events", "backtest", "quality", "update"]
+    shown: dict[str, str] = {}
     try:
         with served_dashboard(folder) as url, chromium_page() as page:
-            for name in pages:
-                page.goto(f"{url}/?page={name}&as_of=2022-10-17&indicator=troops&targets=2022-10-17")
-                wait_for_app(page)
-                page.wait_for_timeout(1500)  # let images and fonts load, if anything asked for them
-                text = page.inner_text("[data-testid='stMain']")
-                assert "Traceback" not in text, name
-            overview_text = text
-            page.goto(f"{url}/?page=indicator&as_of=2022-10-17&indicator=troops")
+            # one visit, as a reader makes it: the link's view, then every page from the sidebar, each
+            # left time to load images and fonts, if anything asked for them
+            page.goto(f"{url}/?as_of=2022-10-17&indicator=troops&targets=2022-10-17")
             wait_for_app(page)
-            page.wait_for_timeout(1500)
-            detail = page.inner_text("[data-testid='stMain']")
+            open_from_sidebar(page, "Overview", "")
+            assert page.locator("[data-testid='stSidebarNav'] a").all_inner_texts() == list(SIDEBAR_PAGES)
+            for title, path in SIDEBAR_PAGES.items():
+                open_from_sidebar(page, title, path)
+                page.wait_for_timeout(1500)
+                wait_for_app(page)
+                assert urlsplit(page.url).path == f"/{path}", (title, page.url)
+                assert "as_of=2022-10-17" in urlsplit(page.url).query, (title, page.url)
+                shown[title] = page.inner_text("[data-testid='stMain']")
+                assert "Traceback" not in shown[title], title
     finally:
         server.shutdown()
     assert _CountingHandler.fetched == [], _CountingHandler.fetched
-    assert "![b](http://127.0.0.1" in detail  # the header shows the characters, not an image
-    assert overview_text
+    assert "![b](http://127.0.0.1" in shown["Indicator detail"]  # the header shows the characters, not an image
+    assert "Troops ![b]" in shown["Overview"] and "Alert ![b]" in shown["Timelines"]
 
 
 def test_the_add_observation_form_is_empty_after_a_successful_add(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from browser import chromium_browser, free_port, require_chromium, served_dashboard, wait_for_app
+from browser import chromium_browser, free_port, open_from_sidebar, require_chromium, served_dashboard, wait_for_app
 from helpers import APP, FIXED_TODAY, REPO, indicator, shown, write_watchlist
 from indicators.cli import app
 
@@ -94,8 +94,7 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
         with new_page() as page:  # an editor adds a row: it carries her address
             sign_in(page, url, "ana")
             assert "Signed in as ana@example.org (editor)" in page.inner_text("body")
-            page.goto(f"{url}/?page=update")
-            wait_for_app(page)
+            open_from_sidebar(page, "Add data", "add-data")
             # one field at a time, each committed (Tab) and its rerun finished, so that a rerun started
             # by one field cannot redraw the form while the next is being typed
             for name, text in (("Value", "12"), ("Source", "Reuters")):
@@ -123,12 +122,10 @@ def test_sign_in_roles_and_who_entered_a_row_with_a_real_provider(tmp_path, prov
         with new_page() as page:  # a viewer sees the data and no form
             sign_in(page, url, "vic")
             assert "Signed in as vic@example.org (viewer)" in page.inner_text("body")
-            page.goto(f"{url}/?page=update")
-            wait_for_app(page)
+            open_from_sidebar(page, "Add data", "add-data")
             page.wait_for_selector("text=may view this watchlist")
             assert page.get_by_role("button", name="Add observation").count() == 0
-            page.goto(f"{url}/?page=indicator&indicator=troops")
-            wait_for_app(page)
+            open_from_sidebar(page, "Indicator detail", "indicator")
             page.wait_for_selector("text=History")
             assert page.get_by_role("button", name="Retract").count() == 0
         with new_page() as page:  # signed in, but not listed: no data

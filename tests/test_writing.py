@@ -139,11 +139,11 @@ for number in range(count):
 """
 
 
-def test_four_processes_appending_250_rows_each_lose_nothing(tmp_path):
+def test_four_processes_appending_100_rows_each_lose_nothing(tmp_path):
     folder = watchlist(tmp_path)
     before = (folder / "observations.csv").read_bytes()
     # four separate Python processes, each appending in a loop (no fork: nothing shared but the file)
-    workers = [subprocess.Popen([sys.executable, "-c", APPEND_MANY, str(folder), str(worker), "250",
+    workers = [subprocess.Popen([sys.executable, "-c", APPEND_MANY, str(folder), str(worker), "100",
                                  FIXED_TODAY.isoformat()], cwd=REPO, stderr=subprocess.PIPE, text=True)
                for worker in range(4)]
     for process in workers:
@@ -153,9 +153,9 @@ def test_four_processes_appending_250_rows_each_lose_nothing(tmp_path):
     assert after.startswith(before)
     added = after[len(before):].decode().splitlines()
     assert sorted(line.rsplit(",", 1)[1] for line in added) == sorted(
-        f"row {w}-{n}" for w in range(4) for n in range(250))
+        f"row {w}-{n}" for w in range(4) for n in range(100))
     loaded = load_watchlist(folder, today=FIXED_TODAY)
-    assert loaded.problems == [] and len(loaded.observations) == 1001
+    assert loaded.problems == [] and len(loaded.observations) == 401
 
 
 def test_cli_add_writes_one_checked_line(tmp_path):
