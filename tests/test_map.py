@@ -229,6 +229,22 @@ def test_a_briefing_carries_the_map_of_its_as_of_date_only_when_the_watchlist_ha
     assert 'id="chart-map"' not in build_briefing_html(loaded, default_options(loaded))
 
 
+def test_a_briefings_map_names_each_country_once_at_the_slides_size(tmp_path):
+    import re
+
+    from helpers import DEFAULT_WATCHLIST
+    from indicators.views.map_figure import briefing_map_html
+
+    loaded = load_watchlist(DEFAULT_WATCHLIST)
+    for size, points in (("slide", 16), ("a4", 11)):
+        html = briefing_map_html(loaded, dt.date(2022, 10, 17), dt.date(2022, 7, 19), size)
+        names = re.findall(r'\{"font":\{"color":"#9A9A9A","size":(\d+)\},"showarrow":false,"text":"([A-Z ]+)"', html)
+        assert len(names) > 5 and {name for _, name in names} >= {"BELARUS", "UKRAINE", "POLAND"}
+        assert sorted(name for _, name in names) == sorted({name for _, name in names}), names  # each once
+        assert {int(font) for font, _ in names} == {points}
+        assert html.count("Natural Earth") == 1  # named under the map, not in a corner of it
+
+
 def test_the_maps_day_follows_the_as_of_date_until_it_is_set(monkeypatch):
     app = run_app(monkeypatch, EXAMPLE, page="map")
     app.sidebar.date_input(key="as_of").set_value(dt.date(2022, 3, 31)).run()

@@ -111,7 +111,7 @@ def _outlines(layer: str, view: View, x_range, y_range) -> tuple[list[tuple[Shap
     return inside, np.concatenate([x for _, x, _ in inside]), np.concatenate([y for _, _, y in inside])
 
 
-def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool) -> list[dict]:
+def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool, label_size: int) -> list[dict]:
     """Land, country borders and (optionally) first-level region borders; returns country labels."""
     shown, x, y = _outlines("countries", view, x_range, y_range)
     if len(x):
@@ -133,7 +133,7 @@ def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool) ->
         if big_enough and x_range[0] < centre_x < x_range[1] and y_range[0] < centre_y < y_range[1]:
             named.add(shape.name)
             labels.append(dict(x=centre_x, y=centre_y, text=_text(shape.name).upper(), showarrow=False,
-                               font=dict(size=11, color="#9A9A9A"), xref="x", yref="y"))
+                               font=dict(size=label_size, color="#9A9A9A"), xref="x", yref="y"))
     return labels
 
 
@@ -312,15 +312,17 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
                      layers: tuple[str, ...] = LAYERS, changes: RegionChanges | None = None,
                      region_shapes: tuple[Shape, ...] = (), shaded_name: str = "", shaded_unit: str = "",
                      height: int = 640, aspect: float = 0.55, title: str | None = None,
-                     legend_width: int = 250, marker_scale: float = 1.0) -> go.Figure:
+                     legend_width: int = 250, marker_scale: float = 1.0, label_size: int = 11,
+                     credit: bool = True) -> go.Figure:
     """The map as known on ``day``: borders, regions shaded by change (``changes``), markers.
 
     ``layers`` switches parts on: observations, events, feed (the marker kinds), regions (the
     shading) and borders (first-level region borders). ``aspect`` is the plot's height / width, for
-    the initial ranges of ``view``."""
+    the initial ranges of ``view``. ``label_size``: the countries' names; ``credit``: the boundaries'
+    source in a corner (a briefing names it under the map instead)."""
     figure = go.Figure()
     x_range, y_range = view.ranges(aspect)
-    labels = _base_map(figure, view, x_range, y_range, "borders" in layers)
+    labels = _base_map(figure, view, x_range, y_range, "borders" in layers, label_size)
     if changes is not None and "regions" in layers and len(changes.frame):
         _region_layer(figure, changes, region_shapes, shaded_name, shaded_unit, view)
     kinds = {kind for kind, layer in KIND_LAYERS.items() if layer in layers}
@@ -333,7 +335,7 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
         title=dict(text=_text(title), font=dict(size=16)) if title else None,
         annotations=labels + [dict(xref="paper", yref="paper", x=1, y=0, yanchor="top", xanchor="right",
                                    showarrow=False, text="Boundaries: Natural Earth (public domain)",
-                                   font=dict(size=10, color=MUTED))],
+                                   font=dict(size=10, color=MUTED))] * credit,
         legend=dict(orientation="v", x=1.0, xanchor="left", y=0.93, bgcolor="rgba(255,255,255,0.88)",
                     bordercolor="#D0D0D0", borderwidth=1, font=dict(size=12), groupclick="toggleitem"),
         xaxis=dict(range=x_range, visible=False, fixedrange=False, constrain="range"),
@@ -380,17 +382,14 @@ def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
     figure = build_map_figure(aggregate_markers(shown), view, as_of, names, units, LAYERS, changes, regions(),
                               shade.name if shade else "", shade.unit if shade else "", height=height, aspect=aspect,
                               title=f"Where, {start.isoformat()} to {as_of.isoformat()}", legend_width=8,
-                              marker_scale=1.2 if wide else 0.8)
+                              marker_scale=1.2 if wide else 0.8, label_size=16 if wide else 11, credit=False)
     # a slide is read from the back of a room: the legend beside the map, at 18 px; on A4, below it
     text = 18 if wide else 11
     figure.update_layout(width=width, margin=dict(l=4, r=legend_room + 4, t=44, b=4),
                          title=dict(font=dict(size=22 if wide else 14)),
                          legend=dict(orientation="v" if wide else "h", x=1.0 if wide else 0, xanchor="left",
                                      y=1.0 if wide else -0.01, yanchor="top", tracegroupgap=6, font=dict(size=text),
-                                     bgcolor="rgba(255,255,255,0)", borderwidth=0, grouptitlefont=dict(size=text)),
-                         annotations=[{**a.to_plotly_json(), "font": {**(a.font.to_plotly_json() if a.font else {}),
-                                                                       "size": 16 if wide else 11}}
-                                      for a in figure.layout.annotations if "Natural Earth" not in (a.text or "")])
+                                     bgcolor="rgba(255,255,255,0)", borderwidth=0, grouptitlefont=dict(size=text)))
     figure.update_layout(height=height if wide else height + 90)  # on A4 the legend goes below the map
     return ('<div class="wf-map" data-name="Map" style="break-inside:avoid">' + figure.to_html(
         full_html=False, include_plotlyjs=False, div_id="chart-map",
