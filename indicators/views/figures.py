@@ -154,20 +154,21 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
         values = pd.concat([values, daily["value"].dropna()])
     low = float(values.min()) if len(values) else 0.0
     high = float(values.max()) if len(values) else 1.0
-    figure = go.Figure()
+    traces = []  # the figure is made once, from its traces and its whole layout: plotly checks every
+    # property again at each update of a figure (an update_layout costs three times a whole layout)
     bands = threshold_bands(indicator, low, high, values_are_integral(indicator, values))
     shapes, annotations = band_shapes(bands)
     if daily is not None and len(daily):
         current, stale = _split_stale(daily)
         name = "value" if indicator.aggregate == "latest" else f"{indicator.aggregate} over {indicator.window_days} d"
         if np.isfinite(current).any():  # no line, no legend entry for it
-            figure.add_trace(go.Scatter(x=daily.index, y=current, mode="lines", name=name, connectgaps=False,
-                                        line=dict(color=INK, width=2, shape="hv"),
-                                        hovertemplate="%{x|%Y-%m-%d}: %{y}<extra></extra>"))
+            traces.append(go.Scatter(x=daily.index, y=current, mode="lines", name=name, connectgaps=False,
+                                     line=dict(color=INK, width=2, shape="hv"),
+                                     hovertemplate="%{x|%Y-%m-%d}: %{y}<extra></extra>"))
         if np.isfinite(stale).any():
-            figure.add_trace(go.Scatter(x=daily.index, y=stale, mode="lines", name="stale (too old to count)",
-                                        line=dict(color="#8C8C8C", width=2, shape="hv", dash="dash"),
-                                        hovertemplate="%{x|%Y-%m-%d}: %{y} (stale)<extra></extra>"))
+            traces.append(go.Scatter(x=daily.index, y=stale, mode="lines", name="stale (too old to count)",
+                                     line=dict(color="#8C8C8C", width=2, shape="hv", dash="dash"),
+                                     hovertemplate="%{x|%Y-%m-%d}: %{y} (stale)<extra></extra>"))
     for status, symbol in STATUS_MARKERS.items():
         subset = rows[rows["status"] == status]
         if subset.empty:
@@ -187,31 +188,28 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
                                                      subset["url"], subset["reported"], _column(subset, "event_id"),
                                                      _column(subset, "feed_file"))
         ]
-        figure.add_trace(go.Scatter(x=subset["date"], y=y, mode="markers", name=status, cliponaxis=False,
-                                    marker=dict(symbol=symbol, size=11, color=INK if status in ("reported",
-                                                "confirmed") else "#7F7F7F", line=dict(width=2)),
-                                    hovertext=hover, hoverinfo="text"))
+        traces.append(go.Scatter(x=subset["date"], y=y, mode="markers", name=status, cliponaxis=False,
+                                 marker=dict(symbol=symbol, size=11, color=INK if status in ("reported",
+                                             "confirmed") else "#7F7F7F", line=dict(width=2)),
+                                 hovertext=hover, hoverinfo="text"))
     numbered = numbered_events(events, start, end) if show_events else []
     lane = bool(numbered)  # a lane as soon as there is an event, lasting or not
-    shapes += event_lane(figure, numbered, start, end)
+    lane_traces, lane_layout, lane_shapes = event_lane(numbered, start, end)
     later_shapes, later_notes = as_of_marks(as_of, end)
-    figure.update_layout(shapes=shapes + later_shapes, annotations=annotations + later_notes)
-    figure.update_layout(**BASE_LAYOUT, height=360 + (80 if lane else 0), showlegend=True,
-                         title=dict(text=_text(indicator.name), font=dict(size=17)),
-                         legend=dict(orientation="h", y=-0.15),
-                         xaxis=dict(range=x_range(start, end), tickformat="%Y-%m-%d"),
-                         yaxis=dict(title=_text(indicator.unit), showgrid=True, gridcolor="#EEEEEE",
-                                    domain=[EVENT_LANE, 1] if lane else [0, 1]))
     bottom, top = min(b[1] for b in bands), max(b[2] for b in bands)
-    figure.update_layout(yaxis=dict(range=[bottom, top]))  # the data axis only, not the event lane
+    yaxis = dict(title=_text(indicator.unit), showgrid=True, gridcolor="#EEEEEE",
+                 domain=[EVENT_LANE, 1] if lane else [0, 1], range=[bottom, top])  # the data axis, not the lane
     if indicator.aggregate == "count":  # whole events: no tick at 0.5
-        figure.update_layout(yaxis=dict(tick0=0, dtick=max(1, int(np.ceil((top - bottom) / 6)))))
-    figure.update_layout(margin=ALIGNED_MARGIN)
+        yaxis.update(tick0=0, dtick=max(1, int(np.ceil((top - bottom) / 6))))
     if indicator.levels:  # an ordinal scale reads by its labels
         scale = sorted(indicator.levels)
-        figure.update_layout(yaxis=dict(tickvals=scale, ticktext=[_text(indicator.levels[k]) for k in scale],
-                                         automargin=True))
-    return figure
+        yaxis.update(tickvals=scale, ticktext=[_text(indicator.levels[k]) for k in scale], automargin=True)
+    layout = {**BASE_LAYOUT, **lane_layout, "shapes": shapes + lane_shapes + later_shapes,
+              "annotations": annotations + later_notes, "height": 360 + (80 if lane else 0), "showlegend": True,
+              "title": dict(text=_text(indicator.name), font=dict(size=17)), "legend": dict(orientation="h", y=-0.15),
+              "xaxis": dict(range=x_range(start, end), tickformat="%Y-%m-%d", **lane_layout.get("xaxis", {})),
+              "yaxis": yaxis, "margin": ALIGNED_MARGIN}
+    return go.Figure(data=traces + lane_traces, layout=layout)
 
 
 def as_of_marks(as_of: dt.date, end: dt.date) -> tuple[list[dict], list[dict]]:
@@ -289,13 +287,13 @@ def lane_marks(numbered: list[NumberedEvent], start: dt.date, end: dt.date) -> l
     return marks
 
 
-def event_lane(figure: go.Figure, numbered: list[NumberedEvent], start: dt.date, end: dt.date) -> list[dict]:
+def event_lane(numbered: list[NumberedEvent], start: dt.date, end: dt.date) -> tuple[list, dict, list[dict]]:
     """Events as numbered markers in their own lane below the data, a bar for events that last; the
-    number is the key to the legend under the chart. Adds the marker trace on ``yaxis2``; returns the
-    bar shapes (none when no event lasts more than a day: whether there is a lane is whether there are
-    ``numbered`` events)."""
+    number is the key to the legend under the chart. Returns the marker trace (on ``yaxis2``), the
+    layout of the lane, and the bar shapes (none when no event lasts more than a day: whether there is a
+    lane is whether there are ``numbered`` events); nothing without events."""
     if not numbered:
-        return []
+        return [], {}, []
     lo = pd.Timestamp(start)
     shapes = []
     for event in numbered:
@@ -306,7 +304,7 @@ def event_lane(figure: go.Figure, numbered: list[NumberedEvent], start: dt.date,
     texts = ["<br>".join(f"<b>{event.number}. {event.date:%Y-%m-%d}"
                          + (f" to {event.end_date:%Y-%m-%d}" if event.end_date is not None else "")
                          + f"</b> {_text(event.title)}" for event in mark.events) for mark in marks]
-    figure.add_trace(go.Scatter(
+    trace = go.Scatter(
         x=[mark.x for mark in marks], y=[(mark.row + 0.6) / (LANE_ROWS + 0.2) for mark in marks], yaxis="y2",
         mode="markers+text", name="event", cliponaxis=False, text=[mark.label for mark in marks],
         textposition="middle center", textfont=dict(size=10, color=INK),
@@ -314,12 +312,12 @@ def event_lane(figure: go.Figure, numbered: list[NumberedEvent], start: dt.date,
                     size=[17 if len(mark.events) == 1 else 30 for mark in marks], color="white",
                     line=dict(width=1.5, color=INK)),
         hovertext=texts, hoverinfo="text", customdata=[f"event:{mark.events[0].line}" for mark in marks],
-        showlegend=False))
-    figure.update_layout(yaxis2=dict(domain=[0, EVENT_LANE - 0.03], range=[0, 1], visible=True, fixedrange=True,
-                                     showticklabels=False, showgrid=False, zeroline=False, title=dict(
-                                         text="events", font=dict(size=11)), anchor="x"),
-                         xaxis=dict(anchor="y2"))  # the dates under the lane, not between it and the data
-    return shapes
+        showlegend=False)
+    layout = dict(yaxis2=dict(domain=[0, EVENT_LANE - 0.03], range=[0, 1], visible=True, fixedrange=True,
+                              showticklabels=False, showgrid=False, zeroline=False, title=dict(
+                                  text="events", font=dict(size=11)), anchor="x"),
+                  xaxis=dict(anchor="y2"))  # the dates under the lane, not between it and the data
+    return [trace], layout, shapes
 
 
 def event_legend_html(numbered: list[NumberedEvent]) -> str:
@@ -340,18 +338,18 @@ def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date
     floors) in the hover. ``targets``: (date of a known event, first day of the warning before it or
     None): each is a labelled line, its lead time a shaded span."""
     cutoffs = cutoffs or Cutoffs()
-    figure = go.Figure()
     shapes, annotations = band_shapes(((Level.NORMAL, 0, cutoffs.elevated), (Level.ELEVATED, cutoffs.elevated,
                                        cutoffs.high), (Level.HIGH, cutoffs.high, cutoffs.critical),
                                        (Level.CRITICAL, cutoffs.critical, 100)))
     words = [LEVEL_WORDS[SCORE_LEVELS[int(score)]] for score in index["level"]] if "level" in index else None
-    figure.add_trace(go.Scatter(x=index.index, y=index["index"], mode="lines", name="index",
-                                line=dict(color=INK, width=2, shape="hv"), customdata=words,
-                                hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}"
-                                + ("<br>overall %{customdata}" if words else "") + "<extra></extra>"))
+    line = go.Scatter(x=index.index, y=index["index"], mode="lines", name="index",
+                      line=dict(color=INK, width=2, shape="hv"), customdata=words,
+                      hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}" + ("<br>overall %{customdata}" if words else "")
+                      + "<extra></extra>")
     numbered = numbered_events(events, start, end) if show_events else []
     lane = bool(numbered)  # a lane as soon as there is an event, lasting or not
-    shapes += event_lane(figure, numbered, start, end)
+    lane_traces, lane_layout, lane_shapes = event_lane(numbered, start, end)
+    shapes += lane_shapes
     for target, first_warning in targets:
         day = pd.Timestamp(target)
         shapes.append(dict(type="line", xref="x", x0=day, x1=day, yref="paper", y0=0, y1=1,
@@ -365,13 +363,13 @@ def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date
             shapes.append(dict(type="rect", xref="x", x0=pd.Timestamp(first_warning), x1=day, yref="paper", y0=0.9,
                                y1=0.94, fillcolor="#7B3294", opacity=0.6, line=dict(width=0)))
     later_shapes, later_notes = as_of_marks(as_of, end) if mark_as_of else ([], [])
-    figure.update_layout(shapes=shapes + later_shapes, annotations=annotations + later_notes)
-    figure.update_layout(**BASE_LAYOUT, height=320 + (80 if lane else 0),
-                         title=dict(text="Overall index", font=dict(size=17)), showlegend=False,
-                         yaxis=dict(range=[0, 100], title="index", domain=[EVENT_LANE, 1] if lane else [0, 1]),
-                         xaxis=dict(range=x_range(start, end), tickformat="%Y-%m-%d"))
-    figure.update_layout(margin=ALIGNED_MARGIN)
-    return figure
+    layout = {**BASE_LAYOUT, **lane_layout, "shapes": shapes + later_shapes, "annotations": annotations + later_notes,
+              "height": 320 + (80 if lane else 0), "title": dict(text="Overall index", font=dict(size=17)),
+              "showlegend": False,
+              "yaxis": dict(range=[0, 100], title="index", domain=[EVENT_LANE, 1] if lane else [0, 1]),
+              "xaxis": dict(range=x_range(start, end), tickformat="%Y-%m-%d", **lane_layout.get("xaxis", {})),
+              "margin": ALIGNED_MARGIN}
+    return go.Figure(data=[line] + lane_traces, layout=layout)
 
 
 def row_labels(names: list[str], width: int = 30) -> list[str]:
