@@ -111,16 +111,16 @@ def _outlines(layer: str, view: View, x_range, y_range) -> tuple[list[tuple[Shap
     return inside, np.concatenate([x for _, x, _ in inside]), np.concatenate([y for _, _, y in inside])
 
 
-def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool, label_size: int) -> list[dict]:
+def _base_map(traces: list, view: View, x_range, y_range, borders: bool, label_size: int) -> list[dict]:
     """Land, country borders and (optionally) first-level region borders; returns country labels."""
     shown, x, y = _outlines("countries", view, x_range, y_range)
     if len(x):
-        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=LAND, name="countries",
+        traces.append(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=LAND, name="countries",
                                     line=dict(color=BORDER, width=0.8), hoverinfo="skip", showlegend=False))
     if borders:
         _, rx, ry = _outlines("regions", view, x_range, y_range)
         if len(rx):
-            figure.add_trace(go.Scatter(x=rx, y=ry, mode="lines", name="regions", hoverinfo="skip", showlegend=False,
+            traces.append(go.Scatter(x=rx, y=ry, mode="lines", name="regions", hoverinfo="skip", showlegend=False,
                                         line=dict(color=REGION_BORDER, width=0.6, dash="dot")))
     labels, named = [], set()
     width = x_range[1] - x_range[0]
@@ -140,7 +140,7 @@ def _base_map(figure: go.Figure, view: View, x_range, y_range, borders: bool, la
 # ---------------------------------------------------------------- region shading
 
 
-def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape, ...], indicator_name: str,
+def _region_layer(traces: list, changes: RegionChanges, shapes: tuple[Shape, ...], indicator_name: str,
                   unit: str, view: View) -> None:
     """A filled trace per region, its hover on the fill (never a point a click could take for a
     marker's), and one legend entry per category. The traces are built from values made here, so
@@ -160,7 +160,7 @@ def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape
                  f"{changes.window[1]:%Y-%m-%d}<br>baseline {format_value(round(row.baseline, 2))} per window "
                  f"({changes.baseline[0]:%Y-%m-%d} to {changes.baseline[1]:%Y-%m-%d})<br>"
                  f"{CHANGE_CATEGORIES[row.category]}: {change}")
-        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[row.category],
+        traces.append(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[row.category],
                                     opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoveron="fills",
                                     text=hover, hoverinfo="text", name=CHANGE_CATEGORIES[row.category],
                                     legendgroup=f"change-{row.category}", showlegend=False, _validate=False))
@@ -171,7 +171,7 @@ def _region_layer(figure: go.Figure, changes: RegionChanges, shapes: tuple[Shape
         # the whole name, wrapped to the legend's width (a name cut mid-word reads as another indicator)
         title = None if titled else dict(text=_wrapped(f"Regions: {indicator_name}, change", width=30, limit=120))
         titled = True
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
+        traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
                                     legendgrouptitle=title, hoverinfo="skip",
                                     marker=dict(symbol="square", size=13, color=CHANGE_COLOURS[category],
                                                 line=dict(color="#7A7A7A", width=1))))
@@ -238,7 +238,7 @@ def _marker_targets(frame: pd.DataFrame, detail: pd.DataFrame) -> list[str]:
     return targets
 
 
-def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], units: dict[str, str], day: dt.date,
+def _marker_layer(traces: list, markers: Markers, names: dict[str, str], units: dict[str, str], day: dt.date,
                   kinds: set[str], magnify: float = 1.0) -> None:
     """One trace per kind, level and open or filled symbol (plotly checks per-point colours and symbols
     one by one: scalars keep a redraw of 2,000 markers fast); later rows first, events on top."""
@@ -264,7 +264,7 @@ def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], un
                 px = np.where(np.isnan(sizes), base, base + spread * np.sqrt(np.nan_to_num(sizes)))
                 if kind == "event":
                     px = np.full(len(group), 13.0)
-                figure.add_trace(go.Scatter(
+                traces.append(go.Scatter(
                     x=group["lon"].to_numpy(), y=mercator_y(group["lat"].to_numpy()), mode="markers",
                     name=KIND_WORDS[kind], showlegend=False, customdata=group["target"].to_numpy(),
                     hovertext=group["hover"].to_numpy(), hoverinfo="text",
@@ -276,7 +276,7 @@ def _marker_layer(figure: go.Figure, markers: Markers, names: dict[str, str], un
                     unselected=dict(marker=dict(opacity=0.6 if later else 0.92))))
 
 
-def _legend(figure: go.Figure, markers: Markers, kinds: set[str], day: dt.date) -> None:
+def _legend(traces: list, markers: Markers, kinds: set[str], day: dt.date) -> None:
     """Legend entries that say what colour and shape mean, in words (dummy traces: nothing to hover)."""
     frame = markers.frame
     if not len(frame):
@@ -284,22 +284,22 @@ def _legend(figure: go.Figure, markers: Markers, kinds: set[str], day: dt.date) 
     shown = frame[frame["kind"].isin(kinds)]
     levels = sorted({int(s) for s in shown.loc[~shown["later"] & (shown["kind"] != "event"), "level"]}, reverse=True)
     for score in levels:
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=level_word(score), hoverinfo="skip",
+        traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=level_word(score), hoverinfo="skip",
                                     legendgroup="levels", legendgrouptitle=dict(text="Level on the row's day"),
                                     marker=dict(symbol="circle", size=11, color=level_colour(score),
                                                 line=dict(color=INK, width=0.8))))
     for kind in ("observation", "feed", "event"):
         if (shown["kind"] == kind).any():
-            figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=KIND_WORDS[kind], hoverinfo="skip",
+            traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=KIND_WORDS[kind], hoverinfo="skip",
                                         legendgroup="kinds", legendgrouptitle=dict(text="Kind"),
                                         marker=dict(symbol=KIND_SYMBOLS[kind], size=11, color="#FFFFFF",
                                                     line=dict(color=INK, width=1.5))))
     if (~shown["counting"]).any():
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="disputed or retracted",
+        traces.append(go.Scatter(x=[None], y=[None], mode="markers", name="disputed or retracted",
                                     hoverinfo="skip", legendgroup="kinds",
                                     marker=dict(symbol="circle-open", size=11, color=INK)))
     if shown["later"].any():
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"later: not known on {day.isoformat()}",
+        traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=f"later: not known on {day.isoformat()}",
                                     hoverinfo="skip", legendgroup="kinds",
                                     marker=dict(symbol="circle-open", size=11, color=LATER_COLOUR,
                                                 line=dict(width=1.5))))
@@ -313,22 +313,24 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
                      region_shapes: tuple[Shape, ...] = (), shaded_name: str = "", shaded_unit: str = "",
                      height: int = 640, aspect: float = 0.55, title: str | None = None,
                      legend_width: int = 250, marker_scale: float = 1.0, label_size: int = 11,
-                     credit: bool = True) -> go.Figure:
+                     credit: bool = True, layout_changes: dict | None = None) -> go.Figure:
     """The map as known on ``day``: borders, regions shaded by change (``changes``), markers.
 
     ``layers`` switches parts on: observations, events, feed (the marker kinds), regions (the
     shading) and borders (first-level region borders). ``aspect`` is the plot's height / width, for
     the initial ranges of ``view``. ``label_size``: the countries' names; ``credit``: the boundaries'
-    source in a corner (a briefing names it under the map instead)."""
-    figure = go.Figure()
+    source in a corner (a briefing names it under the map instead); ``layout_changes``: merged into the
+    layout as update_layout would."""
+    traces: list = []  # the figure is made once, from its traces and whole layout (plotly checks every
+    # property again at each update of a figure)
     x_range, y_range = view.ranges(aspect)
-    labels = _base_map(figure, view, x_range, y_range, "borders" in layers, label_size)
+    labels = _base_map(traces, view, x_range, y_range, "borders" in layers, label_size)
     if changes is not None and "regions" in layers and len(changes.frame):
-        _region_layer(figure, changes, region_shapes, shaded_name, shaded_unit, view)
+        _region_layer(traces, changes, region_shapes, shaded_name, shaded_unit, view)
     kinds = {kind for kind, layer in KIND_LAYERS.items() if layer in layers}
-    _marker_layer(figure, markers, names, units, day, kinds, marker_scale)
-    _legend(figure, markers, kinds, day)
-    figure.update_layout(
+    _marker_layer(traces, markers, names, units, day, kinds, marker_scale)
+    _legend(traces, markers, kinds, day)
+    layout = dict(
         font=dict(family=FONT_FAMILY, size=13, color=INK), paper_bgcolor="white", plot_bgcolor=WATER,
         height=height, margin=dict(l=8, r=legend_width, t=40 if title else 8, b=28),
         hoverlabel=dict(align="left", font_size=12),
@@ -341,7 +343,17 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
         xaxis=dict(range=x_range, visible=False, fixedrange=False, constrain="range"),
         yaxis=dict(range=y_range, visible=False, scaleanchor="x", scaleratio=1, constrain="range"),
         dragmode="pan", showlegend=True, uirevision=view.text())
-    return figure
+    return go.Figure(data=traces, layout=_merged(layout, layout_changes or {}))
+
+
+def _merged(layout: dict, changes: dict) -> dict:
+    """``layout`` with ``changes`` merged in as plotly's update_layout merges them: a mapping into a
+    mapping key by key, anything else replaced."""
+    merged = dict(layout)
+    for key, value in changes.items():
+        base = merged.get(key)
+        merged[key] = _merged(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
+    return merged
 
 
 def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
@@ -379,18 +391,19 @@ def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
         lats += [boxes[:, 1], boxes[:, 3]]
         lons += [boxes[:, 0], boxes[:, 2]]
     view = fit_view(np.concatenate(lats), np.concatenate(lons), aspect)
+    # a slide is read from the back of a room: the legend beside the map, at 18 px; on A4, below it
+    text = 18 if wide else 11
+    changes_of_layout = dict(
+        width=width, margin=dict(l=4, r=legend_room + 4, t=44, b=4), title=dict(font=dict(size=22 if wide else 14)),
+        legend=dict(orientation="v" if wide else "h", x=1.0 if wide else 0, xanchor="left", y=1.0 if wide else -0.01,
+                    yanchor="top", tracegroupgap=6, font=dict(size=text), bgcolor="rgba(255,255,255,0)",
+                    borderwidth=0, grouptitlefont=dict(size=text)),
+        height=height if wide else height + 90)  # on A4 the legend goes below the map
     figure = build_map_figure(aggregate_markers(shown), view, as_of, names, units, LAYERS, changes, regions(),
                               shade.name if shade else "", shade.unit if shade else "", height=height, aspect=aspect,
                               title=f"Where, {start.isoformat()} to {as_of.isoformat()}", legend_width=8,
-                              marker_scale=1.2 if wide else 0.8, label_size=16 if wide else 11, credit=False)
-    # a slide is read from the back of a room: the legend beside the map, at 18 px; on A4, below it
-    text = 18 if wide else 11
-    figure.update_layout(width=width, margin=dict(l=4, r=legend_room + 4, t=44, b=4),
-                         title=dict(font=dict(size=22 if wide else 14)),
-                         legend=dict(orientation="v" if wide else "h", x=1.0 if wide else 0, xanchor="left",
-                                     y=1.0 if wide else -0.01, yanchor="top", tracegroupgap=6, font=dict(size=text),
-                                     bgcolor="rgba(255,255,255,0)", borderwidth=0, grouptitlefont=dict(size=text)))
-    figure.update_layout(height=height if wide else height + 90)  # on A4 the legend goes below the map
+                              marker_scale=1.2 if wide else 0.8, label_size=16 if wide else 11, credit=False,
+                              layout_changes=changes_of_layout)
     return ('<div class="wf-map" data-name="Map" style="break-inside:avoid">' + figure.to_html(
         full_html=False, include_plotlyjs=False, div_id="chart-map",
         config={"displaylogo": False, "responsive": False, "scrollZoom": False}) +
