@@ -110,6 +110,32 @@ def wait_for_app(page, timeout_ms: int = 60000) -> None:
         timeout=timeout_ms)
 
 
+class RequestWatch:
+    """The requests a page has in flight, and when the last one began or ended."""
+
+    def __init__(self, page):
+        self.page, self.in_flight, self.last = page, 0, time.monotonic()
+        page.on("request", self._began)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)  # an aborted one too
+
+    def _began(self, request) -> None:
+        self.in_flight += 1
+        self.last = time.monotonic()
+
+    def _ended(self, request) -> None:
+        self.in_flight -= 1
+        self.last = time.monotonic()
+
+    def wait_until_quiet(self, quiet_seconds: float = 0.5, timeout_seconds: float = 30.0) -> None:
+        """Wait until no request has been in flight for ``quiet_seconds``: whatever the page asked for
+        (an image, a font, a tile) has been asked for and answered."""
+        deadline = time.monotonic() + timeout_seconds
+        while self.in_flight > 0 or time.monotonic() - self.last < quiet_seconds:
+            assert time.monotonic() < deadline, f"{self.in_flight} request(s) still in flight"
+            self.page.wait_for_timeout(100)
+
+
 # every page, by its title in the sidebar, and its path
 SIDEBAR_PAGES = {"Overview": "", "Scenarios": "scenarios", "Timelines": "timelines", "Map": "map",
                  "Indicator detail": "indicator", "Events": "events", "Backtest": "backtest", "Alerts": "alerts",

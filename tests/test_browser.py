@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from browser import SIDEBAR_PAGES, chromium_page, open_from_sidebar, require_chromium, served_dashboard, wait_for_app
+from browser import (SIDEBAR_PAGES, RequestWatch, chromium_page, open_from_sidebar, require_chromium, served_dashboard,
+                     wait_for_app)
 from helpers import DEFAULT_WATCHLIST, indicator, write_watchlist
 from indicators.store.loader import load_watchlist
 
@@ -155,13 +156,14 @@ def test_markdown_and_html_in_every_data_field_never_fetch_anything_on_any_page(
         with served_dashboard(folder) as url, chromium_page() as page:
             # one visit, as a reader makes it: the link's view, then every page from the sidebar, each
             # left time to load images and fonts, if anything asked for them
+            requests = RequestWatch(page)
             page.goto(f"{url}/?as_of=2022-10-17&indicator=troops&targets=2022-10-17")
             wait_for_app(page)
             open_from_sidebar(page, "Overview", "")
             assert page.locator("[data-testid='stSidebarNav'] a").all_inner_texts() == list(SIDEBAR_PAGES)
             for title, path in SIDEBAR_PAGES.items():
                 open_from_sidebar(page, title, path)
-                page.wait_for_timeout(1500)
+                requests.wait_until_quiet()
                 wait_for_app(page)
                 assert urlsplit(page.url).path == f"/{path}", (title, page.url)
                 assert "as_of=2022-10-17" in urlsplit(page.url).query, (title, page.url)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, require_chromium, served_dashboard, wait_for_app
+from browser import RequestWatch, chromium_page, require_chromium, served_dashboard, wait_for_app
 
 pytestmark = pytest.mark.browser
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "acled-rail-sabotage"
@@ -19,12 +19,13 @@ def test_the_map_draws_from_shipped_boundaries_with_no_request_beyond_the_dashbo
     requests: list[str] = []
     with served_dashboard(EXAMPLE) as url, chromium_page(1600, 1100) as page:
         page.on("request", lambda request: requests.append(request.url))  # aborted ones are recorded too
+        in_flight = RequestWatch(page)
         try:
             page.goto(f"{url}/?page=map")
             wait_for_app(page)
             page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .scatterlayer .point').length >= 8",
                                    timeout=60000)
-            page.wait_for_timeout(2000)  # anything the map would fetch (topojson, tiles, fonts) has been asked for
+            in_flight.wait_until_quiet()  # whatever the map would fetch (topojson, tiles, fonts) was asked for
             page.screenshot(path=str(tmp_path / "map.png"), full_page=True)
             outside = [address for address in requests if not address.startswith((url, "data:", "blob:", "about:"))]
             assert requests and outside == [], outside
