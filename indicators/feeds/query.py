@@ -321,7 +321,6 @@ class BatchDatabase:
             connection, self._connection = self._connection, None
             connection.close()
 
-
     def ibis(self):
         """The same DuckDB as an ibis connection: what combines the staged batches."""
         import ibis

@@ -116,12 +116,12 @@ def _base_map(traces: list, view: View, x_range, y_range, borders: bool, label_s
     shown, x, y = _outlines("countries", view, x_range, y_range)
     if len(x):
         traces.append(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=LAND, name="countries",
-                                    line=dict(color=BORDER, width=0.8), hoverinfo="skip", showlegend=False))
+                                 line=dict(color=BORDER, width=0.8), hoverinfo="skip", showlegend=False))
     if borders:
         _, rx, ry = _outlines("regions", view, x_range, y_range)
         if len(rx):
             traces.append(go.Scatter(x=rx, y=ry, mode="lines", name="regions", hoverinfo="skip", showlegend=False,
-                                        line=dict(color=REGION_BORDER, width=0.6, dash="dot")))
+                                     line=dict(color=REGION_BORDER, width=0.6, dash="dot")))
     labels, named = [], set()
     width = x_range[1] - x_range[0]
     for shape, _, _ in sorted(shown, key=lambda item: -len(max(item[0].rings, key=len))):
@@ -161,9 +161,9 @@ def _region_layer(traces: list, changes: RegionChanges, shapes: tuple[Shape, ...
                  f"({changes.baseline[0]:%Y-%m-%d} to {changes.baseline[1]:%Y-%m-%d})<br>"
                  f"{CHANGE_CATEGORIES[row.category]}: {change}")
         traces.append(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=CHANGE_COLOURS[row.category],
-                                    opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoveron="fills",
-                                    text=hover, hoverinfo="text", name=CHANGE_CATEGORIES[row.category],
-                                    legendgroup=f"change-{row.category}", showlegend=False, _validate=False))
+                                 opacity=0.85, line=dict(color="#7A7A7A", width=0.8), hoveron="fills",
+                                 text=hover, hoverinfo="text", name=CHANGE_CATEGORIES[row.category],
+                                 legendgroup=f"change-{row.category}", showlegend=False, _validate=False))
     titled = False
     for category, label in CHANGE_CATEGORIES.items():
         if not (frame["category"] == category).any():
@@ -172,9 +172,9 @@ def _region_layer(traces: list, changes: RegionChanges, shapes: tuple[Shape, ...
         title = None if titled else dict(text=_wrapped(f"Regions: {indicator_name}, change", width=30, limit=120))
         titled = True
         traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=f"change-{category}",
-                                    legendgrouptitle=title, hoverinfo="skip",
-                                    marker=dict(symbol="square", size=13, color=CHANGE_COLOURS[category],
-                                                line=dict(color="#7A7A7A", width=1))))
+                                 legendgrouptitle=title, hoverinfo="skip",
+                                 marker=dict(symbol="square", size=13, color=CHANGE_COLOURS[category],
+                                             line=dict(color="#7A7A7A", width=1))))
 
 
 # ---------------------------------------------------------------- markers
@@ -285,24 +285,24 @@ def _legend(traces: list, markers: Markers, kinds: set[str], day: dt.date) -> No
     levels = sorted({int(s) for s in shown.loc[~shown["later"] & (shown["kind"] != "event"), "level"]}, reverse=True)
     for score in levels:
         traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=level_word(score), hoverinfo="skip",
-                                    legendgroup="levels", legendgrouptitle=dict(text="Level on the row's day"),
-                                    marker=dict(symbol="circle", size=11, color=level_colour(score),
-                                                line=dict(color=INK, width=0.8))))
+                                 legendgroup="levels", legendgrouptitle=dict(text="Level on the row's day"),
+                                 marker=dict(symbol="circle", size=11, color=level_colour(score),
+                                             line=dict(color=INK, width=0.8))))
     for kind in ("observation", "feed", "event"):
         if (shown["kind"] == kind).any():
             traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=KIND_WORDS[kind], hoverinfo="skip",
-                                        legendgroup="kinds", legendgrouptitle=dict(text="Kind"),
-                                        marker=dict(symbol=KIND_SYMBOLS[kind], size=11, color="#FFFFFF",
-                                                    line=dict(color=INK, width=1.5))))
+                                     legendgroup="kinds", legendgrouptitle=dict(text="Kind"),
+                                     marker=dict(symbol=KIND_SYMBOLS[kind], size=11, color="#FFFFFF",
+                                                 line=dict(color=INK, width=1.5))))
     if (~shown["counting"]).any():
         traces.append(go.Scatter(x=[None], y=[None], mode="markers", name="disputed or retracted",
-                                    hoverinfo="skip", legendgroup="kinds",
-                                    marker=dict(symbol="circle-open", size=11, color=INK)))
+                                 hoverinfo="skip", legendgroup="kinds",
+                                 marker=dict(symbol="circle-open", size=11, color=INK)))
     if shown["later"].any():
         traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=f"later: not known on {day.isoformat()}",
-                                    hoverinfo="skip", legendgroup="kinds",
-                                    marker=dict(symbol="circle-open", size=11, color=LATER_COLOUR,
-                                                line=dict(width=1.5))))
+                                 hoverinfo="skip", legendgroup="kinds",
+                                 marker=dict(symbol="circle-open", size=11, color=LATER_COLOUR,
+                                             line=dict(width=1.5))))
 
 
 # ---------------------------------------------------------------- the figure
