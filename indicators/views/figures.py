@@ -204,12 +204,22 @@ def build_timeline_figure(indicator: Indicator, rows: pd.DataFrame, events: pd.D
     if indicator.levels:  # an ordinal scale reads by its labels
         scale = sorted(indicator.levels)
         yaxis.update(tickvals=scale, ticktext=[_text(indicator.levels[k]) for k in scale], automargin=True)
-    layout = {**BASE_LAYOUT, **lane_layout, "shapes": shapes + lane_shapes + later_shapes,
+    layout = {**BASE_LAYOUT, "shapes": shapes + lane_shapes + later_shapes,
               "annotations": annotations + later_notes, "height": 360 + (80 if lane else 0), "showlegend": True,
               "title": dict(text=_text(indicator.name), font=dict(size=17)), "legend": dict(orientation="h", y=-0.15),
-              "xaxis": dict(range=x_range(start, end), tickformat="%Y-%m-%d", **lane_layout.get("xaxis", {})),
-              "yaxis": yaxis, "margin": ALIGNED_MARGIN}
-    return go.Figure(data=traces + lane_traces, layout=layout)
+              "xaxis": dict(range=x_range(start, end), tickformat="%Y-%m-%d"), "yaxis": yaxis,
+              "margin": ALIGNED_MARGIN}
+    return go.Figure(data=traces + lane_traces, layout=merged_layout(layout, lane_layout))
+
+
+def merged_layout(layout: dict, changes: dict) -> dict:
+    """``layout`` with ``changes`` merged in as plotly's update_layout merges them: a mapping into a
+    mapping key by key, anything else replaced."""
+    merged = dict(layout)
+    for key, value in changes.items():
+        base = merged.get(key)
+        merged[key] = merged_layout(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
+    return merged
 
 
 def as_of_marks(as_of: dt.date, end: dt.date) -> tuple[list[dict], list[dict]]:
@@ -363,13 +373,12 @@ def build_index_figure(index: pd.DataFrame, events: pd.DataFrame, as_of: dt.date
             shapes.append(dict(type="rect", xref="x", x0=pd.Timestamp(first_warning), x1=day, yref="paper", y0=0.9,
                                y1=0.94, fillcolor="#7B3294", opacity=0.6, line=dict(width=0)))
     later_shapes, later_notes = as_of_marks(as_of, end) if mark_as_of else ([], [])
-    layout = {**BASE_LAYOUT, **lane_layout, "shapes": shapes + later_shapes, "annotations": annotations + later_notes,
+    layout = {**BASE_LAYOUT, "shapes": shapes + later_shapes, "annotations": annotations + later_notes,
               "height": 320 + (80 if lane else 0), "title": dict(text="Overall index", font=dict(size=17)),
               "showlegend": False,
               "yaxis": dict(range=[0, 100], title="index", domain=[EVENT_LANE, 1] if lane else [0, 1]),
-              "xaxis": dict(range=x_range(start, end), tickformat="%Y-%m-%d", **lane_layout.get("xaxis", {})),
-              "margin": ALIGNED_MARGIN}
-    return go.Figure(data=[line] + lane_traces, layout=layout)
+              "xaxis": dict(range=x_range(start, end), tickformat="%Y-%m-%d"), "margin": ALIGNED_MARGIN}
+    return go.Figure(data=[line] + lane_traces, layout=merged_layout(layout, lane_layout))
 
 
 def row_labels(names: list[str], width: int = 30) -> list[str]:

@@ -22,6 +22,7 @@ from ..engine.mapdata import CHANGE_CATEGORIES, NO_LEVEL, Markers, RegionChanges
 from ..engine.report import format_value
 from ..format.models import Level
 
+from .figures import merged_layout
 from .theme import FONT_FAMILY, INK, LEVEL_COLOURS, LEVEL_WORDS, MUTED, SCORE_LEVELS, STALE_COLOUR
 
 KIND_SYMBOLS = {"observation": "circle", "feed": "square", "event": "triangle-up"}
@@ -343,17 +344,7 @@ def build_map_figure(markers: Markers, view: View, day: dt.date, names: dict[str
         xaxis=dict(range=x_range, visible=False, fixedrange=False, constrain="range"),
         yaxis=dict(range=y_range, visible=False, scaleanchor="x", scaleratio=1, constrain="range"),
         dragmode="pan", showlegend=True, uirevision=view.text())
-    return go.Figure(data=traces, layout=_merged(layout, layout_changes or {}))
-
-
-def _merged(layout: dict, changes: dict) -> dict:
-    """``layout`` with ``changes`` merged in as plotly's update_layout merges them: a mapping into a
-    mapping key by key, anything else replaced."""
-    merged = dict(layout)
-    for key, value in changes.items():
-        base = merged.get(key)
-        merged[key] = _merged(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
-    return merged
+    return go.Figure(data=traces, layout=merged_layout(layout, layout_changes or {}))
 
 
 def briefing_map_html(loaded, as_of: dt.date, start: dt.date, size: str) -> str:
