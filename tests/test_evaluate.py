@@ -209,3 +209,22 @@ def test_drivers_are_ordered_by_weighted_score():
     overall = overall_status([status(Level.ELEVATED, 3, id="a"), status(Level.CRITICAL, 1, id="b"),
                               status(Level.HIGH, 1, id="c"), status(Level.NORMAL, 9, id="d")])
     assert overall.drivers == ("a", "b", "c")
+
+
+def test_the_details_behind_a_level_are_taken_as_pandas_gives_them_as_text():
+    """Text columns are taken from their arrays (fast); every kind of column reads as astype(str) says,
+    a missing text staying missing (never the word "nan")."""
+    import numpy as np
+    import pandas as pd
+
+    from indicators.engine.evaluate import texts_at
+
+    def shown(texts):
+        return ["<missing>" if isinstance(text, float) and np.isnan(text) else text for text in texts]
+
+    positions = np.array([2, 0, 1])
+    for column in (pd.Series(["Reuters", np.nan, "MoD"], dtype="str"), pd.Series(["a", None, 3], dtype=object),
+                   pd.Series(["B", "C", None], dtype="category"), pd.Series([1.5, np.nan, 2.0])):
+        assert shown(texts_at(column, positions)) == shown(column.iloc[positions].astype(str).tolist())
+    assert shown(texts_at(pd.Series(["Reuters", np.nan, "MoD"], dtype="str"), positions)) == [
+        "MoD", "Reuters", "<missing>"]

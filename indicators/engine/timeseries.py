@@ -124,9 +124,9 @@ def _window_values(indicator: Indicator, days, visible, values, grid, until=None
     first, last, values = np.clip(first[live], 0, None), last[live], values[live]
     # max: rows whose interval is the full window share a rolling maximum; late reports are few.
     full = (last - first) == (window - 1)
-    daily = np.full(size, np.nan)  # NaN, not -inf: pandas' rolling max ignores NaN
-    np.fmax.at(daily, first[full], values[full])
-    rolled = pd.Series(daily).rolling(window, min_periods=1).max().to_numpy(copy=True)
+    daily = np.full(window - 1 + size, np.nan)  # NaN, not -inf: fmax ignores NaN (all NaN: no value)
+    np.fmax.at(daily, window - 1 + first[full], values[full])
+    rolled = np.fmax.reduce(np.lib.stride_tricks.sliding_window_view(daily, window), axis=1)
     # rows that started before the grid are clipped: fold them in directly
     for lo, hi, value in zip(first[~full], last[~full], values[~full]):
         rolled[lo:hi + 1] = np.fmax(rolled[lo:hi + 1], value)
