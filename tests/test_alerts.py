@@ -192,6 +192,7 @@ def test_a_receiver_that_is_down_gets_the_alert_once_it_is_back_exactly_once(tmp
     assert table[2] == f"2022-10-02  {listed[1]['id']}  FIRING        Troops NORMAL -> HIGH"
 
 
+@pytest.mark.slow
 def test_a_flapping_indicator_with_a_hold_sends_one_message_not_one_per_cycle(tmp_path):
     days = [f"2022-10-{day:02d}" for day in range(1, 9)]
     rows = "".join(f"{day},troops,{25 if n % 2 else 5},MoD,,,,,,\n" for n, day in enumerate(days))  # 5, 25, 5 ...
@@ -394,6 +395,7 @@ def trickling_receiver(seconds: float = 90):
         listener.close()
 
 
+@pytest.mark.slow
 def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_deadline_and_the_lock_released(tmp_path):
     folder = troops_watchlist(tmp_path)
     assert watch_once(folder, "2022-10-01").exit_code == 0
@@ -416,6 +418,37 @@ def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_deadline_and_the
                                          "--send-timeout", "3"], env={"WATCHFLOOR_NOTIFY": ""})
     assert again.exit_code == 1 and "another watchfloor watch" not in again.output
     assert [message.state for message in read_history(folder).messages.values()] == ["pending"]
+
+
+def test_one_sender_serves_message_after_message_and_a_new_one_follows_a_send_cut_off_at_its_deadline():
+    """Apprise loads its plugins once per sender, not once per message; a send past its deadline stops
+    the sender with it, and a sender that stopped between messages is started again: nothing is lost."""
+    from indicators.service.sending import Sender
+
+    sender, hook = Sender(), Webhook().start()
+    try:
+        assert sender.send(hook.url, "Watchfloor", "one", 30) is None
+        first = sender.process.pid
+        assert sender.send(hook.url, "Watchfloor", "two", 30) is None
+        assert sender.process.pid == first  # the same sender: no new process, no plugins loaded again
+        with trickling_receiver() as port:
+            started = time.monotonic()
+            error = sender.send(f"json://127.0.0.1:{port}/hook", "Watchfloor", "three", 2)
+            assert time.monotonic() - started < 10
+        assert error == ("no complete answer within 2 s (the receiver is down, too slow or hanging); "
+                         "given up for now")
+        assert sender.process is None  # stopped with its send
+        assert sender.send(hook.url, "Watchfloor", "four", 30) is None
+        second = sender.process.pid
+        assert second != first
+        os.kill(second, signal.SIGKILL)  # stopped between messages, by anyone
+        sender.process.wait()
+        assert sender.send(hook.url, "Watchfloor", "five", 30) is None
+        assert sender.process.pid != second
+        assert [message["message"] for message in hook.received] == ["one", "two", "four", "five"]
+    finally:
+        sender.stop()
+        hook.stop()
 
 
 def test_targets_are_named_by_a_hash_keyed_with_the_folders_secret(tmp_path):

@@ -13,9 +13,8 @@ the repeat).
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
-import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from .alerts import (ALERTS_FOLDER, Target, append_locked, append_record, change
                      ensure_record_folder, new_id, now_utc, record_lock, rows_since, state_of, target_list,
                      target_secret, unsalted_target_key)
 from .alertstates import History, read_history, replay
+from .sending import Sender
 from .serving import _die_with_parent  # a send never outlives the watch that started it
 
 DEFAULT_URL_BASE = "http://localhost:8501"
@@ -68,28 +68,21 @@ ALERTS_EXTRA_MISSING = ('sending needs the alerts extra (Apprise), which is not 
 DEFAULT_SEND_SECONDS = 30.0
 
 
+_sender = Sender(_die_with_parent if sys.platform.startswith("linux") else None)
+atexit.register(_sender.stop)
+
+
 def _send(url: str, title: str, body: str, seconds: float = DEFAULT_SEND_SECONDS) -> str | None:
     """Send one message to one Apprise URL within ``seconds`` in all (starting, connecting, writing,
-    reading the answer); None when it was accepted, else the reason. The send runs in a child process
-    that is killed at the deadline: a receiver that never answers, or trickles its answer byte by byte
-    (each read well within any socket timeout), cannot keep ``watch`` or its lock past it."""
+    reading the answer); None when it was accepted, else the reason. The send runs in a sender process
+    (``sending.py``), kept for the next message, that is stopped at the deadline: a receiver that never
+    answers, or trickles its answer byte by byte (each read well within any socket timeout), cannot keep
+    ``watch`` or its lock past it."""
     try:
         import apprise  # noqa: F401
     except ImportError:
         return ALERTS_EXTRA_MISSING
-    request = json.dumps({"url": url, "title": title, "body": body})  # on stdin: never in the process list
-    try:  # the script alone, not the package: the child starts in a fraction of a second
-        done = subprocess.run([sys.executable, str(Path(__file__).with_name("sending.py"))], input=request,
-                              capture_output=True, text=True, timeout=seconds,
-                              preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-    except subprocess.TimeoutExpired:
-        return (f"no complete answer within {seconds:g} s (the receiver is down, too slow or hanging); "
-                "given up for now")
-    try:
-        return json.loads(done.stdout)["error"]
-    except (ValueError, KeyError, TypeError):
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"the sending process failed (exit code {done.returncode}: {last})"
+    return _sender.send(url, title, body, seconds)
 
 
 def _labels(targets: dict[str, str]) -> dict[str, str]:
