@@ -192,6 +192,7 @@ spark_needed = pytest.mark.skipif(not java_available() and os.environ.get("CI") 
                                   reason="Spark's local mode needs Java (CI installs Debian's headless JRE)")
 
 
+@pytest.mark.slow
 @spark_needed
 def test_spark_gives_the_same_rows_and_statuses_as_duckdb(fed):
     pytest.importorskip("pyspark") if os.environ.get("CI") != "true" else None
@@ -529,6 +530,7 @@ def test_column_names_with_quotes_and_spaces_are_read_as_themselves(tmp_path):
     assert values_on(folder, dt.date(2022, 3, 2))["reports"] == ("elevated", 6.0)
 
 
+@pytest.mark.slow
 def test_thousands_of_files_are_each_read_once_with_the_right_count(tmp_path):
     folder = tally_watchlist(tmp_path / "t", [f"day-{number:05d}.csv" for number in range(3000)], rows_each=2)
     loaded = load_watchlist(folder, today=TODAY)

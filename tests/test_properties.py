@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -138,6 +139,7 @@ def assert_daily_route_agrees_with_each_day(watchlist, observations, evaluate) -
             assert daily[f"scenario:{scenario.scenario.id}"].iloc[offset] == score_of(scenario.level), day
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
 @given(rows)
 def test_daily_levels_and_index_agree_with_evaluating_each_day(row_tuples):
@@ -156,6 +158,7 @@ def statuses_and_overall(observations):
     return evaluate
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(ruled_rows)
 def test_rules_day_by_day_agree_with_evaluating_each_day(row_tuples):
@@ -167,6 +170,7 @@ def test_rules_day_by_day_agree_with_evaluating_each_day(row_tuples):
                                             lambda day: evaluate_watchlist(RULED, observations, day, arrays))
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(sparse_held_rows)
 def test_held_levels_over_empty_windows_agree_with_evaluating_each_day(row_tuples):
@@ -298,6 +302,7 @@ def versioned_frame(row_tuples) -> pd.DataFrame:
     return result
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
 @given(versioned_rows)
 def test_superseded_rows_agree_between_the_daily_route_and_each_day(row_tuples):

@@ -139,6 +139,7 @@ for number in range(count):
 """
 
 
+@pytest.mark.slow
 def test_four_processes_appending_100_rows_each_lose_nothing(tmp_path):
     folder = watchlist(tmp_path)
     before = (folder / "observations.csv").read_bytes()
