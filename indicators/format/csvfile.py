@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import io
 import re
@@ -352,3 +353,16 @@ def _as_table(read: _Read) -> CsvTable:
     frame.columns = [read.canonical[i] for i in read.keep] + [LINE_COLUMN]
     table.frame = frame
     return table
+
+
+def empty_frame(columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """A frame with no rows and these ``(name, dtype)`` columns, for a file that gives none: a copy of
+    one built once (building one costs about 2.5 ms, a copy 0.05 ms; a load may need three)."""
+    return _empty_template(columns).copy()
+
+
+@functools.cache
+def _empty_template(columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in columns})

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .csvfile import LINE_COLUMN
+from .csvfile import LINE_COLUMN, empty_frame
 from .folder import JUDGMENTS_FILE
 from .models import Watchlist
 from .problems import Problem
@@ -61,13 +61,13 @@ def term_for(text: str) -> Term | None:
     return TERM_BY_WORDS.get(re.sub(r"\s+", " ", str(text).strip().lower()))
 
 
+JUDGMENT_DTYPES = (("line", "int64"), ("date", "datetime64[ns]"), ("reported", "datetime64[ns]"), ("scenario", "str"),
+                   ("likelihood", "str"), ("probability", "float64"),
+                   *((name, "str") for name in ("confidence", "rationale", "source", "url", "analyst")))
+
+
 def empty_judgments() -> pd.DataFrame:
-    return pd.DataFrame({
-        "line": pd.Series([], dtype="int64"), "date": pd.Series([], dtype="datetime64[ns]"),
-        "reported": pd.Series([], dtype="datetime64[ns]"), "scenario": pd.Series([], dtype="str"),
-        "likelihood": pd.Series([], dtype="str"), "probability": pd.Series([], dtype="float64"),
-        **{name: pd.Series([], dtype="str") for name in ("confidence", "rationale", "source", "url", "analyst")},
-    })
+    return empty_frame(JUDGMENT_DTYPES)
 
 
 def check_judgments(frame: pd.DataFrame, watchlist: Watchlist | None, today: dt.date,

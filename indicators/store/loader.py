@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..format.csvfile import read_csv_table
+from ..format.csvfile import empty_frame, read_csv_table
 from ..format.definitions import load_definitions
 from ..format.folder import (EVENTS_FILE, JUDGMENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE, PLACES_FILE,
                              ROWS_FILES, WATCHLIST_FILE)
@@ -87,28 +87,21 @@ class LoadedWatchlist:
         return [p for p in self.problems if p.field.startswith(marker) or f'"{indicator_id}"' in p.message]
 
 
+TEXT_COLUMNS_OF_ROWS = ("status", "reliability", "credibility", "source", "url", "note")
+UNPLACED = tuple((name, "float64" if name in ("lat", "lon") else "str") for name in LOCATED_COLUMNS)
+OBSERVATION_DTYPES = (("line", "int64"), ("indicator", "category"), ("date", "datetime64[ns]"),
+                      ("reported", "datetime64[ns]"), ("value", "float64"),
+                      *((name, "str") for name in TEXT_COLUMNS_OF_ROWS), *UNPLACED)
+EVENT_DTYPES = (("line", "int64"), ("date", "datetime64[ns]"), ("end_date", "datetime64[ns]"),
+                *((name, "str") for name in ("title", "category", "description", "source", "url")), *UNPLACED)
+
+
 def empty_observations() -> pd.DataFrame:
-    return pd.DataFrame({
-        "line": pd.Series([], dtype="int64"), "indicator": pd.Series([], dtype="category"),
-        "date": pd.Series([], dtype="datetime64[ns]"), "reported": pd.Series([], dtype="datetime64[ns]"),
-        "value": pd.Series([], dtype="float64"),
-        **{name: pd.Series([], dtype="str") for name in ("status", "reliability", "credibility", "source",
-                                                           "url", "note")},
-        **_unplaced(),
-    })
+    return empty_frame(OBSERVATION_DTYPES)
 
 
 def empty_events() -> pd.DataFrame:
-    return pd.DataFrame({
-        "line": pd.Series([], dtype="int64"), "date": pd.Series([], dtype="datetime64[ns]"),
-        "end_date": pd.Series([], dtype="datetime64[ns]"),
-        **{name: pd.Series([], dtype="str") for name in ("title", "category", "description", "source", "url")},
-        **_unplaced(),
-    })
-
-
-def _unplaced() -> dict[str, pd.Series]:
-    return {name: pd.Series([], dtype="float64" if name in ("lat", "lon") else "str") for name in LOCATED_COLUMNS}
+    return empty_frame(EVENT_DTYPES)
 
 
 def watchlist_fingerprint(folder: Path) -> str:
