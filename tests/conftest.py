@@ -36,10 +36,9 @@ except (ImportError, AttributeError):  # another Streamlit: it scans as it does
     pass
 
 
-
 def pytest_collection_modifyitems(items):
     """The longest tests first (browser and ``slow``), the rest in their files' order. The test processes
-    share the first quarter of the tests round robin and take the rest as they finish: long tests handed
-    out first are spread over the processes, and the short ones at the end let them finish together
-    (before, a browser test handed out last kept one process busy for 40 s while the others sat idle)."""
+    are handed one test at a time (``--maxschedchunk 1``), so the long ones spread over the processes and
+    the short ones at the end let them finish together (before, a browser test handed out last kept one
+    process busy 20 s after the other had finished)."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is None and item.get_closest_marker("slow") is None)

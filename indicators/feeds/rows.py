@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..format.csvfile import empty_frame
 from ..format.feed_layouts import ACLED_DELETION_COLUMNS, GDELT_COLUMNS, roles_of
+from ..format.folder import ROW_TEXT_COLUMNS
 from ..format.models import Feed, Indicator
 from ..format.places import feed_places
 from ..format.problems import Problem
@@ -194,14 +196,13 @@ def _note(raw: pd.DataFrame) -> pd.Series:
     return note.astype(str)
 
 
+FEED_ROW_DTYPES = (("line", "int64"), ("indicator", "str"), ("date", "datetime64[ns]"), ("reported", "datetime64[ns]"),
+                   ("until", "datetime64[ns]"), ("value", "float64"),
+                   *((name, "str") for name in ROW_TEXT_COLUMNS + ("feed", "event_id", "feed_file")))
+
+
 def empty_feed_rows() -> pd.DataFrame:
-    return pd.DataFrame({
-        "line": pd.Series([], dtype="int64"), "indicator": pd.Series([], dtype="str"),
-        "date": pd.Series([], dtype="datetime64[ns]"), "reported": pd.Series([], dtype="datetime64[ns]"),
-        "until": pd.Series([], dtype="datetime64[ns]"), "value": pd.Series([], dtype="float64"),
-        **{name: pd.Series([], dtype="str") for name in ("status", "reliability", "credibility", "source", "url",
-                                                           "note", "feed", "event_id", "feed_file")},
-    })
+    return empty_frame(FEED_ROW_DTYPES)
 
 
 def distinct_events(rows: pd.DataFrame) -> int:

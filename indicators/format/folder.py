@@ -13,6 +13,8 @@ PLACES_FILE = "places.csv"
 OBSERVATION_REQUIRED = ("date", "indicator", "value")
 OBSERVATION_COLUMNS = OBSERVATION_REQUIRED + ("source", "url", "reliability", "credibility", "status",
                                              "reported", "note")
+# the text columns of a typed observation row, hand-entered or from a feed
+ROW_TEXT_COLUMNS = ("status", "reliability", "credibility", "source", "url", "note")
 EVENT_REQUIRED = ("date", "title")
 EVENT_COLUMNS = EVENT_REQUIRED + ("category", "description", "source", "url", "end_date")
 JUDGMENT_REQUIRED = ("date", "scenario", "likelihood")

@@ -13,7 +13,7 @@ import pandas as pd
 from ..format.csvfile import empty_frame, read_csv_table
 from ..format.definitions import load_definitions
 from ..format.folder import (EVENTS_FILE, JUDGMENTS_FILE, OBSERVATION_COLUMNS, OBSERVATIONS_FILE, PLACES_FILE,
-                             ROWS_FILES, WATCHLIST_FILE)
+                             ROW_TEXT_COLUMNS, ROWS_FILES, WATCHLIST_FILE)
 from ..format.judgments import check_judgments, empty_judgments
 from ..format.models import Watchlist
 from ..format.places import LOCATED_COLUMNS, read_places
@@ -87,11 +87,10 @@ class LoadedWatchlist:
         return [p for p in self.problems if p.field.startswith(marker) or f'"{indicator_id}"' in p.message]
 
 
-TEXT_COLUMNS_OF_ROWS = ("status", "reliability", "credibility", "source", "url", "note")
 UNPLACED = tuple((name, "float64" if name in ("lat", "lon") else "str") for name in LOCATED_COLUMNS)
 OBSERVATION_DTYPES = (("line", "int64"), ("indicator", "category"), ("date", "datetime64[ns]"),
                       ("reported", "datetime64[ns]"), ("value", "float64"),
-                      *((name, "str") for name in TEXT_COLUMNS_OF_ROWS), *UNPLACED)
+                      *((name, "str") for name in ROW_TEXT_COLUMNS), *UNPLACED)
 EVENT_DTYPES = (("line", "int64"), ("date", "datetime64[ns]"), ("end_date", "datetime64[ns]"),
                 *((name, "str") for name in ("title", "category", "description", "source", "url")), *UNPLACED)
 

@@ -21,7 +21,6 @@ from ..engine.boundaries import Shape, countries, regions
 from ..engine.mapdata import CHANGE_CATEGORIES, NO_LEVEL, Markers, RegionChanges, View, mercator_y
 from ..engine.report import format_value
 from ..format.models import Level
-
 from .figures import merged_layout
 from .theme import FONT_FAMILY, INK, LEVEL_COLOURS, LEVEL_WORDS, MUTED, SCORE_LEVELS, STALE_COLOUR
 
