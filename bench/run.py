@@ -441,7 +441,8 @@ def served_page_views(runs: int) -> None:
                     page = context.new_page()
                     page.goto(f"{url}/?page={page_name}&as_of=2022-02-20")
                     page.wait_for_function(
-                        "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset?.teststate !== 'running'"
+                        "() => ['notRunning', 'compilationError'].includes(document.querySelector("
+                        "'[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state'))"
                         " && document.querySelector('[data-testid=\"stMain\"]') !== null", timeout=120000)
                     page.wait_for_timeout(500)  # what the run does after its last element
                     context.close()

@@ -42,3 +42,18 @@ def pytest_collection_modifyitems(items):
     the short ones at the end let them finish together (before, a browser test handed out last kept one
     process busy 20 s after the other had finished)."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is None and item.get_closest_marker("slow") is None)
+
+
+def pytest_runtest_setup(item):
+    """The browser tests come first; once a test process is handed a test that is neither a browser nor
+    a slow one, it has had its last browser test: its shared Chromium closes (tests/browser.py)."""
+    if item.get_closest_marker("browser") is None and item.get_closest_marker("slow") is None:
+        from browser import close_shared_browser
+
+        close_shared_browser()
+
+
+def pytest_sessionfinish(session):
+    from browser import close_shared_browser
+
+    close_shared_browser()
