@@ -2,6 +2,7 @@
 
 import atexit
 import functools
+import gc
 import os
 import shutil
 import tempfile
@@ -42,6 +43,15 @@ def pytest_collection_modifyitems(items):
     the short ones at the end let them finish together (before, a browser test handed out last kept one
     process busy 20 s after the other had finished)."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is None and item.get_closest_marker("slow") is None)
+
+
+def pytest_collection_finish(session):
+    """What collecting imported (pandas, pyarrow, plotly, the tests' modules) lives as long as the test
+    process: the garbage collector need not go through it again at every full collection (``gc.freeze``,
+    as the served dashboard does). What the tests make is collected as before. The collector's time in a
+    test process, 3.5 s to 2.3 s for the cache, app and export tests."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_runtest_setup(item):
