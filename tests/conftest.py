@@ -37,12 +37,17 @@ except (ImportError, AttributeError):  # another Streamlit: it scans as it does
     pass
 
 
+def runs_first(item) -> bool:
+    """A browser test or a ``slow`` one: the tests handed out first."""
+    return item.get_closest_marker("browser") is not None or item.get_closest_marker("slow") is not None
+
+
 def pytest_collection_modifyitems(items):
     """The longest tests first (browser and ``slow``), the rest in their files' order. The test processes
     are handed one test at a time (``--maxschedchunk 1``), so the long ones spread over the processes and
     the short ones at the end let them finish together (before, a browser test handed out last kept one
     process busy 20 s after the other had finished)."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is None and item.get_closest_marker("slow") is None)
+    items.sort(key=lambda item: not runs_first(item))
 
 
 def pytest_collection_finish(session):
@@ -57,7 +62,7 @@ def pytest_collection_finish(session):
 def pytest_runtest_setup(item):
     """The browser tests come first; once a test process is handed a test that is neither a browser nor
     a slow one, it has had its last browser test: its shared Chromium closes (tests/browser.py)."""
-    if item.get_closest_marker("browser") is None and item.get_closest_marker("slow") is None:
+    if not runs_first(item):
         from browser import close_shared_browser
 
         close_shared_browser()
