@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import launch  # noqa: E402
 from bench.generate import generate_watchlist  # noqa: E402
 
 INDICATORS = 200
@@ -42,12 +43,7 @@ def timed_process(command: list[str], cwd: Path | None = None, environment: dict
     """(seconds, peak resident MB, exit code) of a whole process, as /usr/bin/time would report."""
     # every figure but the cache's own reads the files afresh, as a first run does
     environment = environment or {**os.environ, "WATCHFLOOR_NO_CACHE": "1"}
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd,
-                               env=environment)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    return launch.timed_process(command, cwd, environment)  # from a small process: see bench/launch.py
 
 
 def best_of(runs: int, command: list[str]) -> tuple[float, float, int]:

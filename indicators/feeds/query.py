@@ -8,13 +8,14 @@ ACLED is a living dataset: rows sharing an ``event_id_cnty`` are versions of one
 is visible from the UTC date of its ``timestamp`` until the date the next version (or a deletion)
 appeared, its ``until``: as of D only the newest version uploaded on or before D counts.
 
-On DuckDB the files are read in batches (at most ``BATCH_FILES``, of one layout), each on a fresh
-connection that ends with the batch: a file the engine chokes on can never poison the process, and
-a batch that fails is read again file by file, so only the bad file is left out. Each batch is cut
-down to its matching rows and its (event, upload) keys before anything is combined, so that many
-overlapping exports cost what one does; the version window then runs over the distinct keys alone.
-The batch query is compiled to SQL once per feed definition and columns (``staging_sql``), not once
-per batch, and reads each batch's files through SQL written out here (``_duckdb_batch``).
+On DuckDB the files are read in batches (at most ``BATCH_FILES``, of one layout), one after the
+other on the process's DuckDB (``BatchDatabase``), which is closed after a batch the engine failed
+on: a file the engine chokes on can never poison the process, and a batch that fails is read again
+file by file on a new one, so only the bad file is left out. Each batch is cut down to its matching
+rows and its (event, upload) keys before anything is combined, so that many overlapping exports cost
+what one does; the version window then runs over the distinct keys alone. The ibis query is compiled
+to SQL once per feed definition and columns (``staging_sql``), not once per batch or per read, and
+reads each batch's files through SQL written out here (``_duckdb_batch``).
 """
 
 from __future__ import annotations
@@ -205,15 +206,27 @@ def with_next_versions(matches, keys, feed: Feed):
     return joined.select(*[matches[column] for column in matches.columns], keys.next_version)
 
 
-_staging_sql: dict[str, tuple[str, str | None]] = {}
+@dataclass(frozen=True)
+class StagingQueries:
+    """A feed's DuckDB SQL, compiled from the ibis query once per feed definition and columns: over a
+    view ``batch`` (a batch's files), its matching rows (``matching``) and, for a feed with versions,
+    its version keys (``keys``); over the views ``staged_matches`` and ``staged_keys`` (every batch's
+    results), the rows with their next version (``combine``, with the ibis schema of its result)."""
+
+    matching: str
+    keys: str | None
+    combine: str
+    combined_schema: object  # an ibis Schema
+
+
+_staging_sql: dict[str, StagingQueries] = {}
 STAGING_SQL_KEPT = 64  # compiled queries a process keeps (one per feed definition and file layout)
 
 
-def staging_sql(feed: Feed, queries: list[tuple[str, Indicator]], schema) -> tuple[str, str | None]:
-    """DuckDB SQL over a view named ``batch`` with ``schema`` (a batch's columns as ``_duckdb_batch``
-    gives them): its matching rows (``flagged_rows``) and, for a feed with versions, its version keys.
-    Compiled once per feed definition and columns: compiling the query costs more than running it on
-    a batch of a few small files, and a feed is read in many batches."""
+def staging_sql(feed: Feed, queries: list[tuple[str, Indicator]], schema) -> StagingQueries:
+    """The feed's queries for batches with ``schema`` (a batch's columns as ``_duckdb_batch`` gives
+    them). Compiled once per feed definition and columns: building and compiling the ibis query costs
+    more than running it on a batch of a few small files, and a feed is read in many batches."""
     import ibis
 
     definitions = [indicator.feed.model_dump(mode="json") for _, indicator in queries]
@@ -221,10 +234,16 @@ def staging_sql(feed: Feed, queries: list[tuple[str, Indicator]], schema) -> tup
                      sort_keys=True)
     if key not in _staging_sql:
         batch = ibis.table(schema, name="batch")
-        keys = ibis.to_sql(version_keys(batch, feed), dialect="duckdb") if has_versions(feed) else None
+        matching = flagged_rows(batch, feed, queries)[0]
+        keys = version_keys(batch, feed) if has_versions(feed) else None
+        combined = with_next_versions(ibis.table(matching.schema(), name="staged_matches"),
+                                      ibis.table(keys.schema(), name="staged_keys") if keys is not None else None,
+                                      feed)
         if len(_staging_sql) >= STAGING_SQL_KEPT:
             _staging_sql.clear()
-        _staging_sql[key] = (ibis.to_sql(flagged_rows(batch, feed, queries)[0], dialect="duckdb"), keys)
+        _staging_sql[key] = StagingQueries(ibis.to_sql(matching, dialect="duckdb"),
+                                           ibis.to_sql(keys, dialect="duckdb") if keys is not None else None,
+                                           ibis.to_sql(combined, dialect="duckdb"), combined.schema())
     return _staging_sql[key]
 
 
@@ -264,13 +283,21 @@ def _duckdb_batch(feed: Feed, layout: tuple, paths: list[str], columns: list[str
         delimiter = "\t" if kind == "tsv" else ","
         source = (f"read_csv({files}, header = true, delim = '{delimiter}', quote = '\"', escape = '\"', "
                   f"all_varchar = true, filename = true, auto_detect = true, {errors})")
-    places = [column for column in GEO_COLUMNS.get(feed.format, {}).values() if column not in columns]
+    places = _absent_places(feed, columns)
     selected = ([f"CAST({_sql_name(column)} AS VARCHAR) AS {_sql_name(column)}" for column in columns]
                 + ["CAST(filename AS VARCHAR) AS source_file"]
                 + [f"CAST({_sql_name(column) if column in header else 'NULL'} AS VARCHAR) AS {_sql_name(column)}"
                    for column in places])
-    schema = {column: "string" for column in [*columns, "source_file", *places]}
-    return f"SELECT {', '.join(selected)} FROM {source}", schema
+    return f"SELECT {', '.join(selected)} FROM {source}", batch_schema(feed, columns)
+
+
+def _absent_places(feed: Feed, columns: list[str]) -> list[str]:
+    return [column for column in GEO_COLUMNS.get(feed.format, {}).values() if column not in columns]
+
+
+def batch_schema(feed: Feed, columns: list[str]) -> dict[str, str]:
+    """The columns of a batch as ``_duckdb_batch`` selects them, whatever the files' layout: all text."""
+    return {column: "string" for column in [*columns, "source_file", *_absent_places(feed, columns)]}
 
 
 # ---------------------------------------------------------------- engines
@@ -293,10 +320,10 @@ def duckdb_database() -> duckdb.DuckDBPyConnection:
 
 
 class BatchDatabase:
-    """The DuckDB a feed's batches are read on, one after the other: opened for the first batch, and
+    """The DuckDB batches of files are read on, one after the other: opened for the first batch, and
     closed after a batch the engine failed on, so that the next batch gets a new one (an error that
     ends a connection ends only its batch). Opening a DuckDB costs about 20 ms; a batch of a few small
-    files takes little more."""
+    files takes little more, so the process keeps one for all its feeds (``_feed_database``)."""
 
     def __init__(self) -> None:
         self._connection: duckdb.DuckDBPyConnection | None = None
@@ -316,16 +343,30 @@ class BatchDatabase:
         except duckdb.Error:
             self.close()
 
+    def feed_done(self) -> None:
+        """Forget a feed's views of its staged files (the files go with the feed's run); a DuckDB that
+        cannot is closed."""
+        if self._connection is None:
+            return
+        try:
+            self._connection.execute("DROP VIEW IF EXISTS batch; DROP VIEW IF EXISTS staged_matches; "
+                                     "DROP VIEW IF EXISTS staged_keys")
+        except duckdb.Error:
+            self.close()
+
     def close(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             connection.close()
 
     def ibis(self):
-        """The same DuckDB as an ibis connection: what combines the staged batches."""
+        """The same DuckDB as an ibis connection."""
         import ibis
 
         return ibis.duckdb.from_connection(self.connection())
+
+
+_feed_database = BatchDatabase()  # used under ``_engine_lock``: one feed query at a time
 
 
 def duckdb_connection():
@@ -709,8 +750,8 @@ def _run_feed_query(folder, name, feed, queries, today, engine, files, problems,
 
 
 def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems, summary, stages=None):
-    """Each batch of files cut down in turn (to a Parquet file in scratch), on one DuckDB while no batch
-    fails (``BatchDatabase``), then the staged results combined on it. Files whose staged rows the
+    """Each batch of files cut down in turn (to a Parquet file in scratch), on the process's DuckDB while
+    no batch fails (``BatchDatabase``), then the staged results combined on it. Files whose staged rows the
     derived cache holds (``stages``) are not read again: an appended export costs only itself. Returns
     the matching rows as text, and the value columns."""
     staged: list[Path] = []
@@ -719,7 +760,7 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
     if stages is not None:
         staged += stages.write_loaded(scratch, problems)
 
-    database = BatchDatabase()
+    database = _feed_database
 
     def stage(layout, batch: list[Prepared]) -> None:
         out = scratch / f"stage-{next(numbers)}.parquet"
@@ -729,7 +770,7 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
         try:
             connection = database.connection()
             select, schema = _duckdb_batch(feed, layout, list(links), needed)
-            matching, keys = staging_sql(feed, queries, schema)
+            matching, keys = (compiled := staging_sql(feed, queries, schema)).matching, compiled.keys
             _copy_to_parquet(connection, select, matching, out)
             rejected = _duckdb_rejects(connection, links, feed.encoding)
             if has_versions(feed):  # a second, narrow scan: the keys, distinct within the batch
@@ -782,15 +823,35 @@ def _query_on_duckdb(feed, queries, needed, prepared, scratch, limits, problems,
             flush(layout)
         if not staged:
             return _no_rows(feed, queries), _value_columns(queries)
-        connection = database.ibis()
-        matches = connection.read_parquet([str(path) for path in staged])
-        keys = connection.read_parquet([str(path.with_suffix(".keys.parquet")) for path in staged]) \
-            if has_versions(feed) else None
-        raw = with_next_versions(matches, keys, feed).to_pandas()
-    finally:
+        raw = _combined(database.connection(), staging_sql(feed, queries, batch_schema(feed, needed)), feed, staged)
+    except ENGINE_ERRORS:
         database.close()
+        raise
+    finally:
+        database.feed_done()
     raw["source_file"] = raw["source_file"].map(lambda path: labels.get(path, path))
     return raw, _value_columns(queries)
+
+
+def _combined(connection: duckdb.DuckDBPyConnection, compiled: StagingQueries, feed: Feed,
+              staged: list[Path]) -> pd.DataFrame:
+    """Every batch's staged rows combined (``with_next_versions``), as pandas. The compiled SQL runs on
+    views of the staged files, and its result becomes the frame ibis's own ``to_pandas`` would give:
+    building and compiling the expression for each read costs more than running it on small files."""
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    def view(name: str, paths: list[Path]) -> None:
+        files = "[" + ", ".join(_sql_text(str(path)) for path in paths) + "]"
+        connection.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT * FROM read_parquet({files})")
+
+    view("staged_matches", staged)
+    if has_versions(feed):
+        view("staged_keys", [path.with_suffix(".keys.parquet") for path in staged])
+    table = connection.execute(compiled.combine).to_arrow_table()
+    # as ibis's DuckDB backend turns a result into pandas (``Backend.execute``)
+    frame = pd.DataFrame({name: column.to_pylist() if column.null_count else column.to_pandas()
+                          for name, column in zip(table.column_names, table.columns)})
+    return DuckDBPandasData.convert_table(frame, compiled.combined_schema)
 
 
 def _value_columns(queries) -> list[str]:
