@@ -404,18 +404,18 @@ def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_deadline_and_the
         url = f"json://127.0.0.1:{port}/hook"
         started = time.monotonic()
         process = subprocess.run(WATCH + [str(folder), "--once", "--as-of", "2022-10-02", "--notify", url,
-                                          "--send-timeout", "3"], cwd=REPO, capture_output=True, text=True,
+                                          "--send-timeout", "2"], cwd=REPO, capture_output=True, text=True,
                                  env={**os.environ, "WATCHFLOOR_NOTIFY": ""}, timeout=120)
         elapsed = time.monotonic() - started
         message_id = next(iter(read_history(folder).messages))
         assert process.returncode == 1, process.stdout + process.stderr  # still pending
         assert (f"2022-10-02: message {message_id} not delivered to json://127.0.0.1:{port}/hook: no complete answer "
-                "within 3 s (the receiver is down, too slow or hanging); given up for now; it stays pending"
+                "within 2 s (the receiver is down, too slow or hanging); given up for now; it stays pending"
                 ) in process.stdout.splitlines()
-        assert elapsed < 20  # start-up and evaluation, plus the 3 s: not the receiver's 90 s
+        assert elapsed < 20  # start-up and evaluation, plus the 2 s: not the receiver's 90 s
         # the lock went with the process: the next round runs (and tries again)
         again = CliRunner().invoke(app, ["watch", str(folder), "--once", "--as-of", "2022-10-02", "--notify", url,
-                                         "--send-timeout", "3"], env={"WATCHFLOOR_NOTIFY": ""})
+                                         "--send-timeout", "2"], env={"WATCHFLOOR_NOTIFY": ""})
     assert again.exit_code == 1 and "another watchfloor watch" not in again.output
     assert [message.state for message in read_history(folder).messages.values()] == ["pending"]
 

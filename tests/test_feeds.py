@@ -194,7 +194,8 @@ spark_needed = pytest.mark.skipif(not java_available() and os.environ.get("CI") 
 
 @pytest.mark.slow
 @spark_needed
-def test_spark_gives_the_same_rows_and_statuses_as_duckdb(fed):
+def test_spark_gives_the_same_rows_and_statuses_as_duckdb_from_files_and_from_a_catalog_table(tmp_path, fed):
+    """One test, so that Spark's JVM starts once for both (10 s each time it starts)."""
     pytest.importorskip("pyspark") if os.environ.get("CI") != "true" else None
     columns = ["indicator", "date", "reported", "until", "value", "event_id", "source", "note", "url", "feed_file"]
     duck = load_watchlist(fed, today=TODAY, feed_engine="duckdb")
@@ -206,9 +207,34 @@ def test_spark_gives_the_same_rows_and_statuses_as_duckdb(fed):
         return sorted(map(tuple, rows.to_numpy().tolist()))
 
     assert table(spark) == table(duck)
-    for day in range(28, 60):
+
+    def statuses(loaded, as_of):
+        return {s.indicator.id: (s.level.value, s.value) for s in
+                evaluate_statuses(loaded.watchlist, loaded.observations, as_of)}
+
+    for day in range(28, 60):  # each engine's rows read once, then every day's statuses from them
         as_of = dt.date(2022, 2, 1) + dt.timedelta(days=day)
-        assert values_on(fed, as_of, "spark") == values_on(fed, as_of, "duckdb"), as_of
+        assert statuses(spark, as_of) == statuses(duck, as_of), as_of
+
+    # a table in Spark's catalog in place of the files: the rows of the file it was made from
+    from indicators.feeds.query import connect
+    from indicators.format.feed_layouts import GDELT_COLUMNS
+
+    session = connect("spark")._session
+    schema = ", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS)
+    session.read.csv(str(fed / "feeds" / "gdelt" / "20220301120000.export.CSV"), sep="\t", schema=schema) \
+        .createOrReplaceTempView("gdelt_events")
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    (folder / "observations.csv").write_text("date,indicator,value\n")
+    (folder / "watchlist.yaml").write_text(
+        "title: Warehouse\nfeeds:\n  gdelt: {format: gdelt, engine: spark, table: gdelt_events}\nindicators:\n"
+        "  - {id: force, name: Force, category: M, aggregate: count, window_days: 7, thresholds: {elevated: 1},\n"
+        "     feed: {name: gdelt, where: {ActionGeo_CountryCode: BO, EventRootCode: ['15', '19']}}}\n")
+    loaded = load_watchlist(folder, today=TODAY)
+    assert loaded.problems == []
+    assert sorted(loaded.observations["event_id"]) == ["1001", "1002"]
+    assert set(loaded.observations["feed_file"]) == {"gdelt_events"}
 
 
 # ---------------------------------------------------------------- the app
@@ -272,28 +298,6 @@ def test_a_briefing_footer_names_each_feed_as_known_on_its_date(fed):
     assert ("Feed gdelt (GDELT): feeds/gdelt/20220301120000.export.CSV, feeds/gdelt/20220302000000.export.CSV.zip; "
             "newest upload 2022-03-01 on or before 2022-03-06; 2 matching events known then") in html
     assert "Feed tally: feeds/tally.csv; newest upload 2022-03-02 on or before 2022-03-06; 1 matching event known" in html
-
-
-@spark_needed
-def test_a_spark_catalog_table_gives_the_same_rows_as_the_files(tmp_path, fed):
-    from indicators.feeds.query import connect
-    from indicators.format.feed_layouts import GDELT_COLUMNS
-
-    session = connect("spark")._session
-    schema = ", ".join(f"`{name}` STRING" for name in GDELT_COLUMNS)
-    session.read.csv(str(fed / "feeds" / "gdelt" / "20220301120000.export.CSV"), sep="\t", schema=schema) \
-        .createOrReplaceTempView("gdelt_events")
-    folder = tmp_path / "warehouse"
-    folder.mkdir()
-    (folder / "observations.csv").write_text("date,indicator,value\n")
-    (folder / "watchlist.yaml").write_text(
-        "title: Warehouse\nfeeds:\n  gdelt: {format: gdelt, engine: spark, table: gdelt_events}\nindicators:\n"
-        "  - {id: force, name: Force, category: M, aggregate: count, window_days: 7, thresholds: {elevated: 1},\n"
-        "     feed: {name: gdelt, where: {ActionGeo_CountryCode: BO, EventRootCode: ['15', '19']}}}\n")
-    loaded = load_watchlist(folder, today=TODAY)
-    assert loaded.problems == []
-    assert sorted(loaded.observations["event_id"]) == ["1001", "1002"]
-    assert set(loaded.observations["feed_file"]) == {"gdelt_events"}
 
 
 def test_a_table_feed_needs_the_spark_engine(tmp_path):
