@@ -847,7 +847,9 @@ def _combined(connection: duckdb.DuckDBPyConnection, compiled: StagingQueries, f
     view("staged_matches", staged)
     if has_versions(feed):
         view("staged_keys", [path.with_suffix(".keys.parquet") for path in staged])
-    table = connection.execute(compiled.combine).to_arrow_table()
+    # as a relation, whose Arrow result is collected as it runs: ``execute`` would first hold the whole
+    # result in DuckDB too (a cold status on 12.5 million feed rows peaked at 850-920 MB, against 730-780)
+    table = connection.sql(compiled.combine).to_arrow_table()
     # as ibis's DuckDB backend turns a result into pandas (``Backend.execute``)
     frame = pd.DataFrame({name: column.to_pylist() if column.null_count else column.to_pandas()
                           for name, column in zip(table.column_names, table.columns)})
