@@ -30,7 +30,10 @@ def fed(tmp_path) -> Path:
 
 
 def values_on(folder: Path, as_of: dt.date, engine: str | None = None) -> dict:
-    loaded = load_watchlist(folder, today=TODAY, feed_engine=engine)
+    return statuses_on(load_watchlist(folder, today=TODAY, feed_engine=engine), as_of)
+
+
+def statuses_on(loaded, as_of: dt.date) -> dict:
     return {s.indicator.id: (s.level.value, s.value) for s in
             evaluate_statuses(loaded.watchlist, loaded.observations, as_of)}
 
@@ -207,14 +210,9 @@ def test_spark_gives_the_same_rows_and_statuses_as_duckdb_from_files_and_from_a_
         return sorted(map(tuple, rows.to_numpy().tolist()))
 
     assert table(spark) == table(duck)
-
-    def statuses(loaded, as_of):
-        return {s.indicator.id: (s.level.value, s.value) for s in
-                evaluate_statuses(loaded.watchlist, loaded.observations, as_of)}
-
     for day in range(28, 60):  # each engine's rows read once, then every day's statuses from them
         as_of = dt.date(2022, 2, 1) + dt.timedelta(days=day)
-        assert statuses(spark, as_of) == statuses(duck, as_of), as_of
+        assert statuses_on(spark, as_of) == statuses_on(duck, as_of), as_of
 
     # a table in Spark's catalog in place of the files: the rows of the file it was made from
     from indicators.feeds.query import connect
